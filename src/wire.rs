@@ -1,0 +1,166 @@
+//! JSON bodies exchanged between the browser module, the Worker and Portal.
+//! One definition, used by both sides, so they cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// Backup method names as Portal spells them.
+pub const METHOD_GDRIVE: &str = "GDRIVE";
+pub const METHOD_PASSWORD: &str = "PASSWORD";
+
+/// `{"error": {"code", "message"}}`: every error the Worker answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+// ---- Browser → Worker: the encrypted client backup share ----------------
+
+/// `PUT /v1/client-backups/{backupMethod}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoreClientBackup {
+    /// The envelope in base64url (see `envelope::envelope_to_text`).
+    pub cipher_text: String,
+    pub backup_share_pair_ids: Vec<String>,
+}
+
+/// What the Worker says about one stored version (no ciphertext).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientBackupSummary {
+    pub backup_method: String,
+    /// Identifies this version; `confirm` names it.
+    pub backup_id: String,
+    pub backup_share_pair_ids: Vec<String>,
+    /// Size of the ciphertext text in bytes.
+    pub size: u64,
+    /// RFC 3339 time the Worker stored it.
+    pub created_at: String,
+    /// Whether Portal was told `STORED_CLIENT_BACKUP_SHARE` for it.
+    pub portal_notified: bool,
+    /// Whether the client confirmed the whole backup finished.
+    pub confirmed: bool,
+}
+
+/// One stored version with its ciphertext.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientBackup {
+    #[serde(flatten)]
+    pub summary: ClientBackupSummary,
+    pub cipher_text: String,
+}
+
+/// Answer to PUT, confirm and notify.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredClientBackup {
+    pub client_id: String,
+    pub backup: ClientBackupSummary,
+}
+
+/// `GET /v1/client-backups/{backupMethod}`: the newest version and, until it
+/// is confirmed, the last confirmed one to fall back to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientBackupVersions {
+    pub client_id: String,
+    pub current: ClientBackup,
+    pub previous: Option<ClientBackup>,
+}
+
+/// `GET /v1/client-backups`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientBackupList {
+    pub client_id: String,
+    pub backups: Vec<ClientBackupSummary>,
+}
+
+/// `POST /v1/client-backups/{backupMethod}/confirm`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmClientBackup {
+    pub backup_id: String,
+}
+
+// ---- Portal → Worker: the custodian backup share webhooks ----------------
+
+/// `POST /{webhooks_root}/backup`. Kept as loose JSON on purpose in the
+/// Worker so each field gets its own validation error.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustodianBackupWebhook {
+    pub backup_method: String,
+    pub client_id: String,
+    /// A JSON object, stringified by Portal.
+    pub share: String,
+}
+
+/// `POST /{webhooks_root}/backup/fetch`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustodianFetchRequest {
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustodianFetchResponse {
+    pub backup_shares: Vec<String>,
+}
+
+// ---- Portal's client API ---------------------------------------------------
+
+/// `PATCH /api/v3/clients/me/backup-share-pairs`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BackupSharePairStatus {
+    StoredClientBackupShareKey,
+    StoredClientBackupShare,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateBackupSharePairs {
+    pub status: BackupSharePairStatus,
+    pub backup_share_pair_ids: Vec<String>,
+}
+
+/// The part of `GET /api/v3/clients/me` we use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalClient {
+    pub id: String,
+    #[serde(default)]
+    pub custodian: Option<PortalCustodian>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalCustodian {
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_serialize_as_portal_spells_them() {
+        let body = UpdateBackupSharePairs {
+            status: BackupSharePairStatus::StoredClientBackupShareKey,
+            backup_share_pair_ids: vec!["p1".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"status":"STORED_CLIENT_BACKUP_SHARE_KEY","backupSharePairIds":["p1"]}"#
+        );
+    }
+}

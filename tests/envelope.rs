@@ -1,0 +1,218 @@
+//! Envelope tests that run twice: natively (`cargo test`) and in headless
+//! Chromium (`wasm-pack test --headless --chrome`), where randomness comes
+//! from WebCrypto. The same vector files must give the same bytes in both.
+
+use portal_backup::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
+use portal_backup::Error;
+use serde::Deserialize;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+const VECTORS: &str = include_str!("vectors/envelope-v1.json");
+const NIST_VECTORS: &str = include_str!("vectors/aes-256-gcm-nist.json");
+const PLAINTEXT: &str = include_str!("fixtures/client-backup-plaintext.json");
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VectorFile {
+    vectors: Vec<Vector>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Vector {
+    name: String,
+    client_id: String,
+    backup_method: String,
+    plaintext_hex: String,
+    nonce_hex: String,
+    /// Random-key vectors: the key as stored in Drive.
+    key: Option<String>,
+    /// Password vectors: password, cost parameters and salt.
+    password: Option<String>,
+    m_cost: Option<u32>,
+    t_cost: Option<u32>,
+    p_cost: Option<u8>,
+    salt_hex: Option<String>,
+    envelope: String,
+}
+
+impl Vector {
+    fn context(&self) -> Context<'_> {
+        Context::new(&self.client_id, &self.backup_method).unwrap()
+    }
+    fn key_and_kind(&self) -> (BackupKey, KeyKind) {
+        match (&self.key, &self.password) {
+            (Some(key), None) => (BackupKey::from_text(key).unwrap(), KeyKind::Random),
+            (None, Some(password)) => {
+                let params = PasswordParams {
+                    m_cost: self.m_cost.unwrap(),
+                    t_cost: self.t_cost.unwrap(),
+                    p_cost: self.p_cost.unwrap(),
+                };
+                let salt: [u8; 16] = hex::decode(self.salt_hex.as_ref().unwrap()).unwrap().try_into().unwrap();
+                (envelope::derive_password_key(password, &params, &salt).unwrap(), KeyKind::Password { params, salt })
+            }
+            _ => panic!("vector {} needs exactly one of key and password", self.name),
+        }
+    }
+}
+
+fn vectors() -> Vec<Vector> {
+    serde_json::from_str::<VectorFile>(VECTORS).unwrap().vectors
+}
+
+#[test]
+fn known_answer_vectors_open_to_their_plaintext() {
+    let all = vectors();
+    assert!(all.len() >= 4, "the vector file lost vectors");
+    for v in &all {
+        let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
+        let opened = match &v.password {
+            Some(password) => envelope::open_with_password(password, &v.context(), &sealed),
+            None => envelope::open(&BackupKey::from_text(v.key.as_ref().unwrap()).unwrap(), &v.context(), &sealed),
+        };
+        assert_eq!(hex::encode(&opened.unwrap()[..]), v.plaintext_hex, "vector {}", v.name);
+    }
+}
+
+#[test]
+fn known_answer_vectors_are_reproduced_byte_for_byte() {
+    for v in &vectors() {
+        let (key, kind) = v.key_and_kind();
+        let nonce: [u8; 12] = hex::decode(&v.nonce_hex).unwrap().try_into().unwrap();
+        let plaintext = hex::decode(&v.plaintext_hex).unwrap();
+        let sealed = envelope::seal_with_nonce(&key, kind, &nonce, &v.context(), &plaintext).unwrap();
+        assert_eq!(envelope::envelope_to_text(&sealed), v.envelope, "vector {}", v.name);
+    }
+}
+
+#[derive(Deserialize)]
+struct NistVector {
+    source: String,
+    key: String,
+    iv: String,
+    aad: String,
+    pt: String,
+    ct: String,
+    tag: String,
+}
+
+/// Proves the primitive under the envelope is plain AES-256-GCM.
+#[test]
+fn aes_256_gcm_matches_published_vectors() {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let vectors: Vec<NistVector> = serde_json::from_str(NIST_VECTORS).unwrap();
+    assert!(!vectors.is_empty());
+    for v in vectors {
+        let key: [u8; 32] = hex::decode(&v.key).unwrap().try_into().unwrap();
+        let iv: [u8; 12] = hex::decode(&v.iv).unwrap().try_into().unwrap();
+        let cipher = aes_gcm::Aes256Gcm::new(&key.into());
+        let (pt, aad) = (hex::decode(&v.pt).unwrap(), hex::decode(&v.aad).unwrap());
+        let out = cipher.encrypt(&iv.into(), Payload { msg: &pt, aad: &aad }).unwrap();
+        assert_eq!(hex::encode(&out), format!("{}{}", v.ct, v.tag), "{}", v.source);
+    }
+}
+
+fn flip_every_byte(sealed: &[u8], mut check: impl FnMut(usize, &[u8])) {
+    for i in 0..sealed.len() {
+        let mut tampered = sealed.to_vec();
+        tampered[i] ^= 0x01;
+        check(i, &tampered);
+    }
+}
+
+#[test]
+fn flipping_any_byte_fails() {
+    let key = BackupKey::generate().unwrap();
+    let ctx = Context::new("client-a", "GDRIVE").unwrap();
+    let sealed = envelope::seal(&key, &ctx, b"the client backup share").unwrap();
+    flip_every_byte(&sealed, |i, tampered| {
+        let err = envelope::open(&key, &ctx, tampered).unwrap_err();
+        match i {
+            0..=3 => assert_eq!(err, Error::NotAnEnvelope, "byte {i}"),
+            4 => assert_eq!(err, Error::UnsupportedVersion(0), "byte {i}"),
+            5 => assert!(matches!(err, Error::Malformed(_)), "byte {i}: {err:?}"),
+            _ => assert_eq!(err, Error::CannotDecrypt, "byte {i}"),
+        }
+    });
+}
+
+#[test]
+fn flipping_any_byte_of_a_password_envelope_fails() {
+    let v = vectors().into_iter().find(|v| v.password.is_some()).expect("a password vector");
+    let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
+    let password = v.password.as_ref().unwrap();
+    // Flipping a cost byte may push it out of range (Malformed) or to another
+    // valid cost (then the derived key differs): either way it must not open.
+    flip_every_byte(&sealed, |i, tampered| {
+        assert!(envelope::open_with_password(password, &v.context(), tampered).is_err(), "byte {i}");
+    });
+}
+
+#[test]
+fn wrong_key_client_or_method_fail_with_one_vague_error() {
+    let key = BackupKey::generate().unwrap();
+    let ctx = Context::new("client-a", "GDRIVE").unwrap();
+    let sealed = envelope::seal(&key, &ctx, b"share").unwrap();
+    let other_key = BackupKey::generate().unwrap();
+    let cases = [
+        (&other_key, ctx),
+        (&key, Context::new("client-b", "GDRIVE").unwrap()),
+        (&key, Context::new("client-a", "PASSWORD").unwrap()),
+        // Length prefixes keep these apart from ("client-a", "GDRIVE").
+        (&key, Context::new("client-aG", "DRIVE").unwrap()),
+    ];
+    for (k, c) in cases {
+        let err = envelope::open(k, &c, &sealed).unwrap_err();
+        assert_eq!(err, Error::CannotDecrypt);
+        assert_eq!(err.to_string(), "cannot decrypt: wrong key or damaged backup");
+    }
+}
+
+#[test]
+fn wrong_password_says_so_without_detail() {
+    let v = vectors().into_iter().find(|v| v.password.is_some()).expect("a password vector");
+    let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
+    let err = envelope::open_with_password("not the password", &v.context(), &sealed).unwrap_err();
+    assert_eq!(err.to_string(), "wrong password or damaged backup");
+}
+
+#[test]
+fn unknown_version_and_bad_encodings_get_their_own_errors() {
+    let key = BackupKey::generate().unwrap();
+    let ctx = Context::new("c", "GDRIVE").unwrap();
+    let mut sealed = envelope::seal(&key, &ctx, b"x").unwrap();
+    sealed[4] = 2;
+    assert_eq!(envelope::open(&key, &ctx, &sealed).unwrap_err(), Error::UnsupportedVersion(2));
+    assert_eq!(envelope::open(&key, &ctx, b"PBAK\x01").unwrap_err(), Error::Malformed("truncated header"));
+    assert!(matches!(envelope::envelope_from_text("not base64!"), Err(Error::Malformed(_))));
+    assert_eq!(BackupKey::from_text("!!!").unwrap_err(), Error::MalformedKey);
+    // 32 bytes of base64url minus one character is not a key either.
+    let short = &key.to_text()[..42];
+    assert_eq!(BackupKey::from_text(short).unwrap_err(), Error::MalformedKey);
+}
+
+#[test]
+fn a_realistic_client_backup_round_trips_through_text() {
+    assert!(PLAINTEXT.len() > 4096, "fixture should be a few KiB");
+    let key = BackupKey::generate().unwrap();
+    let ctx = Context::new("cm2clientdemo0000000000001", "GDRIVE").unwrap();
+    let text = envelope::envelope_to_text(&envelope::seal(&key, &ctx, PLAINTEXT.as_bytes()).unwrap());
+    let key_again = BackupKey::from_text(&key.to_text()).unwrap();
+    let opened = envelope::open(&key_again, &ctx, &envelope::envelope_from_text(&text).unwrap()).unwrap();
+    assert_eq!(&opened[..], PLAINTEXT.as_bytes());
+}
+
+#[test]
+fn password_round_trip_with_small_costs() {
+    let params = PasswordParams { m_cost: 256, t_cost: 1, p_cost: 1 };
+    let ctx = Context::new("c", "PASSWORD").unwrap();
+    let sealed = envelope::seal_with_password("correct horse", params, &ctx, b"share").unwrap();
+    assert_eq!(&envelope::open_with_password("correct horse", &ctx, &sealed).unwrap()[..], b"share");
+    let random_key = BackupKey::generate().unwrap();
+    assert_eq!(envelope::open(&random_key, &ctx, &sealed).unwrap_err(), Error::CannotDecrypt);
+}

@@ -1,0 +1,1 @@
+//! The Worker: built in issue 3.
