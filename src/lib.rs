@@ -6,8 +6,11 @@
 //! the JSON both sides speak). The core here is plain Rust that `cargo test`
 //! runs natively; the `browser` feature adds the wasm-bindgen face.
 
+pub mod drive;
 pub mod envelope;
 pub mod error;
+pub mod flow;
+pub mod retry;
 pub mod wire;
 
 #[cfg(feature = "browser")]

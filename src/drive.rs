@@ -1,0 +1,278 @@
+//! The pure half of the Google Drive key store: the key file's name, the
+//! multipart body of a create, the list query, and what a Drive error means.
+//! `browser::drive` does the requests; everything here runs natively.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Drive's hidden per-app folder: only this app can read it, the user cannot
+/// trash files in it by accident.
+pub const APP_DATA_FOLDER: &str = "appDataFolder";
+
+/// Changing this renames every key file: recovery would not find old ones.
+const KEY_FILE_DOMAIN: &[u8] = b"portal-backup/drive-key-file/v1";
+
+/// The key file's name for (custodianId, clientId): stable across backups,
+/// and it does not show either id to someone browsing the user's Drive.
+/// Hex SHA-256 over a domain tag and length-prefixed ids, so ("ab", "c") and
+/// ("a", "bc") get different names.
+pub fn key_file_name(custodian_id: &str, client_id: &str) -> Result<String> {
+    if custodian_id.is_empty() || client_id.is_empty() {
+        return Err(Error::InvalidInput("custodianId and clientId must not be empty"));
+    }
+    let mut hash = Sha256::new();
+    hash.update(KEY_FILE_DOMAIN);
+    for id in [custodian_id, client_id] {
+        hash.update((id.len() as u64).to_be_bytes());
+        hash.update(id.as_bytes());
+    }
+    let mut name = hex_lower(&hash.finalize());
+    name.push_str(".txt");
+    Ok(name)
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// A `multipart/related` body for `files.create?uploadType=multipart`:
+/// JSON metadata (name, parent appDataFolder) then the content.
+pub struct MultipartUpload {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// `boundary` must be random per request (the caller draws it); we refuse
+/// content that contains it rather than produce a body Drive would misread.
+pub fn multipart_create_body(file_name: &str, content: &[u8], boundary: &str) -> Result<MultipartUpload> {
+    let delimiter = format!("--{boundary}");
+    if boundary.is_empty() || contains(content, delimiter.as_bytes()) || file_name.contains(boundary) {
+        return Err(Error::InvalidInput("multipart boundary occurs in the content"));
+    }
+    let metadata = format!(
+        r#"{{"name":{},"parents":["{APP_DATA_FOLDER}"],"mimeType":"text/plain"}}"#,
+        json_string(file_name)
+    );
+    let mut body = Vec::with_capacity(metadata.len() + content.len() + 4 * boundary.len() + 128);
+    body.extend_from_slice(format!("{delimiter}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n").as_bytes());
+    body.extend_from_slice(metadata.as_bytes());
+    body.extend_from_slice(format!("\r\n{delimiter}\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n{delimiter}--\r\n").as_bytes());
+    Ok(MultipartUpload { content_type: format!("multipart/related; boundary={boundary}"), body })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A JSON string literal (quotes, backslashes and control characters escaped).
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Query string of `files.list` for every key file of that name, newest
+/// first. Two files may share a name (Drive keys on ids), so we ask for all.
+pub fn list_query(file_name: &str) -> String {
+    let q = format!("name='{}' and trashed=false", file_name.replace('\\', "\\\\").replace('\'', "\\'"));
+    format!(
+        "spaces={APP_DATA_FOLDER}&q={}&orderBy={}&pageSize=1000&fields={}",
+        percent_encode(&q),
+        percent_encode("modifiedTime desc"),
+        percent_encode("files(id,modifiedTime)"),
+    )
+}
+
+/// RFC 3986 unreserved characters stay, everything else is %XX.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What to do about a Drive answer that was not a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriveFailure {
+    /// Transient: back off and try again.
+    Retry,
+    /// The access token expired or was revoked: ask the page for a new one.
+    RefreshToken,
+    /// Give up with this code.
+    Fail(&'static str),
+}
+
+/// Classifies a Drive error from its status and `error.errors[0].reason`
+/// (Drive v3 "Resolve errors"). 403 is overloaded: rate limits are
+/// transient, quota and permission problems are not.
+pub fn classify_failure(status: u16, reason: Option<&str>) -> DriveFailure {
+    match (status, reason) {
+        (401, _) => DriveFailure::RefreshToken,
+        (403, Some("rateLimitExceeded" | "userRateLimitExceeded")) => DriveFailure::Retry,
+        (403, Some("storageQuotaExceeded" | "quotaExceeded")) => DriveFailure::Fail("DRIVE_QUOTA_EXCEEDED"),
+        (403, _) => DriveFailure::Fail("DRIVE_PERMISSION_DENIED"),
+        (404, _) => DriveFailure::Fail("DRIVE_NOT_FOUND"),
+        (408 | 429, _) => DriveFailure::Retry,
+        (500..=599, _) => DriveFailure::Retry,
+        _ => DriveFailure::Fail("DRIVE_ERROR"),
+    }
+}
+
+/// The code to report once retries (or the one token refresh) ran out.
+pub fn exhausted_code(status: u16) -> &'static str {
+    match status {
+        401 => "DRIVE_UNAUTHENTICATED",
+        403 | 429 => "DRIVE_RATE_LIMITED",
+        _ => "DRIVE_UNAVAILABLE",
+    }
+}
+
+/// One key file as `files.list` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveFile {
+    pub id: String,
+    #[serde(default)]
+    pub modified_time: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DriveFileList {
+    #[serde(default)]
+    pub files: Vec<DriveFile>,
+}
+
+/// Newest first by `modifiedTime` (RFC 3339 in UTC, so text order is time
+/// order); a file without one goes last. Stable, so Drive's own order breaks ties.
+pub fn newest_first(mut files: Vec<DriveFile>) -> Vec<DriveFile> {
+    files.sort_by(|a, b| b.modified_time.cmp(&a.modified_time));
+    files
+}
+
+/// Key files a finished backup may delete: every file of the name except
+/// the one it just wrote and verified.
+pub fn stale_key_files<'a>(listed: &'a [DriveFile], new_file_id: &str) -> Vec<&'a str> {
+    listed.iter().map(|f| f.id.as_str()).filter(|id| *id != new_file_id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_name_is_stable_hides_the_ids_and_separates_fields() {
+        let name = key_file_name("custodian-1", "client-1").unwrap();
+        assert_eq!(name, key_file_name("custodian-1", "client-1").unwrap());
+        assert_eq!(name.len(), 64 + 4);
+        assert!(name.ends_with(".txt"));
+        assert!(!name.contains("client") && !name.contains("custodian"));
+        assert_ne!(name, key_file_name("custodian-1", "client-2").unwrap());
+        assert_ne!(key_file_name("ab", "c").unwrap(), key_file_name("a", "bc").unwrap());
+        assert_eq!(key_file_name("", "c"), Err(Error::InvalidInput("custodianId and clientId must not be empty")));
+    }
+
+    #[test]
+    fn key_file_name_is_pinned() {
+        // A change here orphans every key file already in users' Drives.
+        assert_eq!(
+            key_file_name("custodian-1", "client-1").unwrap(),
+            {
+                let mut h = Sha256::new();
+                h.update(b"portal-backup/drive-key-file/v1");
+                h.update(11u64.to_be_bytes());
+                h.update(b"custodian-1");
+                h.update(8u64.to_be_bytes());
+                h.update(b"client-1");
+                format!("{}.txt", hex::encode(h.finalize()))
+            }
+        );
+    }
+
+    #[test]
+    fn multipart_body_has_metadata_then_content() {
+        let upload = multipart_create_body("abc.txt", b"KEY-TEXT", "b0undary").unwrap();
+        assert_eq!(upload.content_type, "multipart/related; boundary=b0undary");
+        let body = String::from_utf8(upload.body).unwrap();
+        assert_eq!(
+            body,
+            "--b0undary\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n\
+             {\"name\":\"abc.txt\",\"parents\":[\"appDataFolder\"],\"mimeType\":\"text/plain\"}\r\n\
+             --b0undary\r\nContent-Type: text/plain\r\n\r\nKEY-TEXT\r\n--b0undary--\r\n"
+        );
+    }
+
+    #[test]
+    fn multipart_refuses_a_boundary_inside_the_content() {
+        assert!(multipart_create_body("a.txt", b"xx--b0undaryxx", "b0undary").is_err());
+        assert!(multipart_create_body("a.txt", b"x", "").is_err());
+    }
+
+    #[test]
+    fn json_string_escapes() {
+        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
+    }
+
+    #[test]
+    fn list_query_is_encoded() {
+        assert_eq!(
+            list_query("ab.txt"),
+            "spaces=appDataFolder&q=name%3D%27ab.txt%27%20and%20trashed%3Dfalse\
+             &orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%29"
+        );
+        assert!(list_query("it's").contains("it%5C%27s"));
+    }
+
+    #[test]
+    fn drive_errors_are_classified() {
+        use DriveFailure::*;
+        assert_eq!(classify_failure(401, Some("authError")), RefreshToken);
+        assert_eq!(classify_failure(403, Some("rateLimitExceeded")), Retry);
+        assert_eq!(classify_failure(403, Some("userRateLimitExceeded")), Retry);
+        assert_eq!(classify_failure(403, Some("storageQuotaExceeded")), Fail("DRIVE_QUOTA_EXCEEDED"));
+        assert_eq!(classify_failure(403, Some("insufficientFilePermissions")), Fail("DRIVE_PERMISSION_DENIED"));
+        assert_eq!(classify_failure(403, None), Fail("DRIVE_PERMISSION_DENIED"));
+        assert_eq!(classify_failure(404, Some("notFound")), Fail("DRIVE_NOT_FOUND"));
+        assert_eq!(classify_failure(429, None), Retry);
+        assert_eq!(classify_failure(500, None), Retry);
+        assert_eq!(classify_failure(503, Some("backendError")), Retry);
+        assert_eq!(classify_failure(400, Some("badRequest")), Fail("DRIVE_ERROR"));
+        assert_eq!(exhausted_code(503), "DRIVE_UNAVAILABLE");
+        assert_eq!(exhausted_code(429), "DRIVE_RATE_LIMITED");
+    }
+
+    #[test]
+    fn files_sort_newest_first_and_stale_ones_exclude_the_new_file() {
+        let f = |id: &str, t: Option<&str>| DriveFile { id: id.into(), modified_time: t.map(Into::into) };
+        let sorted = newest_first(vec![
+            f("old", Some("2026-01-01T00:00:00.000Z")),
+            f("none", None),
+            f("new", Some("2026-02-01T00:00:00.000Z")),
+        ]);
+        let ids: Vec<_> = sorted.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["new", "old", "none"]);
+        assert_eq!(stale_key_files(&sorted, "new"), ["old", "none"]);
+    }
+}

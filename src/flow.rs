@@ -1,0 +1,195 @@
+//! The backup and recovery flows as data: their steps, which run in
+//! parallel (one round trip), which key/ciphertext pairs recovery tries and
+//! in what order. `browser::flows` performs them.
+//!
+//! Backup with Google Drive, four round trips:
+//!
+//! 1. `storeKey` ‖ `storeShare`: create the new key file in appDataFolder;
+//!    PUT the ciphertext to the Worker (which tells Portal
+//!    STORED_CLIENT_BACKUP_SHARE and keeps the last confirmed version).
+//! 2. `checkStorage`: read the new key file back and compare ‖ list the key
+//!    files of that name. Writing the real key and reading it back *is* the
+//!    storage check: Portal's SDK writes, reads and deletes a test file
+//!    first (three more round trips). If the check fails nothing old was
+//!    deleted yet, so the previous backup still opens.
+//! 3. `notifyPortal` ‖ `confirm`: PATCH STORED_CLIENT_BACKUP_SHARE_KEY (and
+//!    _SHARE if the Worker could not) ‖ confirm the version to the Worker,
+//!    which then drops the previous one. Both halves are proven stored, so
+//!    confirming does not depend on Portal's answer.
+//! 4. `removeOldKeys`: delete the older key files, only once `confirm`
+//!    succeeded. Doing it alongside `confirm` would risk a Drive whose only
+//!    key belongs to an unconfirmed version that the next backup's PUT may
+//!    replace while the Worker still falls back to a version whose key is
+//!    gone.
+//!
+//! Recovery, two round trips: list key files ‖ GET current and previous
+//! versions; read every key file in parallel; try the pairs locally
+//! (AES-GCM's tag tells which key belongs to which ciphertext).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Encrypt,
+    StoreKey,
+    StoreShare,
+    CheckStorage,
+    NotifyPortal,
+    Confirm,
+    RemoveOldKeys,
+    FetchKey,
+    FetchShare,
+    Decrypt,
+}
+
+impl Step {
+    /// The name `onProgress` events and errors carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Encrypt => "encrypt",
+            Step::StoreKey => "storeKey",
+            Step::StoreShare => "storeShare",
+            Step::CheckStorage => "checkStorage",
+            Step::NotifyPortal => "notifyPortal",
+            Step::Confirm => "confirm",
+            Step::RemoveOldKeys => "removeOldKeys",
+            Step::FetchKey => "fetchKey",
+            Step::FetchShare => "fetchShare",
+            Step::Decrypt => "decrypt",
+        }
+    }
+
+    /// Whether the step talks to a server (local steps cost no round trip).
+    pub fn is_remote(self) -> bool {
+        !matches!(self, Step::Encrypt | Step::Decrypt)
+    }
+}
+
+/// A flow: each inner slice runs in parallel; slices run one after another.
+pub type Plan = &'static [&'static [Step]];
+
+pub const GDRIVE_BACKUP: Plan = &[
+    &[Step::Encrypt],
+    &[Step::StoreKey, Step::StoreShare],
+    &[Step::CheckStorage],
+    &[Step::NotifyPortal, Step::Confirm],
+    &[Step::RemoveOldKeys],
+];
+
+pub const PASSWORD_BACKUP: Plan = &[&[Step::Encrypt], &[Step::StoreShare], &[Step::NotifyPortal, Step::Confirm]];
+
+pub const GDRIVE_RECOVERY: Plan =
+    &[&[Step::FetchKey, Step::FetchShare], &[Step::FetchKey], &[Step::Decrypt]];
+
+pub const PASSWORD_RECOVERY: Plan = &[&[Step::FetchShare], &[Step::Decrypt]];
+
+/// Sequential requests on the critical path.
+pub fn round_trips(plan: Plan) -> usize {
+    plan.iter().filter(|round| round.iter().any(|s| s.is_remote())).count()
+}
+
+/// One curve's entry of the client backup plaintext,
+/// `{"SECP256K1": {"id": "<backupSharePairId>", "share": "..."}, ...}`.
+#[derive(Debug, Deserialize)]
+pub struct CurveShare {
+    pub id: String,
+    /// Never read here: it is sealed as part of the plaintext bytes.
+    #[allow(dead_code)]
+    share: IgnoredAny,
+}
+
+/// The plaintext as Portal's SDK builds it, keyed by curve.
+pub type ClientBackupShares = BTreeMap<String, CurveShare>;
+
+/// The backupSharePairIds Portal must be told about, one per curve, in curve
+/// order, without duplicates.
+pub fn backup_share_pair_ids(shares: &ClientBackupShares) -> Result<Vec<String>> {
+    const SHAPE: &str = r#"the client backup must be {"<curve>": {"id", "share"}, ...} JSON"#;
+    if shares.is_empty() {
+        return Err(Error::InvalidInput(SHAPE));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(shares.len());
+    for share in shares.values() {
+        if share.id.is_empty() {
+            return Err(Error::InvalidInput(SHAPE));
+        }
+        if !ids.contains(&share.id) {
+            ids.push(share.id.clone());
+        }
+    }
+    Ok(ids)
+}
+
+/// Which stored ciphertext version a recovery opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Current,
+    Previous,
+}
+
+impl Version {
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::Current => "current",
+            Version::Previous => "previous",
+        }
+    }
+}
+
+/// The (key file index, version) pairs recovery tries, in order. Key files
+/// are newest first. The newest key with the current version is the normal
+/// case; the rest cover a backup that failed half-way: the key written but
+/// not the ciphertext (older key × current), or the ciphertext written but
+/// not the key (newest key × previous).
+pub fn recovery_candidates(key_files: usize, has_previous: bool) -> Vec<(usize, Version)> {
+    let versions: &[Version] =
+        if has_previous { &[Version::Current, Version::Previous] } else { &[Version::Current] };
+    (0..key_files).flat_map(|k| versions.iter().map(move |&v| (k, v))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAINTEXT: &str = include_str!("../tests/fixtures/client-backup-plaintext.json");
+
+    #[test]
+    fn backups_and_recoveries_stay_within_their_round_trip_budget() {
+        assert_eq!(round_trips(GDRIVE_BACKUP), 4);
+        assert_eq!(round_trips(PASSWORD_BACKUP), 2);
+        assert_eq!(round_trips(GDRIVE_RECOVERY), 2);
+        assert_eq!(round_trips(PASSWORD_RECOVERY), 1);
+    }
+
+    #[test]
+    fn pair_ids_come_from_the_real_plaintext_shape() {
+        let shares: ClientBackupShares = serde_json::from_str(PLAINTEXT).unwrap();
+        let ids = backup_share_pair_ids(&shares).unwrap();
+        assert_eq!(ids.len(), shares.len());
+        assert!(ids.iter().all(|id| PLAINTEXT.contains(&format!(r#""id": "{id}""#))));
+    }
+
+    #[test]
+    fn pair_ids_are_deduplicated_and_shapes_checked() {
+        let parse = |s: &str| serde_json::from_str::<ClientBackupShares>(s);
+        let shares = parse(r#"{"SECP256K1":{"id":"p1","share":"a"},"ED25519":{"id":"p1","share":"b"}}"#).unwrap();
+        assert_eq!(backup_share_pair_ids(&shares).unwrap(), ["p1"]);
+        assert!(backup_share_pair_ids(&parse("{}").unwrap()).is_err());
+        assert!(backup_share_pair_ids(&parse(r#"{"X":{"id":"","share":"a"}}"#).unwrap()).is_err());
+        assert!(parse(r#"{"X":{"share":"a"}}"#).is_err());
+        assert!(parse(r#"["p1"]"#).is_err());
+    }
+
+    #[test]
+    fn recovery_tries_the_normal_pair_first_then_the_half_failed_ones() {
+        use Version::*;
+        assert_eq!(recovery_candidates(1, false), [(0, Current)]);
+        assert_eq!(recovery_candidates(2, true), [(0, Current), (0, Previous), (1, Current), (1, Previous)]);
+        assert!(recovery_candidates(0, true).is_empty());
+    }
+}
