@@ -1,0 +1,80 @@
+// The control API both stand-ins share: outages, latency, request log, CORS.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startDrive } from './drive.mjs';
+
+const AUTH = { Authorization: 'Bearer drive-token-alice' };
+let drive;
+
+before(async () => {
+  drive = await startDrive({ port: 0 });
+});
+after(() => drive.close());
+beforeEach(() => fetch(`${drive.url}/__control/reset`, { method: 'POST' }));
+
+const control = (path, body) =>
+  fetch(`${drive.url}/__control/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+
+describe('stand-in control API', () => {
+  it('while down, fetch rejects like a network failure; control still answers', async () => {
+    await control('down', { down: true });
+    await assert.rejects(fetch(`${drive.url}/drive/v3/files`, { headers: AUTH }), TypeError);
+    const log = await (await fetch(`${drive.url}/__control/log`)).json();
+    assert.equal(log.length, 1);
+    assert.equal(log[0].status, null);
+    await control('down', { down: false });
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: AUTH })).status, 200);
+  });
+
+  it('delays answers while slow', async () => {
+    await control('slow', { ms: 150 });
+    const t0 = performance.now();
+    await fetch(`${drive.url}/drive/v3/files`, { headers: AUTH });
+    assert.ok(performance.now() - t0 >= 140);
+    await control('slow', { ms: 0 });
+  });
+
+  it('logs each non-control request with timings, and clears the log', async () => {
+    await fetch(`${drive.url}/drive/v3/files?spaces=appDataFolder&pageSize=3`, { headers: AUTH });
+    await fetch(`${drive.url}/drive/v3/files/nope`, { method: 'DELETE', headers: AUTH });
+    const log = await (await fetch(`${drive.url}/__control/log`)).json();
+    assert.deepEqual(
+      log.map(({ method, path, query, status }) => ({ method, path, query, status })),
+      [
+        { method: 'GET', path: '/drive/v3/files', query: { spaces: 'appDataFolder', pageSize: '3' }, status: 200 },
+        { method: 'DELETE', path: '/drive/v3/files/nope', query: {}, status: 404 },
+      ],
+    );
+    assert.ok(log[0].start <= log[0].end && log[0].end <= log[1].start, 'sequential requests do not overlap');
+    await control('log/clear');
+    assert.deepEqual(await (await fetch(`${drive.url}/__control/log`)).json(), []);
+  });
+
+  it('answers CORS preflight and reflects the Origin', async () => {
+    const origin = 'http://localhost:8080';
+    const pre = await fetch(`${drive.url}/drive/v3/files`, {
+      method: 'OPTIONS',
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'DELETE', 'Access-Control-Request-Headers': 'authorization' },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), origin);
+    assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
+    assert.match(pre.headers.get('access-control-allow-methods'), /DELETE/);
+    const real = await fetch(`${drive.url}/drive/v3/files`, { headers: { ...AUTH, Origin: origin } });
+    assert.equal(real.headers.get('access-control-allow-origin'), origin);
+    const ctl = await fetch(`${drive.url}/__control/log`, { headers: { Origin: origin } });
+    assert.equal(ctl.headers.get('access-control-allow-origin'), origin);
+  });
+
+  it('reset forgets files, failures and added tokens', async () => {
+    await control('tokens', { token: 'extra', user: 'alice' });
+    await control('fail', { count: 5, status: 500 });
+    await control('reset');
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: { Authorization: 'Bearer extra' } })).status, 401);
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: AUTH })).status, 200);
+  });
+
+  it('rejects a fail rule with an unsupported status', async () => {
+    assert.equal((await control('fail', { count: 1, status: 418 })).status, 400);
+  });
+});
