@@ -1,0 +1,281 @@
+//! The HTTP edges shared by every route: which route a path is, who may
+//! call it cross-origin, the webhook secret check, and the one log line per
+//! request. The workers-rs glue (building `Response`s, reading bodies with a
+//! limit) is at the bottom, compiled for wasm32 only.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    WebhookBackup,
+    WebhookFetch,
+    ClientBackupList,
+    /// The raw `{backupMethod}` segment, validated by the handler.
+    ClientBackup(String),
+    ClientBackupConfirm(String),
+    ClientBackupNotify(String),
+}
+
+impl Target {
+    /// The `Allow` header for this route.
+    pub fn allow(&self) -> &'static str {
+        match self {
+            Target::WebhookBackup | Target::WebhookFetch => "POST",
+            Target::ClientBackupList => "GET, OPTIONS",
+            Target::ClientBackup(_) => "GET, PUT, DELETE, OPTIONS",
+            Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => "POST, OPTIONS",
+        }
+    }
+
+    /// The route template logged instead of the path (which names a client
+    /// or method).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Target::WebhookBackup => "/{webhooksRoot}/backup",
+            Target::WebhookFetch => "/{webhooksRoot}/backup/fetch",
+            Target::ClientBackupList => "/v1/client-backups",
+            Target::ClientBackup(_) => "/v1/client-backups/{backupMethod}",
+            Target::ClientBackupConfirm(_) => "/v1/client-backups/{backupMethod}/confirm",
+            Target::ClientBackupNotify(_) => "/v1/client-backups/{backupMethod}/notify",
+        }
+    }
+
+    pub fn is_webhook(&self) -> bool {
+        matches!(self, Target::WebhookBackup | Target::WebhookFetch)
+    }
+}
+
+/// Which route `path` is. `webhooks_root` is the var `WEBHOOKS_ROOT`, with or
+/// without slashes (`portal/hooks`, `/webhooks/`); empty puts them at `/backup`.
+pub fn route(path: &str, webhooks_root: &str) -> Option<Target> {
+    let root = webhooks_root.trim_matches('/');
+    let webhook_path = if root.is_empty() { path.strip_prefix('/') } else {
+        path.strip_prefix('/').and_then(|p| p.strip_prefix(root)).and_then(|p| p.strip_prefix('/'))
+    };
+    match webhook_path {
+        Some("backup") => return Some(Target::WebhookBackup),
+        Some("backup/fetch") => return Some(Target::WebhookFetch),
+        _ => {}
+    }
+    let rest = path.strip_prefix("/v1/client-backups")?;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    match (rest, segments.as_slice()) {
+        ("" | "/", _) => Some(Target::ClientBackupList),
+        (_, [method]) => Some(Target::ClientBackup((*method).into())),
+        (_, [method, "confirm"]) => Some(Target::ClientBackupConfirm((*method).into())),
+        (_, [method, "notify"]) => Some(Target::ClientBackupNotify((*method).into())),
+        _ => None,
+    }
+}
+
+/// Compares the `X-Webhook-Secret` header with the configured secret in
+/// constant time. Both are hashed first, so neither the length nor a prefix
+/// of the secret leaks through timing.
+pub fn webhook_secret_matches(presented: Option<&str>, configured: &str) -> bool {
+    let Some(presented) = presented else { return false };
+    let presented = Sha256::digest(presented.as_bytes());
+    let configured = Sha256::digest(configured.as_bytes());
+    bool::from(presented.as_slice().ct_eq(configured.as_slice()))
+}
+
+pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type";
+pub const CORS_MAX_AGE: &str = "600";
+
+/// The var `ALLOWED_ORIGINS`: exact origins, comma-separated. No wildcard:
+/// these routes take a bearer token.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins(Vec<String>);
+
+impl AllowedOrigins {
+    pub fn parse(var: &str) -> Self {
+        AllowedOrigins(
+            var.split(',')
+                .map(|o| o.trim().trim_end_matches('/'))
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// The origin to echo in `Access-Control-Allow-Origin`, if it is allowed.
+    pub fn allow<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        origin.filter(|origin| self.0.iter().any(|allowed| allowed == origin))
+    }
+}
+
+/// `cf-ray` when Cloudflare set a sane one, else a random id.
+pub fn request_id(cf_ray: Option<&str>) -> String {
+    match cf_ray {
+        Some(ray) if ray.len() <= 64 && crate::validate::is_safe_id(ray) => ray.to_owned(),
+        _ => {
+            let mut bytes = [0u8; 8];
+            // A log correlation id: a zero id on RNG failure is harmless.
+            let _ = getrandom::fill(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// The one log line per request. Holds no path, header or body: nothing in
+/// it can carry a share, token or secret.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLog<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+}
+
+impl RequestLog<'_> {
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `Content-Length`, if present, must be within `limit` (a first cheap check;
+/// the body reader counts the real bytes too).
+pub fn content_length_within(content_length: Option<&str>, limit: usize) -> Result<()> {
+    match content_length.map(|v| v.trim().parse::<u64>()) {
+        None => Ok(()),
+        Some(Ok(length)) if length <= limit as u64 => Ok(()),
+        Some(Ok(_)) => Err(Error::PayloadTooLarge { limit }),
+        Some(Err(_)) => Err(Error::invalid("INVALID_CONTENT_LENGTH", "Content-Length is not a number")),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use glue::*;
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    use futures_util::StreamExt;
+    use serde::Serialize;
+    use worker::{Request, Response};
+
+    use crate::error::{Error, Result};
+
+    pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
+        let response = Response::from_json(body).map_err(|_| Error::Internal("response encoding"))?;
+        let response = response.with_status(status);
+        response.headers().set("Cache-Control", "no-store").map_err(|_| Error::Internal("headers"))?;
+        Ok(response)
+    }
+
+    pub fn empty(status: u16) -> Result<Response> {
+        let response = Response::empty().map_err(|_| Error::Internal("response"))?.with_status(status);
+        response.headers().set("Cache-Control", "no-store").map_err(|_| Error::Internal("headers"))?;
+        Ok(response)
+    }
+
+    pub fn error_response(error: &Error) -> Response {
+        let mut response = json(error.status(), &error.body())
+            .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500));
+        if let Error::MethodNotAllowed { allow } = error {
+            let _ = response.headers_mut().set("Allow", allow);
+        }
+        response
+    }
+
+    pub fn header(req: &Request, name: &str) -> Option<String> {
+        req.headers().get(name).ok().flatten()
+    }
+
+    /// The body, refused with 413 once it passes `limit` bytes: declared
+    /// length first, then the bytes actually received (a chunked body has no
+    /// Content-Length).
+    pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>> {
+        super::content_length_within(header(req, "Content-Length").as_deref(), limit)?;
+        let mut body = Vec::new();
+        let Ok(mut stream) = req.stream() else { return Ok(body) };
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| Error::invalid("BODY_UNREADABLE", "the request body could not be read"))?;
+            if body.len() + chunk.len() > limit {
+                return Err(Error::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_routes() {
+        assert_eq!(route("/webhooks/backup", "webhooks"), Some(Target::WebhookBackup));
+        assert_eq!(route("/webhooks/backup/fetch", "/webhooks/"), Some(Target::WebhookFetch));
+        assert_eq!(route("/portal/hooks/backup", "portal/hooks"), Some(Target::WebhookBackup));
+        assert_eq!(route("/backup", ""), Some(Target::WebhookBackup));
+        assert_eq!(route("/other/backup", "webhooks"), None);
+        assert_eq!(route("/webhooksx/backup", "webhooks"), None);
+        assert_eq!(route("/v1/client-backups", "w"), Some(Target::ClientBackupList));
+        assert_eq!(route("/v1/client-backups/GDRIVE", "w"), Some(Target::ClientBackup("GDRIVE".into())));
+        assert_eq!(route("/v1/client-backups/G/confirm", "w"), Some(Target::ClientBackupConfirm("G".into())));
+        assert_eq!(route("/v1/client-backups/G/notify", "w"), Some(Target::ClientBackupNotify("G".into())));
+        assert_eq!(route("/v1/client-backups/G/other", "w"), None);
+        assert_eq!(route("/v1/client-backupsX", "w"), None);
+        assert_eq!(route("/", "w"), None);
+    }
+
+    #[test]
+    fn webhook_secret_must_match_exactly() {
+        assert!(webhook_secret_matches(Some("s3cret-value"), "s3cret-value"));
+        assert!(!webhook_secret_matches(Some("s3cret-valuf"), "s3cret-value"));
+        assert!(!webhook_secret_matches(Some("s3cret"), "s3cret-value"));
+        assert!(!webhook_secret_matches(Some(""), "s3cret-value"));
+        assert!(!webhook_secret_matches(None, "s3cret-value"));
+    }
+
+    #[test]
+    fn only_listed_origins_are_echoed() {
+        let origins = AllowedOrigins::parse("https://wallet.example, http://localhost:8000/ ,");
+        assert_eq!(origins.allow(Some("https://wallet.example")), Some("https://wallet.example"));
+        assert_eq!(origins.allow(Some("http://localhost:8000")), Some("http://localhost:8000"));
+        assert_eq!(origins.allow(Some("https://evil.example")), None);
+        assert_eq!(origins.allow(Some("https://wallet.example.evil")), None);
+        assert_eq!(origins.allow(None), None);
+        assert_eq!(AllowedOrigins::parse("").allow(Some("null")), None);
+    }
+
+    #[test]
+    fn request_ids_come_from_cf_ray_only_when_sane() {
+        assert_eq!(request_id(Some("8a1b2c3d4e5f6789-SJC")), "8a1b2c3d4e5f6789-SJC");
+        let random = request_id(Some("x\"}\n{\"forged\":1"));
+        assert_eq!(random.len(), 16);
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn declared_lengths_are_bounded() {
+        assert!(content_length_within(None, 10).is_ok());
+        assert!(content_length_within(Some("10"), 10).is_ok());
+        assert_eq!(content_length_within(Some("11"), 10), Err(Error::PayloadTooLarge { limit: 10 }));
+        assert_eq!(content_length_within(Some("x"), 10).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn log_lines_are_json_without_paths() {
+        let line = RequestLog {
+            request_id: "r1",
+            method: "POST",
+            route: Target::WebhookBackup.template(),
+            status: 200,
+            duration_ms: 3,
+            error_code: None,
+        }
+        .to_line();
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["route"], "/{webhooksRoot}/backup");
+        assert_eq!(parsed["durationMs"], 3);
+    }
+}
