@@ -58,9 +58,10 @@ function newClient(clientId, createdAt) {
       createdAt,
       curve,
       id: `wallet-${clientId}-${curve.toLowerCase()}`,
-      backupSharePairs: [
-        { backupMethod: 'GDRIVE', createdAt, id: backupSharePairId(clientId, curve), status: 'incomplete' },
-      ],
+      // One pair per backup method this project supports.
+      backupSharePairs: ['GDRIVE', 'PASSWORD'].map((backupMethod) => ({
+        backupMethod, createdAt, id: backupSharePairId(clientId, curve, backupMethod), status: 'incomplete',
+      })),
       signingSharePairs: [{ createdAt, id: `ssp-${clientId}-${curve.toLowerCase()}`, status: 'completed' }],
       publicKey: JSON.stringify({ curve, X: digest.slice(0, 32), Y: digest.slice(32) }),
     })),
