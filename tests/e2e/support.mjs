@@ -1,0 +1,68 @@
+// Shared by the end-to-end and package tests: the demo's stack on test
+// ports with a fresh KV, and Chromium through playwright-core.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { DEMO_PORTAL_TOKEN, ROOT, newDemoSecrets, startStack } from '../../scripts/lib/stack.mjs';
+
+export const ARTIFACTS = join(ROOT, 'tests/artifacts');
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchChromium() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+/** The demo stack on `ports`, with its own state (and KV) in a temp dir. */
+export async function startTestStack(ports) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'portal-backup-e2e-'));
+  const stack = await startStack({ ports, stateDir, secrets: newDemoSecrets() });
+  return {
+    ...stack,
+    async stop() {
+      await stack.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Back to an empty world between tests: stand-ins reset, no stored backups. */
+export async function resetWorld(stack) {
+  for (const base of [stack.portalUrl, stack.driveUrl]) {
+    const response = await fetch(`${base}/__control/reset`, { method: 'POST' });
+    if (!response.ok) throw new Error(`reset of ${base} failed: HTTP ${response.status}`);
+  }
+  for (const method of ['GDRIVE', 'PASSWORD']) {
+    const response = await fetch(`${stack.url}/v1/client-backups/${method}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` },
+    });
+    if (response.status !== 204 && response.status !== 404) {
+      throw new Error(`deleting the ${method} backup failed: HTTP ${response.status} ${await response.text()}`);
+    }
+  }
+}
+
+export async function control(base, path, body) {
+  const response = await fetch(`${base}/__control/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`control ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,161 @@
+// The demo wallet in real Chromium against the demo's own stack (Worker in
+// wrangler dev --local, Drive and Portal stand-ins): back up, then recover
+// on a "new device" (a fresh browser context, nothing in local storage).
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { control, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+
+const PORTS = { worker: 18787, portal: 18790, drive: 18791 };
+const PASSWORD = 'correct horse battery staple';
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startTestStack(PORTS);
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+beforeEach(async () => {
+  await resetWorld(stack);
+});
+
+/** A new device: a fresh browser context with empty storage. */
+async function openWallet() {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${stack.url}/`);
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
+  assert.deepEqual(problems, [], 'the page threw');
+  return page;
+}
+
+/** { curve: fingerprint } as a list of `li` with a curve and a fingerprint. */
+async function sharesIn(page, selector) {
+  const out = {};
+  for (const item of await page.locator(`${selector} li`).all()) {
+    const curve = await item.locator('.curve').textContent();
+    out[curve] = await item.locator('.fingerprint').textContent();
+  }
+  return out;
+}
+
+async function choose(page, form, method, password) {
+  const section = page.locator(form);
+  await section.getByRole('radio', { name: method === 'GDRIVE' ? /Google Drive/ : /Password/ }).check();
+  if (password !== undefined) await section.getByLabel('Backup password').fill(password);
+}
+
+async function backUp(page, method, password) {
+  await choose(page, '#backup-form', method, password);
+  await page.getByRole('button', { name: 'Back up wallet' }).click();
+  const outcome = page.locator('#backup-outcome .alert');
+  await outcome.waitFor({ timeout: 60_000 });
+  return outcome;
+}
+
+async function recover(page, method, password) {
+  await choose(page, '#recover-form', method, password);
+  await page.getByRole('button', { name: 'Recover wallet' }).click();
+  const outcome = page.locator('#recover-outcome .alert');
+  await outcome.waitFor({ timeout: 60_000 });
+  return outcome;
+}
+
+describe('demo wallet', () => {
+  test('backs up with Google Drive and recovers the same shares on a new device', async () => {
+    const first = await openWallet();
+    assert.match(await first.locator('#environment').textContent(), /local stand-in/);
+    const backedUp = await sharesIn(first, '#device-shares');
+    assert.deepEqual(Object.keys(backedUp).sort(), ['ED25519', 'SECP256K1']);
+
+    const outcome = await backUp(first, 'GDRIVE');
+    assert.match(await outcome.textContent(), /Backed up with Google Drive/);
+    assert.match(await outcome.textContent(), /Portal was told/);
+    const steps = first.locator('#backup-steps li');
+    assert.equal(await steps.count(), 7);
+    assert.equal(await first.locator('#backup-steps li.done').count(), 7, 'every backup step shows done');
+
+    const row = first.locator('#backup-list tr[data-method="GDRIVE"]');
+    assert.match(await row.textContent(), /Google Drive.*Yes.*Complete/);
+    // Portal's half arrives at the Worker's webhook after it is told.
+    const custodian = first.locator('#custodian-list li[data-method="GDRIVE-SECP256K1"]');
+    await custodian.waitFor();
+    assert.match(await custodian.textContent(), /Stored on the server/);
+    assert.match(await first.locator('#custodian-list li[data-method="GDRIVE-ED25519"]').textContent(), /Stored on the server/);
+    await screenshot(first, '1-backed-up-gdrive');
+    await first.context().close();
+
+    const second = await openWallet();
+    const recovered = await recover(second, 'GDRIVE');
+    assert.match(await recovered.textContent(), /the recovered shares equal the backed-up ones/);
+    assert.deepEqual(await sharesIn(second, '#recover-outcome'), backedUp);
+    assert.equal(await second.locator('#recover-steps li.done').count(), 3);
+    await screenshot(second, '2-recovered-gdrive');
+    await second.context().close();
+  });
+
+  test('backs up with a password; a wrong password is refused clearly, the right one recovers', async () => {
+    const first = await openWallet();
+    const backedUp = await sharesIn(first, '#device-shares');
+    const outcome = await backUp(first, 'PASSWORD', PASSWORD);
+    assert.match(await outcome.textContent(), /Backed up with Password/);
+    assert.match(await first.locator('#backup-list tr[data-method="PASSWORD"]').textContent(), /Password.*Yes.*Complete/);
+    await first.context().close();
+
+    const second = await openWallet();
+    const wrong = await recover(second, 'PASSWORD', 'not the password');
+    assert.match(await wrong.textContent(), /Recovery failed/);
+    assert.match(await wrong.textContent(), /That password does not open this backup/);
+    assert.equal(await second.locator('#recover-outcome [data-curve]').count(), 0, 'no shares shown after a wrong password');
+    await screenshot(second, '3-wrong-password');
+
+    const right = await recover(second, 'PASSWORD', PASSWORD);
+    assert.match(await right.textContent(), /the recovered shares equal the backed-up ones/);
+    assert.deepEqual(await sharesIn(second, '#recover-outcome'), backedUp);
+    await screenshot(second, '4-recovered-password');
+    await second.context().close();
+  });
+
+  test('Drive failing during a backup shows the error, and the previous backup still recovers', async () => {
+    const page = await openWallet();
+    const original = await sharesIn(page, '#device-shares');
+    assert.match(await (await backUp(page, 'GDRIVE')).textContent(), /Backed up with Google Drive/);
+
+    // New shares on this device, then a backup while Drive is down.
+    await page.getByRole('button', { name: 'Generate new shares' }).click();
+    await page.locator('#generation', { hasText: 'regenerated 1 time' }).waitFor();
+    const rotated = await sharesIn(page, '#device-shares');
+    assert.notDeepEqual(rotated, original);
+
+    await control(stack.driveUrl, 'down', { down: true });
+    try {
+      const failed = await backUp(page, 'GDRIVE');
+      assert.match(await failed.textContent(), /Backup failed/);
+      assert.match(await failed.textContent(), /Failed at: Save the key to Google Drive/);
+      assert.equal(await page.locator('#backup-steps li.failed').count(), 1);
+      await screenshot(page, '5-drive-down-backup-failed');
+    } finally {
+      await control(stack.driveUrl, 'down', { down: false });
+    }
+    // This device now holds newer shares than any complete backup.
+    const older = await recover(page, 'GDRIVE');
+    assert.match(await older.textContent(), /Wallet recovered from an older backup/);
+    assert.deepEqual(await sharesIn(page, '#recover-outcome'), original);
+    await page.context().close();
+
+    const fresh = await openWallet();
+    const recovered = await recover(fresh, 'GDRIVE');
+    assert.match(await recovered.textContent(), /equal the backed-up ones/);
+    assert.deepEqual(await sharesIn(fresh, '#recover-outcome'), original, 'the last complete backup comes back');
+    await screenshot(fresh, '6-recovered-previous');
+    await fresh.context().close();
+  });
+});

@@ -1,0 +1,374 @@
+// The demo wallet page: backs up and recovers a made-up Portal wallet with
+// the portal-backup npm package, against this origin's Worker.
+import init, { backupWallet, recoverWallet, listBackups, deleteBackup } from 'portal-backup';
+import { clientBackupFor, fingerprints } from './wallet.js';
+import { connectDrive } from './drive-auth.js';
+
+const $ = (selector) => document.querySelector(selector);
+
+const STEP_LABELS = {
+  encrypt: 'Encrypt the backup share',
+  storeKey: 'Save the key to Google Drive',
+  storeShare: 'Send the encrypted share to the server',
+  checkStorage: 'Check the key in Google Drive',
+  notifyPortal: 'Tell Portal the backup is stored',
+  confirm: 'Confirm the backup with the server',
+  removeOldKeys: 'Remove old keys from Google Drive',
+  fetchKey: 'Read the key from Google Drive',
+  fetchShare: 'Fetch the encrypted share from the server',
+  decrypt: 'Decrypt the backup share',
+};
+const STEPS = {
+  backup: {
+    GDRIVE: ['encrypt', 'storeKey', 'storeShare', 'checkStorage', 'notifyPortal', 'confirm', 'removeOldKeys'],
+    PASSWORD: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'],
+  },
+  recover: { GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'], PASSWORD: ['fetchShare', 'decrypt'] },
+};
+const METHOD_NAMES = { GDRIVE: 'Google Drive', PASSWORD: 'Password' };
+
+// What a user can do about each error code the package raises.
+const ERROR_HINTS = {
+  WRONG_PASSWORD: 'That password does not open this backup. Check it and try again.',
+  CANNOT_DECRYPT: 'The key in Google Drive does not open the backup on the server.',
+  BACKUP_NOT_FOUND: 'There is no backup with this method yet.',
+  KEY_NOT_FOUND: 'No backup key was found in this Google Drive.',
+  DRIVE_UNAVAILABLE: 'Google Drive is not answering. Your previous backup is untouched; try again in a moment.',
+  DRIVE_RATE_LIMITED: 'Google Drive is busy (rate limit). Try again in a moment.',
+  DRIVE_QUOTA_EXCEEDED: 'Your Google Drive is full.',
+  DRIVE_PERMISSION_DENIED: 'This app may not write to your Google Drive. Sign in again and allow access.',
+  DRIVE_UNAUTHENTICATED: 'Google sign-in expired. Sign in again.',
+  DRIVE_TOKEN_UNAVAILABLE: 'Google sign-in was cancelled or failed.',
+  DRIVE_NOT_FOUND: 'The key file disappeared from Google Drive.',
+  STORAGE_CHECK_FAILED: 'The key read back from Google Drive was not the one written. Your previous backup is untouched.',
+  NETWORK: 'A service could not be reached. Check the connection and try again.',
+  SERVER_UNAVAILABLE: 'The backup server is not answering. Try again in a moment.',
+  UNAUTHENTICATED: 'The backup server did not accept your session.',
+  PORTAL_UNAVAILABLE: 'Portal is not answering. Try again in a moment.',
+  PAYLOAD_TOO_LARGE: 'The backup is too large for the server.',
+};
+
+let config;
+let client; // Portal's GET /api/v3/clients/me answer
+let drive; // { mode, label, getDriveToken, prepare() }
+let busy = false;
+
+const generationKey = () => `demo-wallet:${client.id}:generation`;
+const generation = () => Number(localStorage.getItem(generationKey()) ?? '0');
+
+async function deviceBackup(method) {
+  return clientBackupFor(client, method, generation());
+}
+
+function moduleOptions(method, extra = {}) {
+  return {
+    method,
+    clientId: client.id,
+    custodianId: client.custodian?.id,
+    portalToken: config.portalToken,
+    serverUrl: location.origin,
+    portalApiUrl: config.portalApiUrl,
+    driveApiUrl: drive.apiUrl,
+    getDriveToken: drive.getDriveToken,
+    ...extra,
+  };
+}
+
+// ---- rendering ---------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function time(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+async function renderWallet() {
+  $('#client-id').textContent = client.id;
+  $('#address').textContent = client.metadata?.namespaces?.eip155?.address ?? '—';
+  $('#custodian').textContent = client.custodian?.name ?? client.custodian?.id ?? '—';
+  const prints = await fingerprints(await deviceBackup('GDRIVE'));
+  $('#device-shares').replaceChildren(
+    ...Object.entries(prints).map(([curve, print]) =>
+      el('li', {}, el('span', { class: 'curve' }, curve), el('code', { class: 'fingerprint' }, print)),
+    ),
+  );
+  const gen = generation();
+  $('#generation').textContent = gen === 0 ? 'Original shares' : `Shares regenerated ${gen} time${gen === 1 ? '' : 's'}`;
+}
+
+function renderSteps(list, steps) {
+  list.replaceChildren(
+    ...steps.map((step) => el('li', { 'data-step': step, class: 'pending' }, STEP_LABELS[step])),
+  );
+}
+
+function onProgress(list) {
+  return ({ step, phase }) => {
+    let item = list.querySelector(`[data-step="${step}"]`);
+    if (!item) {
+      item = el('li', { 'data-step': step }, STEP_LABELS[step] ?? step);
+      list.append(item);
+    }
+    item.className = { start: 'running', end: 'done', error: 'failed' }[phase] ?? item.className;
+  };
+}
+
+function showError(box, title, error) {
+  const hint = ERROR_HINTS[error?.code];
+  const step = error?.step && STEP_LABELS[error.step];
+  box.replaceChildren(
+    el(
+      'div',
+      { class: 'alert error', role: 'alert' },
+      el('strong', {}, title),
+      el('p', {}, hint ?? sentence(error?.message ?? String(error))),
+      step ? el('p', { class: 'small' }, `Failed at: ${step}.`) : null,
+      hint && error?.message ? el('p', { class: 'small muted' }, `Details: ${sentence(error.message)}`) : null,
+    ),
+  );
+}
+
+function sentence(text) {
+  const t = String(text).trim();
+  return t ? t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.') : 'Something went wrong.';
+}
+
+async function renderBackups() {
+  const body = $('#backup-list');
+  try {
+    const backups = await listBackups(moduleOptions(undefined));
+    if (backups.length === 0) {
+      body.replaceChildren(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, 'No backups yet.')));
+    } else {
+      body.replaceChildren(
+        ...backups.map((b) => {
+          const remove = el('button', { type: 'button', class: 'link' }, 'Delete');
+          remove.addEventListener('click', () => removeBackup(b.backupMethod));
+          return el(
+            'tr',
+            { 'data-method': b.backupMethod },
+            el('td', {}, METHOD_NAMES[b.backupMethod] ?? b.backupMethod),
+            el('td', {}, time(b.createdAt)),
+            el('td', {}, b.portalNotified ? el('span', { class: 'badge ok' }, 'Yes') : el('span', { class: 'badge warn' }, 'Not yet')),
+            el('td', {}, b.confirmed ? 'Complete' : el('span', { class: 'badge warn' }, 'Unfinished (previous kept)')),
+            el('td', {}, remove),
+          );
+        }),
+      );
+    }
+  } catch (error) {
+    body.replaceChildren(
+      el('tr', {}, el('td', { colspan: '5', class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message))),
+    );
+  }
+  await renderCustodian();
+}
+
+// The custodian half never passes through the browser. The demo asks the
+// Portal stand-in which shares it delivered to this app's webhook.
+async function renderCustodian() {
+  const list = $('#custodian-list');
+  if (!config.portalControlUrl) {
+    list.replaceChildren(el('li', { class: 'muted' }, 'Delivered by Portal directly to the server.'));
+    return;
+  }
+  try {
+    const response = await fetch(`${config.portalControlUrl}/__control/webhooks`);
+    const deliveries = (await response.json()).filter((d) => d.clientId === client.id);
+    if (deliveries.length === 0) {
+      list.replaceChildren(el('li', { class: 'muted' }, 'Nothing received yet: Portal sends it after a backup.'));
+      return;
+    }
+    const latest = new Map();
+    for (const d of deliveries) latest.set(d.backupMethod, d);
+    list.replaceChildren(
+      ...[...latest.values()].map((d) =>
+        el(
+          'li',
+          { 'data-method': d.backupMethod },
+          el('span', { class: 'curve' }, d.backupMethod),
+          d.stored
+            ? el('span', { class: 'badge ok' }, 'Stored on the server')
+            : el('span', { class: 'badge warn' }, 'Delivery failed'),
+          el('span', { class: 'muted small' }, `${time(d.at)} · delivery ${d.counter}`),
+        ),
+      ),
+      el('li', { class: 'muted small' }, `${deliveries.length} deliver${deliveries.length === 1 ? 'y' : 'ies'} from Portal in all.`),
+    );
+  } catch {
+    list.replaceChildren(el('li', { class: 'muted' }, 'The Portal stand-in is not reachable.'));
+  }
+}
+
+// ---- actions -----------------------------------------------------------
+
+function methodForm(form) {
+  const data = new FormData(form);
+  return { method: data.get('method'), password: data.get('password') ?? '' };
+}
+
+async function runExclusive(button, work) {
+  if (busy) return;
+  busy = true;
+  document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = true));
+  const label = button.textContent;
+  button.textContent = 'Working…';
+  try {
+    await work();
+  } finally {
+    button.textContent = label;
+    document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = false));
+    busy = false;
+  }
+}
+
+async function backup(event) {
+  event.preventDefault();
+  const { method, password } = methodForm(event.target);
+  const box = $('#backup-outcome');
+  if (method === 'PASSWORD' && password.length < 8) {
+    showError(box, 'Choose a longer password', { message: 'A backup password needs at least 8 characters' });
+    return;
+  }
+  // Google's consent popup must open from the click itself.
+  const ready = drive.prepare(method);
+  await runExclusive($('#backup-button'), async () => {
+    box.replaceChildren();
+    const steps = $('#backup-steps');
+    renderSteps(steps, STEPS.backup[method]);
+    try {
+      await ready;
+      const clientBackup = await deviceBackup(method);
+      const result = await backupWallet(moduleOptions(method, { clientBackup, password, onProgress: onProgress(steps) }));
+      const prints = await fingerprints(clientBackup);
+      box.replaceChildren(
+        el(
+          'div',
+          { class: 'alert success', role: 'status' },
+          el('strong', {}, `Backed up with ${METHOD_NAMES[method]}`),
+          el('p', {}, `${time(result.createdAt)}. ${result.portalNotified ? 'Portal was told the backup is stored.' : 'Portal could not be told yet; it will be retried.'}`),
+          el('p', { class: 'small muted' }, `Backed-up shares: ${Object.entries(prints).map(([c, p]) => `${c} ${p}`).join(' · ')}`),
+        ),
+      );
+    } catch (error) {
+      showError(box, 'Backup failed', error);
+    }
+    await renderBackups();
+  });
+}
+
+async function recover(event) {
+  event.preventDefault();
+  const { method, password } = methodForm(event.target);
+  const box = $('#recover-outcome');
+  if (method === 'PASSWORD' && !password) {
+    showError(box, 'Enter your backup password', { message: 'The password backup needs the password it was made with' });
+    return;
+  }
+  const ready = drive.prepare(method);
+  await runExclusive($('#recover-button'), async () => {
+    box.replaceChildren();
+    const steps = $('#recover-steps');
+    renderSteps(steps, STEPS.recover[method]);
+    try {
+      await ready;
+      const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: onProgress(steps) }));
+      const got = await fingerprints(recovered.clientBackup);
+      const want = await fingerprints(await deviceBackup(method));
+      const same = Object.keys(want).length === Object.keys(got).length && Object.entries(want).every(([c, p]) => got[c] === p);
+      const rows = Object.entries(got).map(([curve, print]) =>
+        el(
+          'li',
+          { 'data-curve': curve },
+          el('span', { class: 'curve' }, curve),
+          el('code', { class: 'fingerprint' }, print),
+          got[curve] === want[curve]
+            ? el('span', { class: 'badge ok' }, 'matches this device')
+            : el('span', { class: 'badge warn' }, 'differs from this device'),
+        ),
+      );
+      box.replaceChildren(
+        el(
+          'div',
+          { class: `alert ${same ? 'success' : 'warning'}`, role: 'status' },
+          el('strong', {}, same ? 'Wallet recovered: the recovered shares equal the backed-up ones' : 'Wallet recovered from an older backup'),
+          el('p', {}, `Backup from ${time(recovered.createdAt)} (${METHOD_NAMES[method]}).`),
+          recovered.version === 'previous'
+            ? el('p', {}, 'The newest backup did not finish, so the last complete one was used.')
+            : null,
+          same ? null : el('p', {}, 'These are the shares from that backup, not the ones this device holds now.'),
+          el('ul', { class: 'shares' }, ...rows),
+        ),
+      );
+    } catch (error) {
+      showError(box, 'Recovery failed', error);
+    }
+  });
+}
+
+async function removeBackup(method) {
+  if (busy || !confirm(`Delete the ${METHOD_NAMES[method] ?? method} backup?`)) return;
+  const ready = drive.prepare(method);
+  await runExclusive($('#refresh'), async () => {
+    try {
+      await ready;
+      await deleteBackup(moduleOptions(method));
+    } catch (error) {
+      showError($('#backup-outcome'), 'Could not delete the backup', error);
+    }
+    await renderBackups();
+  });
+}
+
+function wireMethodForm(form) {
+  const toggle = () => {
+    const password = form.querySelector('.password');
+    password.hidden = methodForm(form).method !== 'PASSWORD';
+  };
+  form.addEventListener('change', toggle);
+  toggle();
+}
+
+async function main() {
+  try {
+    config = await (await fetch('demo-config.json')).json();
+    await init();
+    const response = await fetch(`${config.portalApiUrl}/api/v3/clients/me`, {
+      headers: { Authorization: `Bearer ${config.portalToken}` },
+    });
+    if (!response.ok) throw new Error(`Portal did not accept the demo session (HTTP ${response.status})`);
+    client = await response.json();
+    drive = await connectDrive(config);
+  } catch (error) {
+    const box = $('#load-error');
+    box.hidden = false;
+    box.textContent = `The demo could not start: ${sentence(error.message)}`;
+    $('#environment').textContent = 'Offline';
+    return;
+  }
+  $('#environment').textContent = `${drive.label} · Portal: ${config.portalLabel}`;
+  $('#drive-note').textContent = drive.note;
+  wireMethodForm($('#backup-form'));
+  wireMethodForm($('#recover-form'));
+  $('#backup-form').addEventListener('submit', backup);
+  $('#recover-form').addEventListener('submit', recover);
+  $('#refresh').addEventListener('click', () => runExclusive($('#refresh'), renderBackups));
+  $('#rotate').addEventListener('click', async () => {
+    localStorage.setItem(generationKey(), String(generation() + 1));
+    await renderWallet();
+  });
+  await renderWallet();
+  await renderBackups();
+  document.body.dataset.ready = 'true';
+}
+
+main();
