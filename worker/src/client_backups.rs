@@ -1,0 +1,152 @@
+//! Client backup storage for the browser module: the sealed client backup
+//! share per backup method, with the current/previous version scheme of
+//! `store::client`, and Portal told `STORED_CLIENT_BACKUP_SHARE` after each
+//! store.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use portal_backup::wire::{ClientBackupList, StoredClientBackup};
+use worker::kv::KvStore;
+use worker::{Method, Request, Response};
+
+use crate::entry::{Config, now_ms, shares};
+use crate::error::{Error, Result};
+use crate::http::{Target, empty, header, json, read_body};
+use crate::portal::{self, bearer_token};
+use crate::store::client::{ClientBackupRecord, StoredVersion};
+use crate::store::{self, kv};
+use crate::validate;
+
+/// The caller, as Portal knows them. Checked before anything else is read.
+struct Caller {
+    client_id: String,
+    token: String,
+}
+
+async fn authenticate(req: &Request, config: &Config) -> Result<Caller> {
+    let authorization = header(req, "Authorization");
+    let token = bearer_token(authorization.as_deref()).ok_or(Error::Unauthenticated)?.to_owned();
+    let client_id = portal::client_id_for(&config.portal_api_base, &token, now_ms()).await?;
+    Ok(Caller { client_id, token })
+}
+
+pub async fn handle(target: &Target, req: &mut Request, env: &worker::Env, config: &Config) -> Result<Response> {
+    let caller = authenticate(req, config).await?;
+    let kv = shares(env)?;
+    match (target, req.method()) {
+        (Target::ClientBackupList, Method::Get) => list(&kv, &caller).await,
+        (Target::ClientBackup(method), Method::Get) => get(&kv, &caller, validate::backup_method(method)?).await,
+        (Target::ClientBackup(method), Method::Put) => {
+            let method = validate::backup_method(method)?;
+            put(req, &kv, &caller, config, method).await
+        }
+        (Target::ClientBackup(method), Method::Delete) => {
+            delete(&kv, &caller, validate::backup_method(method)?).await
+        }
+        (Target::ClientBackupConfirm(method), Method::Post) => {
+            let method = validate::backup_method(method)?;
+            confirm(req, &kv, &caller, method).await
+        }
+        (Target::ClientBackupNotify(method), Method::Post) => {
+            notify(&kv, &caller, config, validate::backup_method(method)?).await
+        }
+        _ => Err(Error::MethodNotAllowed { allow: target.allow() }),
+    }
+}
+
+/// The record with the `client-notified` marker applied.
+async fn load(kv: &KvStore, client_id: &str, method: &str) -> Result<Option<ClientBackupRecord>> {
+    let Some(mut record) = kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method)).await?
+    else {
+        return Ok(None);
+    };
+    let notified = kv::get_text(kv, &store::client_notified_key(client_id, method)).await?;
+    record.fold_notified(notified.as_deref());
+    Ok(Some(record))
+}
+
+fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClientBackup {
+    StoredClientBackup { client_id: caller.client_id.clone(), backup: version.summary(method) }
+}
+
+/// Tells Portal and, when it accepted, records that in the marker key.
+async fn tell_portal(kv: &KvStore, caller: &Caller, config: &Config, method: &str, version: &StoredVersion) -> bool {
+    if !config.notify_portal || !portal::report_stored(&config.portal_api_base, &caller.token, &version.backup_share_pair_ids).await {
+        return false;
+    }
+    let marker = store::client_notified_key(&caller.client_id, method);
+    kv::put_text(kv, &marker, &version.backup_id).await.is_ok()
+}
+
+fn new_backup_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| Error::Internal("randomness unavailable"))?;
+    Ok(Base64UrlUnpadded::encode_string(&bytes))
+}
+
+async fn put(req: &mut Request, kv: &KvStore, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
+    validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
+    let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
+    let upload = validate::client_backup_upload(&body)?;
+    let existing = load(kv, &caller.client_id, method).await?;
+    let version = StoredVersion {
+        backup_id: new_backup_id()?,
+        cipher_text: upload.cipher_text,
+        backup_share_pair_ids: upload.backup_share_pair_ids,
+        created_at: String::from(js_sys::Date::new_0().to_iso_string()),
+        portal_notified: false,
+        confirmed: false,
+    };
+    let record = ClientBackupRecord::store(existing, version);
+    kv::put_json(kv, &store::client_backup_key(&caller.client_id, method), &record).await?;
+    kv::remember_method(kv, &store::client_index_key(&caller.client_id), method).await;
+    let mut current = record.current;
+    // Stored first, then Portal told: a failure here leaves the share stored
+    // and `portalNotified: false`, and the client retries with /notify.
+    current.portal_notified = tell_portal(kv, caller, config, method, &current).await;
+    json(201, &stored(caller, method, &current))
+}
+
+async fn get(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+    let record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    json(200, &record.versions(&caller.client_id, method))
+}
+
+async fn list(kv: &KvStore, caller: &Caller) -> Result<Response> {
+    let prefix = store::client_backup_prefix(&caller.client_id);
+    let mut backups = Vec::new();
+    for method in kv::methods(kv, &store::client_index_key(&caller.client_id), &prefix).await? {
+        if let Some(record) = load(kv, &caller.client_id, &method).await? {
+            backups.push(record.current.summary(&method));
+        }
+    }
+    json(200, &ClientBackupList { client_id: caller.client_id.clone(), backups })
+}
+
+async fn delete(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+    let key = store::client_backup_key(&caller.client_id, method);
+    if kv::get_text(kv, &key).await?.is_none() {
+        return Err(Error::NotFound);
+    }
+    kv::delete(kv, &key).await?;
+    kv::delete(kv, &store::client_notified_key(&caller.client_id, method)).await?;
+    empty(204)
+}
+
+async fn confirm(req: &mut Request, kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+    validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
+    let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
+    let backup_id = validate::confirm(&body)?;
+    let mut record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    if record.confirm(&backup_id)? {
+        kv::put_json(kv, &store::client_backup_key(&caller.client_id, method), &record).await?;
+    }
+    json(200, &stored(caller, method, &record.current))
+}
+
+async fn notify(kv: &KvStore, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
+    let mut record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    if !record.current.portal_notified {
+        record.current.portal_notified = tell_portal(kv, caller, config, method, &record.current).await;
+    }
+    json(200, &stored(caller, method, &record.current))
+}

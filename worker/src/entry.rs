@@ -1,0 +1,107 @@
+//! The fetch entry point: route, CORS, dispatch, one log line.
+
+use worker::kv::KvStore;
+use worker::{Context, Env, Method, Request, Response, console_log, event};
+
+use crate::error::{Error, Result};
+use crate::http::{
+    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, RequestLog, Target, empty, error_response, header,
+    request_id, route,
+};
+use crate::{client_backups, webhooks};
+
+/// The vars of `wrangler.toml`. Secrets are read where they are used.
+pub struct Config {
+    pub webhooks_root: String,
+    pub portal_api_base: String,
+    pub allowed_origins: AllowedOrigins,
+    pub notify_portal: bool,
+}
+
+impl Config {
+    fn from_env(env: &Env) -> Self {
+        let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
+        Config {
+            webhooks_root: var("WEBHOOKS_ROOT").unwrap_or_else(|| "webhooks".into()),
+            portal_api_base: var("PORTAL_API_BASE").unwrap_or_else(|| "https://api.portalhq.io".into()),
+            allowed_origins: AllowedOrigins::parse(&var("ALLOWED_ORIGINS").unwrap_or_default()),
+            notify_portal: var("NOTIFY_PORTAL").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+        }
+    }
+}
+
+pub fn shares(env: &Env) -> Result<KvStore> {
+    env.kv("SHARES").map_err(|_| Error::Misconfigured("KV binding SHARES is missing"))
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn preflight(target: &Target, origin: Option<&str>, config: &Config) -> Result<Response> {
+    if target.is_webhook() {
+        return Err(Error::MethodNotAllowed { allow: target.allow() });
+    }
+    let origin = config.allowed_origins.allow(origin).ok_or(Error::OriginNotAllowed)?;
+    let response = empty(204)?;
+    let headers = response.headers();
+    for (name, value) in [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Methods", target.allow()),
+        ("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS),
+        ("Access-Control-Max-Age", CORS_MAX_AGE),
+    ] {
+        headers.set(name, value).map_err(|_| Error::Internal("headers"))?;
+    }
+    Ok(response)
+}
+
+async fn dispatch(target: &Target, req: &mut Request, env: &Env, config: &Config) -> Result<Response> {
+    match (target, req.method()) {
+        (Target::WebhookBackup, Method::Post) => webhooks::store_custodian_share(req, env, config).await,
+        (Target::WebhookFetch, Method::Post) => webhooks::fetch_custodian_shares(req, env, config).await,
+        (_, Method::Options) => preflight(target, header(req, "Origin").as_deref(), config),
+        (target, _) if target.is_webhook() => Err(Error::MethodNotAllowed { allow: target.allow() }),
+        _ => client_backups::handle(target, req, env, config).await,
+    }
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let started = now_ms();
+    let request_id = request_id(header(&req, "cf-ray").as_deref());
+    let method = req.method();
+    let config = Config::from_env(&env);
+    let target = route(&req.path(), &config.webhooks_root);
+    let origin = header(&req, "Origin");
+
+    let result = match &target {
+        Some(target) => dispatch(target, &mut req, &env, &config).await,
+        None => Err(Error::RouteNotFound),
+    };
+    let (mut response, error_code) = match result {
+        Ok(response) => (response, None),
+        Err(error) => (error_response(&error), Some(error.code())),
+    };
+
+    // CORS on the browser's routes only; Portal's webhooks get none.
+    if target.as_ref().is_some_and(|t| !t.is_webhook()) {
+        let headers = response.headers_mut();
+        let _ = headers.set("Vary", "Origin");
+        if let Some(origin) = config.allowed_origins.allow(origin.as_deref()) {
+            let _ = headers.set("Access-Control-Allow-Origin", origin);
+        }
+    }
+
+    let log = RequestLog {
+        request_id: &request_id,
+        method: method.as_ref(),
+        route: target.as_ref().map_or("unmatched", Target::template),
+        status: response.status_code(),
+        duration_ms: (now_ms() - started).max(0.0) as u64,
+        error_code,
+    };
+    console_log!("{}", log.to_line());
+    let _ = response.headers_mut().set("X-Request-Id", &request_id);
+    Ok(response)
+}
