@@ -1,0 +1,77 @@
+// 2. Envelope speed and 3. Argon2id, in headless Chromium, module vs
+// WebCrypto / hash-wasm in the same page and run; native Argon2id from
+// bench/native-argon2 for the third column.
+// Usage: node bench/crypto.mjs <native-argon2-binary>   → bench/out/crypto.json
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { startStatic } from './lib/static-server.mjs';
+import { launchChromium } from './lib/chromium.mjs';
+import { median, round } from './lib/stats.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const nativeBin = process.argv[2];
+const QUICK = process.env.BENCH_QUICK === '1';
+
+const server = await startStatic(ROOT);
+const { browser, version } = await launchChromium();
+
+async function freshPage() {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(`${server.url}/bench/page/crypto.html`);
+  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+  return page;
+}
+
+const result = { chromium: version, envelope: {}, argon2: {} };
+try {
+  const page = await freshPage();
+  result.crossOriginIsolated = await page.evaluate(() => crossOriginIsolated);
+  result.exports = await page.evaluate(() => window.bench.exports);
+  for (const [label, size, ops] of [['8 KiB', 8 * 1024, 200], ['1 MiB', 1024 * 1024, 4]]) {
+    const batches = QUICK ? 5 : 15;
+    console.error(`envelope ${label}: ${batches} batches × ${ops} ops per side`);
+    const raw = await page.evaluate((args) => window.bench.envelope(args), { size, batches, ops });
+    const summary = {};
+    for (const [impl, series] of Object.entries(raw)) {
+      summary[impl] = { encrypt_us: round(median(series.encrypt_us), 1), decrypt_us: round(median(series.decrypt_us), 1) };
+    }
+    // ratio per batch pair (same moment, same noise), then the median of those
+    const pairRatio = (op) => round(median(raw.module[op].map((m, i) => m / raw.webcrypto[op][i])), 2);
+    result.envelope[label] = { size, ops_per_batch: ops, batches, ...summary,
+      ratio_encrypt: pairRatio('encrypt_us'), ratio_decrypt: pairRatio('decrypt_us'), raw };
+  }
+  await page.close();
+
+  // First call (wasm memory grows to 64 MiB) in a fresh page per side.
+  for (const impl of ['module', 'hashwasm']) {
+    const first = await freshPage();
+    result.argon2[`first_${impl}`] = await first.evaluate((name) => window.bench.argonFirst(name), impl);
+    await first.close();
+  }
+  const argonPage = await freshPage();
+  result.argon2.params = await argonPage.evaluate(() => window.bench.params);
+  await argonPage.evaluate(() => window.bench.argon({ runs: 1 })); // warm both
+  const runs = QUICK ? 3 : 9;
+  console.error(`argon2id: ${runs} runs per side, alternating`);
+  const argonRuns = await argonPage.evaluate((runs) => window.bench.argon({ runs }), runs);
+  result.argon2.module_ms = argonRuns.module;
+  result.argon2.hashwasm_ms = argonRuns.hashwasm;
+  await argonPage.close();
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+// Native, right after, same parameters (PasswordParams::DEFAULT).
+const native = JSON.parse(execFileSync(nativeBin, [String(QUICK ? 3 : 9)], { encoding: 'utf8' }).trim());
+const a = result.argon2;
+a.native_ms = native.runs_ms;
+a.native_first_ms = native.first_ms;
+a.native_params = native.params;
+a.median_ms = { module: round(median(a.module_ms), 1), hashwasm: round(median(a.hashwasm_ms), 1), native: round(median(a.native_ms), 1) };
+a.ratio_module_vs_hashwasm = round(median(a.module_ms.map((m, i) => m / a.hashwasm_ms[i])), 2);
+a.ratio_module_vs_native = round(a.median_ms.module / a.median_ms.native, 2);
+
+writeFileSync(new URL('out/crypto.json', import.meta.url), JSON.stringify(result, null, 2));
+console.log(JSON.stringify({ envelope: Object.fromEntries(Object.entries(result.envelope).map(([k, v]) => [k, { module: v.module, webcrypto: v.webcrypto, ratio_encrypt: v.ratio_encrypt, ratio_decrypt: v.ratio_decrypt }])), argon2: a.median_ms, first: [a.first_module, a.first_hashwasm], ratios: [a.ratio_module_vs_hashwasm, a.ratio_module_vs_native] }, null, 1));
