@@ -1,12 +1,14 @@
 // Runs the demo stack in the foreground until Ctrl-C (scripts/demo).
 import { join } from 'node:path';
-import { DEFAULT_PORTS, ROOT, ensureDevVars, startStack } from './stack.mjs';
+import { restoreDrive, saveDrive } from './drive-snapshot.mjs';
+import { DEFAULT_PORTS, DEMO_DRIVE_TOKEN, ROOT, ensureDevVars, startStack } from './stack.mjs';
 
 const stateDir = join(ROOT, '.wrangler/demo');
 // Demo-only secrets, generated once and kept (gitignored) so the custodian
 // shares sealed into the persisted KV stay readable across runs.
 const secrets = ensureDevVars(join(ROOT, 'www/.dev.vars'));
 const googleClientId = process.env.GOOGLE_CLIENT_ID ?? '';
+const driveSnapshot = join(stateDir, 'drive-stand-in.json');
 
 let stack;
 let stopping = false;
@@ -14,6 +16,7 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   console.log('\nStopping the demo…');
+  if (stack && !googleClientId) await saveDrive(stack.driveUrl, driveSnapshot).catch(() => {});
   await stack?.stop();
   console.log('Stopped.');
   process.exit(code);
@@ -34,6 +37,7 @@ try {
   process.exit(1);
 }
 if (stopping) await new Promise(() => {});
+if (!googleClientId) await restoreDrive(stack.driveUrl, DEMO_DRIVE_TOKEN, driveSnapshot);
 
 console.log(`
   Demo wallet:  ${stack.url}/
