@@ -1,13 +1,82 @@
 //! The wasm-bindgen face: what a web wallet imports. Thin over the core;
 //! every error reaches JS as an `Error` with a stable `code`.
 
+mod drive;
+mod flows;
+mod http;
 mod js_error;
+mod options;
+mod portal;
+mod server;
+pub mod webcrypto;
 
-pub use js_error::JsResult;
+pub use js_error::{Failure, JsResult};
 
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+use crate::Error;
 use crate::envelope::{self, BackupKey, Context, PasswordParams};
+use options::{
+    BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, Options, RecoveredWallet,
+    ServerOptions,
+};
+
+/// Backs up the client backup share: seals it, keeps the key in the user's
+/// Google Drive (or derives it from a password), stores the ciphertext on the
+/// app's server and tells Portal. Four round trips with Drive, two with a
+/// password. If any step fails the previous backup still recovers; the
+/// error's `step` says where it stopped.
+#[wasm_bindgen(js_name = backupWallet)]
+pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsValue> {
+    let plaintext = client_backup_bytes(&options)?;
+    let options = Options::parse(&options)?;
+    Ok(flows::backup(&options, plaintext).await?.unchecked_into())
+}
+
+/// Recovers the client backup share: the exact plaintext `backupWallet` was
+/// given. Falls back to the last good key/ciphertext pair after a backup that
+/// failed half-way (`fellBack`, `version`).
+#[wasm_bindgen(js_name = recoverWallet)]
+pub async fn recover_wallet(options: MethodOptions) -> Result<RecoveredWallet, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::recover(&options).await?.unchecked_into())
+}
+
+/// The backups the server holds for this client, one per method.
+#[wasm_bindgen(js_name = listBackups)]
+pub async fn list_backups(options: ServerOptions) -> Result<BackupSummaries, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::list_backups(&options).await?.unchecked_into())
+}
+
+/// Deletes a method's backup: the server's ciphertext and, for GDRIVE, the
+/// key files in the user's Drive.
+#[wasm_bindgen(js_name = deleteBackup)]
+pub async fn delete_backup(options: MethodOptions) -> Result<DeleteResult, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::delete_backup(&options).await?.unchecked_into())
+}
+
+/// Tells Portal again that the current backup's share and key are stored,
+/// after `backupWallet` answered `portalNotified: false`.
+#[wasm_bindgen(js_name = notifyPortal)]
+pub async fn notify_portal(options: MethodOptions) -> Result<NotifyResult, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::notify(&options).await?.unchecked_into())
+}
+
+/// `clientBackup` as bytes: a string is taken as UTF-8.
+fn client_backup_bytes(options: &JsValue) -> Result<Vec<u8>, Error> {
+    let value = js_sys::Reflect::get(options, &"clientBackup".into()).unwrap_or(JsValue::UNDEFINED);
+    if let Some(text) = value.as_string() {
+        return Ok(text.into_bytes());
+    }
+    match value.dyn_into::<Uint8Array>() {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(_) => Err(Error::InvalidInput("clientBackup must be a string or a Uint8Array")),
+    }
+}
 
 /// A sealed client backup share: the key goes to the user's Drive, the
 /// ciphertext to the app's server.

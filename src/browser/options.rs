@@ -1,0 +1,302 @@
+//! What a wallet passes in and gets back, typed for TypeScript.
+
+use js_sys::Function;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use super::{drive, portal};
+use crate::Error;
+use crate::flow::Step;
+use crate::retry::RetryPolicy;
+use crate::wire::{METHOD_GDRIVE, METHOD_PASSWORD};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_OPTIONS: &'static str = r#"
+/** Where the backup key lives: the user's Google Drive, or a password. */
+export type BackupMethod = "GDRIVE" | "PASSWORD";
+
+export type FlowStep =
+  | "encrypt" | "storeKey" | "storeShare" | "checkStorage" | "notifyPortal"
+  | "confirm" | "removeOldKeys" | "fetchKey" | "fetchShare" | "decrypt";
+
+export interface ProgressEvent {
+  step: FlowStep;
+  phase: "start" | "end" | "error";
+  error?: PortalBackupError;
+}
+
+/** Bounds for retrying rate limits, 5xx and network failures. */
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 5). */
+  maxAttempts?: number;
+  /** Upper bound of the first wait in ms, doubled each retry (default 500). */
+  baseDelayMs?: number;
+  /** Cap of a single wait in ms (default 8000). */
+  maxDelayMs?: number;
+  /** No retry starts after this many ms since the first attempt (default 15000). */
+  maxTotalMs?: number;
+}
+
+/** What every call needs to reach the app's server. */
+export interface ServerOptions {
+  /** Portal's clientId; the server's answer must be about this client. */
+  clientId: string;
+  /** Portal Client API key or Client Session Token (Bearer for the server and Portal). */
+  portalToken: string;
+  /** The app's Worker, e.g. "https://backup.example.com". */
+  serverUrl: string;
+  retry?: RetryOptions;
+  /** Abort a single request after this many ms (default 30000). */
+  timeoutMs?: number;
+}
+
+export interface MethodOptions extends ServerOptions {
+  method: BackupMethod;
+  /** Portal's custodian id: names the key file in Drive. Required for GDRIVE. */
+  custodianId?: string;
+  /** Default "https://api.portalhq.io". */
+  portalApiUrl?: string;
+  /** Default "https://www.googleapis.com". */
+  driveApiUrl?: string;
+  /**
+   * GDRIVE: an OAuth access token with the drive.appdata scope (Google
+   * Identity Services token model). Called once per flow, and once more if
+   * Drive says the token expired.
+   */
+  getDriveToken?: () => Promise<string> | string;
+  /** PASSWORD: the user's backup password. */
+  password?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface BackupOptions extends MethodOptions {
+  /**
+   * The plaintext Portal's SDK builds:
+   * {"SECP256K1": {"id": "<backupSharePairId>", "share": "..."}, "ED25519": {...}}.
+   */
+  clientBackup: string | Uint8Array;
+}
+
+export interface BackupResult {
+  method: BackupMethod;
+  /** The server's id of this version. */
+  backupId: string;
+  backupSharePairIds: string[];
+  /** When the server stored it (RFC 3339). */
+  createdAt: string;
+  /** Portal was told both halves are stored. If false, call notifyPortal later. */
+  portalNotified: boolean;
+  /** GDRIVE: the Drive file id of the new key file. */
+  keyFileId?: string;
+  /** GDRIVE: older key files removed after the new backup was confirmed. */
+  removedKeyFiles: number;
+}
+
+export interface RecoveredWallet {
+  method: BackupMethod;
+  /** The exact plaintext that was backed up, as text. */
+  clientBackup: string;
+  /** The same, as bytes. */
+  clientBackupBytes: Uint8Array;
+  backupId: string;
+  backupSharePairIds: string[];
+  createdAt: string;
+  /** Which stored version opened: "previous" after a backup that failed half-way. */
+  version: "current" | "previous";
+  /** True when the newest key with the newest ciphertext did not open and an older pair did. */
+  fellBack: boolean;
+}
+
+export interface BackupSummary {
+  backupMethod: string;
+  backupId: string;
+  backupSharePairIds: string[];
+  size: number;
+  createdAt: string;
+  portalNotified: boolean;
+  confirmed: boolean;
+}
+
+export interface DeleteResult {
+  method: BackupMethod;
+  /** GDRIVE: key files removed from Drive. */
+  removedKeyFiles: number;
+}
+
+export interface NotifyResult {
+  method: BackupMethod;
+  backupSharePairIds: string[];
+  portalNotified: boolean;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "BackupOptions")]
+    pub type BackupOptions;
+    #[wasm_bindgen(typescript_type = "MethodOptions")]
+    pub type MethodOptions;
+    #[wasm_bindgen(typescript_type = "ServerOptions")]
+    pub type ServerOptions;
+    #[wasm_bindgen(typescript_type = "BackupResult")]
+    pub type BackupResult;
+    #[wasm_bindgen(typescript_type = "RecoveredWallet")]
+    pub type RecoveredWallet;
+    #[wasm_bindgen(typescript_type = "BackupSummary[]")]
+    pub type BackupSummaries;
+    #[wasm_bindgen(typescript_type = "DeleteResult")]
+    pub type DeleteResult;
+    #[wasm_bindgen(typescript_type = "NotifyResult")]
+    pub type NotifyResult;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Gdrive,
+    Password,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Gdrive => METHOD_GDRIVE,
+            Method::Password => METHOD_PASSWORD,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawOptions {
+    #[serde(default)]
+    method: Option<String>,
+    client_id: String,
+    portal_token: String,
+    server_url: String,
+    #[serde(default)]
+    custodian_id: Option<String>,
+    #[serde(default)]
+    portal_api_url: Option<String>,
+    #[serde(default)]
+    drive_api_url: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    retry: Option<RawRetry>,
+    #[serde(default)]
+    timeout_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRetry {
+    max_attempts: Option<u32>,
+    base_delay_ms: Option<f64>,
+    max_delay_ms: Option<f64>,
+    max_total_ms: Option<f64>,
+}
+
+/// Options after checking. The password is wiped from Rust memory on drop
+/// (the JS string it came from is beyond our reach).
+pub struct Options {
+    pub method: Option<Method>,
+    pub client_id: String,
+    pub portal_token: String,
+    pub server_url: String,
+    pub custodian_id: Option<String>,
+    pub portal_api_url: String,
+    pub drive_api_url: String,
+    pub get_drive_token: Option<Function>,
+    pub password: Option<Zeroizing<String>>,
+    pub on_progress: Option<Function>,
+    pub retry: RetryPolicy,
+    pub timeout_ms: f64,
+}
+
+impl Options {
+    pub fn parse(value: &JsValue) -> Result<Options, Error> {
+        if !value.is_object() {
+            return Err(Error::InvalidInput("options must be an object"));
+        }
+        let raw: RawOptions = serde_wasm_bindgen::from_value(value.clone())
+            .map_err(|_| Error::InvalidInput("options need clientId, portalToken and serverUrl as strings"))?;
+        let method = match raw.method.as_deref() {
+            None => None,
+            Some(METHOD_GDRIVE) => Some(Method::Gdrive),
+            Some(METHOD_PASSWORD) => Some(Method::Password),
+            Some(_) => return Err(Error::InvalidInput(r#"method must be "GDRIVE" or "PASSWORD""#)),
+        };
+        if raw.client_id.is_empty() || raw.portal_token.is_empty() || raw.server_url.is_empty() {
+            return Err(Error::InvalidInput("clientId, portalToken and serverUrl must not be empty"));
+        }
+        let mut retry = RetryPolicy::DEFAULT;
+        if let Some(r) = raw.retry {
+            retry.max_attempts = r.max_attempts.unwrap_or(retry.max_attempts).max(1);
+            retry.base_delay_ms = r.base_delay_ms.unwrap_or(retry.base_delay_ms).max(0.0);
+            retry.max_delay_ms = r.max_delay_ms.unwrap_or(retry.max_delay_ms).max(0.0);
+            retry.max_total_ms = r.max_total_ms.unwrap_or(retry.max_total_ms).max(0.0);
+        }
+        Ok(Options {
+            method,
+            client_id: raw.client_id,
+            portal_token: raw.portal_token,
+            server_url: raw.server_url,
+            custodian_id: raw.custodian_id.filter(|id| !id.is_empty()),
+            portal_api_url: raw.portal_api_url.unwrap_or_else(|| portal::DEFAULT_API_URL.into()),
+            drive_api_url: raw.drive_api_url.unwrap_or_else(|| drive::DEFAULT_API_URL.into()),
+            get_drive_token: function(value, "getDriveToken")?,
+            password: raw.password.map(Zeroizing::new),
+            on_progress: function(value, "onProgress")?,
+            retry,
+            timeout_ms: raw.timeout_ms.filter(|ms| *ms > 0.0).unwrap_or(30_000.0),
+        })
+    }
+
+    pub fn method(&self) -> Result<Method, Error> {
+        self.method.ok_or(Error::InvalidInput(r#"method must be "GDRIVE" or "PASSWORD""#))
+    }
+
+    pub fn drive_token_source(&self) -> Result<Function, Error> {
+        self.get_drive_token.clone().ok_or(Error::InvalidInput("GDRIVE needs a getDriveToken function"))
+    }
+
+    pub fn custodian_id(&self) -> Result<&str, Error> {
+        self.custodian_id.as_deref().ok_or(Error::InvalidInput("GDRIVE needs custodianId (it names the key file)"))
+    }
+
+    pub fn password(&self) -> Result<&str, Error> {
+        match &self.password {
+            Some(password) if !password.is_empty() => Ok(password),
+            _ => Err(Error::InvalidInput("PASSWORD needs a non-empty password")),
+        }
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress(self.on_progress.clone())
+    }
+}
+
+fn function(options: &JsValue, name: &str) -> Result<Option<Function>, Error> {
+    let value = js_sys::Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.dyn_into::<Function>().map(Some).map_err(|_| Error::InvalidInput("getDriveToken and onProgress must be functions"))
+}
+
+/// Calls `onProgress`; an exception there must not break the backup.
+pub struct Progress(Option<Function>);
+
+impl Progress {
+    pub fn emit(&self, step: Step, phase: &str, error: Option<&JsValue>) {
+        let Some(callback) = &self.0 else { return };
+        let event = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&event, &"step".into(), &step.name().into());
+        let _ = js_sys::Reflect::set(&event, &"phase".into(), &phase.into());
+        if let Some(error) = error {
+            let _ = js_sys::Reflect::set(&event, &"error".into(), error);
+        }
+        let _ = callback.call1(&JsValue::UNDEFINED, &event);
+    }
+}

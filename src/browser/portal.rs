@@ -1,0 +1,34 @@
+//! Portal's client API: telling Portal which halves of a backup share pair
+//! are stored (`PATCH /api/v3/clients/me/backup-share-pairs`).
+
+use super::http::{self, HttpRequest};
+use crate::Error;
+use crate::retry::RetryPolicy;
+use crate::wire::{BackupSharePairStatus, UpdateBackupSharePairs};
+
+pub const DEFAULT_API_URL: &str = "https://api.portalhq.io";
+
+pub async fn update_backup_share_pairs(
+    api_url: &str,
+    portal_token: &str,
+    status: BackupSharePairStatus,
+    backup_share_pair_ids: &[String],
+    retry: &RetryPolicy,
+    timeout_ms: f64,
+) -> Result<(), Error> {
+    let body = UpdateBackupSharePairs { status, backup_share_pair_ids: backup_share_pair_ids.to_vec() };
+    let url = format!("{}/api/v3/clients/me/backup-share-pairs", api_url.trim_end_matches('/'));
+    let request = HttpRequest::new("PATCH", url).bearer(portal_token).json(&body)?;
+    let response = http::fetch_with_retry(&request, retry, timeout_ms).await?;
+    if response.ok() {
+        return Ok(());
+    }
+    // Portal's error bodies are not documented beyond the status: key on it.
+    let status = response.status();
+    let (code, message) = match status {
+        401 => ("PORTAL_UNAUTHENTICATED", "Portal refused the portalToken"),
+        400 | 404 | 422 => ("PORTAL_REJECTED", "Portal refused the backup share pair update"),
+        _ => ("PORTAL_UNAVAILABLE", "Portal kept failing"),
+    };
+    Err(Error::Remote { code, message: format!("portal: {message}"), status: Some(status) })
+}
