@@ -93,6 +93,8 @@ function time(iso) {
 
 async function renderWallet() {
   $('#client-id').textContent = client.id;
+  // Lets password managers file the backup password under this wallet.
+  document.querySelectorAll('input.account').forEach((input) => (input.value = client.id));
   $('#address').textContent = client.metadata?.namespaces?.eip155?.address ?? '—';
   $('#custodian').textContent = client.custodian?.name ?? client.custodian?.id ?? '—';
   const prints = await fingerprints(await deviceBackup('GDRIVE'));
@@ -120,6 +122,14 @@ function onProgress(list) {
     }
     item.className = { start: 'running', end: 'done', error: 'failed' }[phase] ?? item.className;
   };
+}
+
+// Steps a flow did not need (no old key files to remove) stay pending.
+function markSkipped(list) {
+  for (const item of list.querySelectorAll('li.pending')) {
+    item.className = 'skipped';
+    item.append(' — not needed');
+  }
 }
 
 function showError(box, title, error) {
@@ -249,6 +259,7 @@ async function backup(event) {
       await ready;
       const clientBackup = await deviceBackup(method);
       const result = await backupWallet(moduleOptions(method, { clientBackup, password, onProgress: onProgress(steps) }));
+      markSkipped(steps);
       const prints = await fingerprints(clientBackup);
       box.replaceChildren(
         el(
@@ -282,6 +293,7 @@ async function recover(event) {
     try {
       await ready;
       const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: onProgress(steps) }));
+      markSkipped(steps);
       const got = await fingerprints(recovered.clientBackup);
       const want = await fingerprints(await deviceBackup(method));
       const same = Object.keys(want).length === Object.keys(got).length && Object.entries(want).every(([c, p]) => got[c] === p);

@@ -23,9 +23,9 @@ export function launchChromium() {
 }
 
 /** The demo stack on `ports`, with its own state (and KV) in a temp dir. */
-export async function startTestStack(ports) {
+export async function startTestStack(ports, options = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'portal-backup-e2e-'));
-  const stack = await startStack({ ports, stateDir, secrets: newDemoSecrets() });
+  const stack = await startStack({ ports, stateDir, secrets: newDemoSecrets(), ...options });
   return {
     ...stack,
     async stop() {
