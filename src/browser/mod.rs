@@ -17,8 +17,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::Error;
 use crate::envelope::{self, BackupKey, Context, PasswordParams};
-use options::{
-    BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, Options, RecoveredWallet,
+use options::Options;
+pub use options::{
+    BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
     ServerOptions,
 };
 

@@ -1,0 +1,478 @@
+//! The whole backup and recovery flows in headless Chromium, against the
+//! real Worker in workerd and the Portal and Google Drive stand-ins
+//! (`node tests/support/services.mjs -- wasm-pack test --headless --chrome`).
+//! Each test makes its own Portal client and Drive account, so tests do not
+//! see each other's backups; failures are injected with the stand-ins'
+//! `/__control/` API.
+#![cfg(all(target_arch = "wasm32", feature = "browser"))]
+
+use js_sys::Reflect;
+use portal_backup::browser::{
+    BackupOptions, MethodOptions, ServerOptions, backup_wallet, delete_backup, list_backups, notify_portal,
+    recover_wallet,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const PORTAL = 'http://127.0.0.1:8790';
+const DRIVE = 'http://127.0.0.1:8791';
+const WORKER = 'http://127.0.0.1:8787';
+
+async function call(base, path, method = 'GET', body, token) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${base}${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function register(user) {
+  for (const token of user.portalTokens) await call(PORTAL, '/__control/clients', 'POST', { token, clientId: user.clientId });
+}
+
+export async function newUser(label) {
+  const id = `${label}-${Math.random().toString(36).slice(2, 10)}`;
+  const user = {
+    clientId: `client-${id}`,
+    portalTokens: [`portal-token-${id}`],
+    driveUser: `drive-${id}`,
+    driveToken: `drive-token-${id}`,
+    // getDriveToken hands these out first, then driveToken.
+    tokenQueue: [],
+    tokenCalls: 0,
+    events: [],
+  };
+  await register(user);
+  await call(DRIVE, '/__control/tokens', 'POST', { token: user.driveToken, user: user.driveUser });
+  return user;
+}
+
+/** Another Portal token for the same client (the Worker caches resolved tokens). */
+export async function addPortalToken(user) {
+  const token = `portal-token-${user.clientId}-${user.portalTokens.length}`;
+  user.portalTokens.push(token);
+  await register(user);
+  return token;
+}
+
+/** A fresh Drive token for the same account; the old one expires. */
+export async function rotateDriveToken(user) {
+  const old = user.driveToken;
+  user.driveToken = `${old}-next`;
+  await call(DRIVE, '/__control/tokens', 'POST', { token: user.driveToken, user: user.driveUser });
+  await call(DRIVE, '/__control/expire', 'POST', { token: old });
+  user.tokenQueue.push(old);
+}
+
+export function options(user, method, extra) {
+  return Object.assign({
+    method,
+    clientId: user.clientId,
+    custodianId: 'custodian-demo',
+    portalToken: user.portalTokens[0],
+    serverUrl: WORKER,
+    portalApiUrl: PORTAL,
+    driveApiUrl: DRIVE,
+    password: 'correct horse battery staple',
+    getDriveToken: async () => {
+      user.tokenCalls += 1;
+      return user.tokenQueue.shift() ?? user.driveToken;
+    },
+    onProgress: (event) => user.events.push(event),
+    // Fast backoff: tests wait milliseconds, not seconds.
+    retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxTotalMs: 5000 },
+    timeoutMs: 5000,
+  }, extra ?? {});
+}
+
+/** The plaintext Portal's SDK builds, with the stand-in's pair ids. */
+export function clientBackup(user, label) {
+  const pair = (curve) => `bsp-${user.clientId}-${curve}-gdrive`;
+  const share = (curve) => JSON.stringify({ curve, label, share: String(Math.random()).slice(2) });
+  return JSON.stringify({
+    SECP256K1: { id: pair('secp256k1'), share: share('SECP256K1') },
+    ED25519: { id: pair('ed25519'), share: share('ED25519') },
+  });
+}
+
+export async function driveFiles(user) {
+  return call(DRIVE, `/__control/files?user=${encodeURIComponent(user.driveUser)}`);
+}
+
+export async function driveControl(path, body) {
+  return call(DRIVE, `/__control/${path}`, 'POST', body);
+}
+
+export async function driveLog() {
+  return call(DRIVE, '/__control/log');
+}
+
+export async function portalControl(path, body) {
+  return call(PORTAL, `/__control/${path}`, 'POST', body);
+}
+
+/** Forget injected Portal failures (reset also forgets registered clients). */
+export async function portalReset(user) {
+  await call(PORTAL, '/__control/reset', 'POST', {});
+  await register(user);
+}
+
+export async function portalCalls(user) {
+  const calls = await call(PORTAL, '/__control/calls');
+  return calls.filter((c) => c.clientId === user.clientId).map((c) => c.status).sort();
+}
+
+/** Replaces the stored ciphertext with one whose middle character changed, and confirms it. */
+export async function tamperStoredCiphertext(user, method) {
+  const token = user.portalTokens[0];
+  const versions = await call(WORKER, `/v1/client-backups/${method}`, 'GET', undefined, token);
+  const text = versions.current.cipherText;
+  const at = Math.floor(text.length / 2);
+  const flipped = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
+  const stored = await call(WORKER, `/v1/client-backups/${method}`, 'PUT',
+    { cipherText: flipped, backupSharePairIds: versions.current.backupSharePairIds }, token);
+  await call(WORKER, `/v1/client-backups/${method}/confirm`, 'POST', { backupId: stored.backup.backupId }, token);
+}
+
+export function steps(user, phase) {
+  return user.events.filter((e) => e.phase === phase).map((e) => e.step);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = newUser)]
+    async fn new_user(label: &str) -> JsValue;
+    #[wasm_bindgen(js_name = addPortalToken)]
+    async fn add_portal_token(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = rotateDriveToken)]
+    async fn rotate_drive_token(user: &JsValue);
+    fn options(user: &JsValue, method: &str, extra: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = clientBackup)]
+    fn client_backup(user: &JsValue, label: &str) -> String;
+    #[wasm_bindgen(js_name = driveFiles)]
+    async fn drive_files(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = driveControl)]
+    async fn drive_control(path: &str, body: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = driveLog)]
+    async fn drive_log() -> JsValue;
+    #[wasm_bindgen(js_name = portalControl)]
+    async fn portal_control(path: &str, body: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = portalReset)]
+    async fn portal_reset(user: &JsValue);
+    #[wasm_bindgen(js_name = portalCalls)]
+    async fn portal_calls(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = tamperStoredCiphertext)]
+    async fn tamper_stored_ciphertext(user: &JsValue, method: &str);
+    fn steps(user: &JsValue, phase: &str) -> JsValue;
+}
+
+const GDRIVE: &str = "GDRIVE";
+const PASSWORD: &str = "PASSWORD";
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+fn text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_else(|| panic!("{key} is not a string"))
+}
+fn flag(value: &JsValue, key: &str) -> bool {
+    get(value, key).as_bool().unwrap_or_else(|| panic!("{key} is not a boolean"))
+}
+fn number(value: &JsValue, key: &str) -> f64 {
+    get(value, key).as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
+}
+fn strings(value: &JsValue) -> Vec<String> {
+    js_sys::Array::from(value).iter().map(|v| v.as_string().unwrap()).collect()
+}
+fn json(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value).unwrap().as_string().unwrap()
+}
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn opts(user: &JsValue, method: &str) -> JsValue {
+    options(user, method, JsValue::UNDEFINED)
+}
+fn opts_with(user: &JsValue, method: &str, extra: &[(&str, JsValue)]) -> JsValue {
+    options(user, method, obj(extra))
+}
+
+async fn backup(user: &JsValue, method: &str, plaintext: &str) -> Result<JsValue, JsValue> {
+    backup_with(user, opts(user, method), plaintext).await
+}
+async fn backup_with(_user: &JsValue, options: JsValue, plaintext: &str) -> Result<JsValue, JsValue> {
+    Reflect::set(&options, &"clientBackup".into(), &plaintext.into()).unwrap();
+    backup_wallet(options.unchecked_into::<BackupOptions>()).await.map(JsValue::from)
+}
+async fn recover(options: JsValue) -> Result<JsValue, JsValue> {
+    recover_wallet(options.unchecked_into::<MethodOptions>()).await.map(JsValue::from)
+}
+
+/// (code, step) of a rejected call.
+fn failure(error: &JsValue) -> (String, String) {
+    (text(error, "code"), get(error, "step").as_string().unwrap_or_default())
+}
+
+async fn key_files(user: &JsValue) -> Vec<JsValue> {
+    js_sys::Array::from(&drive_files(user).await).iter().collect()
+}
+
+#[wasm_bindgen_test]
+async fn gdrive_backup_then_recovery_gives_back_the_same_bytes() {
+    let user = new_user("gdrive").await;
+    let plaintext = client_backup(&user, "first");
+    let result = backup(&user, GDRIVE, &plaintext).await.expect("backup");
+    assert!(flag(&result, "portalNotified"));
+    assert_eq!(number(&result, "removedKeyFiles"), 0.0);
+    let client_id = text(&user, "clientId");
+    let pair_ids = strings(&get(&result, "backupSharePairIds"));
+    assert_eq!(pair_ids.len(), 2);
+    assert!(pair_ids.iter().all(|id| id.starts_with(&format!("bsp-{client_id}-"))));
+
+    // One key file, hidden in appDataFolder, named without the ids.
+    let files = key_files(&user).await;
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    assert_eq!(text(file, "id"), text(&result, "keyFileId"));
+    assert_eq!(strings(&get(file, "parents")), ["appDataFolder"]);
+    let name = text(file, "name");
+    assert!(name.ends_with(".txt") && !name.contains(&client_id) && !name.contains("custodian"));
+    assert_eq!(text(file, "content").len(), 43, "the key as base64url");
+
+    // Portal heard both halves.
+    assert_eq!(
+        strings(&portal_calls(&user).await),
+        ["STORED_CLIENT_BACKUP_SHARE", "STORED_CLIENT_BACKUP_SHARE_KEY"]
+    );
+    assert_eq!(
+        strings(&steps(&user, "end")),
+        ["encrypt", "storeKey", "storeShare", "checkStorage", "notifyPortal", "confirm"]
+    );
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+    let bytes = js_sys::Uint8Array::new(&get(&recovered, "clientBackupBytes")).to_vec();
+    assert_eq!(bytes, plaintext.as_bytes());
+    assert_eq!(text(&recovered, "version"), "current");
+    assert!(!flag(&recovered, "fellBack"));
+    assert_eq!(text(&recovered, "backupId"), text(&result, "backupId"));
+    assert_eq!(strings(&get(&recovered, "backupSharePairIds")), pair_ids);
+}
+
+#[wasm_bindgen_test]
+async fn a_bytes_backup_recovers_to_the_same_bytes() {
+    let user = new_user("bytes").await;
+    let plaintext = client_backup(&user, "bytes");
+    let options = opts(&user, GDRIVE);
+    let bytes = js_sys::Uint8Array::from(plaintext.as_bytes());
+    Reflect::set(&options, &"clientBackup".into(), &bytes).unwrap();
+    backup_wallet(options.unchecked_into::<BackupOptions>()).await.expect("backup");
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(js_sys::Uint8Array::new(&get(&recovered, "clientBackupBytes")).to_vec(), plaintext.as_bytes());
+}
+
+#[wasm_bindgen_test]
+async fn two_backups_in_a_row_leave_exactly_one_key_file() {
+    let user = new_user("twice").await;
+    backup(&user, GDRIVE, &client_backup(&user, "first")).await.expect("first backup");
+    let second_plaintext = client_backup(&user, "second");
+    let second = backup(&user, GDRIVE, &second_plaintext).await.expect("second backup");
+    assert_eq!(number(&second, "removedKeyFiles"), 1.0);
+
+    let files = key_files(&user).await;
+    assert_eq!(files.len(), 1, "Drive: {}", json(&drive_files(&user).await));
+    assert_eq!(text(&files[0], "id"), text(&second, "keyFileId"));
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), second_plaintext);
+    assert!(!flag(&recovered, "fellBack"));
+    // The server dropped the first version once the second was confirmed.
+    let list = list_backups(opts(&user, GDRIVE).unchecked_into::<ServerOptions>()).await.expect("list");
+    let list: JsValue = list.into();
+    let summaries: Vec<JsValue> = js_sys::Array::from(&list).iter().collect();
+    assert_eq!(summaries.len(), 1);
+    assert!(flag(&summaries[0], "confirmed"));
+    assert_eq!(text(&summaries[0], "backupId"), text(&second, "backupId"));
+}
+
+#[wasm_bindgen_test]
+async fn password_backup_then_recovery_and_a_wrong_password() {
+    let user = new_user("password").await;
+    let plaintext = client_backup(&user, "password");
+    let result = backup(&user, PASSWORD, &plaintext).await.expect("backup");
+    assert!(flag(&result, "portalNotified"));
+    assert!(get(&result, "keyFileId").is_undefined());
+    assert!(key_files(&user).await.is_empty(), "PASSWORD must not touch Drive");
+
+    let recovered = recover(opts(&user, PASSWORD)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+
+    let wrong = opts_with(&user, PASSWORD, &[("password", "not the password".into())]);
+    let error = recover(wrong).await.unwrap_err();
+    assert_eq!(failure(&error), ("WRONG_PASSWORD".into(), "decrypt".into()));
+    assert!(!text(&error, "message").contains("not the password"));
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_drive_token_is_refreshed_once() {
+    let user = new_user("expired").await;
+    rotate_drive_token(&user).await;
+    let plaintext = client_backup(&user, "expired");
+    backup(&user, GDRIVE, &plaintext).await.expect("backup with a token refresh");
+    assert_eq!(number(&user, "tokenCalls"), 2.0, "one token, then one refresh");
+    assert_eq!(key_files(&user).await.len(), 1);
+
+    // A token that stays refused: one refresh, then a typed error.
+    let refused = opts_with(&user, GDRIVE, &[("getDriveToken", js_sys::Function::new_no_args("return 'drive-token-nobody'").into())]);
+    let error = recover(refused).await.unwrap_err();
+    assert_eq!(failure(&error), ("DRIVE_UNAUTHENTICATED".into(), "fetchKey".into()));
+    assert_eq!(number(&error, "status"), 401.0);
+}
+
+#[wasm_bindgen_test]
+async fn drive_rate_limited_twice_then_the_backup_succeeds() {
+    let user = new_user("ratelimit").await;
+    drive_control("fail", obj(&[("count", 2.into()), ("status", 429.into())])).await;
+    let plaintext = client_backup(&user, "ratelimit");
+    backup(&user, GDRIVE, &plaintext).await.expect("backup after two 429s");
+    let log: Vec<JsValue> = js_sys::Array::from(&drive_log().await).iter().collect();
+    let limited = log.iter().filter(|entry| get(entry, "status").as_f64() == Some(429.0)).count();
+    assert_eq!(limited, 2);
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+}
+
+#[wasm_bindgen_test]
+async fn drive_down_mid_backup_leaves_the_previous_backup_recoverable() {
+    let user = new_user("drivedown").await;
+    let first = client_backup(&user, "first");
+    backup(&user, GDRIVE, &first).await.expect("first backup");
+
+    drive_control("down", obj(&[("down", true.into())])).await;
+    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
+    drive_control("down", obj(&[("down", false.into())])).await;
+    assert_eq!(failure(&error), ("NETWORK".into(), "storeKey".into()));
+
+    // The server took the new ciphertext, but recovery falls back to the
+    // last confirmed one, which the key in Drive opens.
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+    assert_eq!(text(&recovered, "version"), "previous");
+    assert!(flag(&recovered, "fellBack"));
+    assert_eq!(key_files(&user).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_storage_check_deletes_nothing_old() {
+    let user = new_user("check").await;
+    let first = client_backup(&user, "first");
+    backup(&user, GDRIVE, &first).await.expect("first backup");
+
+    // Reading a file back (GET /drive/v3/files/{id}) fails; writes and lists work.
+    drive_control("fail", obj(&[("count", 4.into()), ("status", 503.into()), ("path", "/drive/v3/files/".into())])).await;
+    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
+    assert_eq!(failure(&error), ("DRIVE_UNAVAILABLE".into(), "checkStorage".into()));
+    assert_eq!(number(&error, "status"), 503.0);
+    assert_eq!(key_files(&user).await.len(), 2, "the old key is still there");
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    // Both halves of the second backup were written, so it opens; the first
+    // would too (its key and the server's previous version are kept).
+    assert_eq!(text(&recovered, "version"), "current");
+}
+
+#[wasm_bindgen_test]
+async fn server_store_failing_after_the_key_write_keeps_the_previous_backup() {
+    let user = new_user("storefail").await;
+    let first = client_backup(&user, "first");
+    backup(&user, GDRIVE, &first).await.expect("first backup");
+
+    // A token the Worker has not resolved yet, while Portal is failing: the
+    // Worker cannot authenticate the PUT and answers 503.
+    let fresh_token = add_portal_token(&user).await;
+    portal_control("fail", obj(&[("count", 20.into()), ("status", 503.into()), ("path", "/clients/me".into())])).await;
+    let options = opts_with(&user, GDRIVE, &[("portalToken", fresh_token)]);
+    let error = backup_with(&user, options, &client_backup(&user, "second")).await.unwrap_err();
+    portal_reset(&user).await;
+    assert_eq!(failure(&error), ("PORTAL_UNAVAILABLE".into(), "storeShare".into()));
+    assert_eq!(number(&error, "status"), 503.0);
+    assert_eq!(key_files(&user).await.len(), 1, "the unused new key file is removed");
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+}
+
+#[wasm_bindgen_test]
+async fn portal_not_told_then_told_on_retry() {
+    let user = new_user("notify").await;
+    portal_control("fail", obj(&[("count", 50.into()), ("status", 503.into()), ("path", "backup-share-pairs".into())])).await;
+    let plaintext = client_backup(&user, "notify");
+    let result = backup(&user, GDRIVE, &plaintext).await.expect("the backup itself succeeds");
+    assert!(!flag(&result, "portalNotified"));
+    assert!(strings(&steps(&user, "error")).contains(&"notifyPortal".to_string()));
+    portal_reset(&user).await;
+    assert!(strings(&portal_calls(&user).await).is_empty());
+
+    // Storage is complete and confirmed: recovery works before Portal knows.
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+
+    let notified = notify_portal(opts(&user, GDRIVE).unchecked_into::<MethodOptions>()).await.expect("notify");
+    let notified: JsValue = notified.into();
+    assert!(flag(&notified, "portalNotified"));
+    assert_eq!(strings(&get(&notified, "backupSharePairIds")), strings(&get(&result, "backupSharePairIds")));
+    assert_eq!(
+        strings(&portal_calls(&user).await),
+        ["STORED_CLIENT_BACKUP_SHARE", "STORED_CLIENT_BACKUP_SHARE_KEY"]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_tampered_ciphertext_does_not_decrypt() {
+    let user = new_user("tamper").await;
+    backup(&user, GDRIVE, &client_backup(&user, "tamper")).await.expect("backup");
+    tamper_stored_ciphertext(&user, GDRIVE).await;
+    let error = recover(opts(&user, GDRIVE)).await.unwrap_err();
+    assert_eq!(failure(&error), ("CANNOT_DECRYPT".into(), "decrypt".into()));
+}
+
+#[wasm_bindgen_test]
+async fn client_a_backup_never_recovers_as_client_b() {
+    let alice = new_user("alice").await;
+    backup(&alice, GDRIVE, &client_backup(&alice, "alice")).await.expect("backup");
+
+    // Bob, even signed in to Alice's Google account, has nothing to recover.
+    let bob = new_user("bob").await;
+    let bob_in_alices_drive = opts_with(&bob, GDRIVE, &[("getDriveToken", get(&opts(&alice, GDRIVE), "getDriveToken"))]);
+    let error = recover(bob_in_alices_drive).await.unwrap_err();
+    let (code, _) = failure(&error);
+    assert!(code == "KEY_NOT_FOUND" || code == "BACKUP_NOT_FOUND", "{code}");
+
+    // Alice's token with Bob's clientId: the server answers for Alice, and
+    // the module refuses to go on.
+    let mixed = opts_with(&alice, GDRIVE, &[("clientId", get(&bob, "clientId"))]);
+    let error = recover(mixed).await.unwrap_err();
+    assert_eq!(text(&error, "code"), "CLIENT_MISMATCH");
+}
+
+#[wasm_bindgen_test]
+async fn delete_backup_removes_the_key_files_and_the_server_copy() {
+    let user = new_user("delete").await;
+    backup(&user, GDRIVE, &client_backup(&user, "delete")).await.expect("backup");
+    let deleted = delete_backup(opts(&user, GDRIVE).unchecked_into::<MethodOptions>()).await.expect("delete");
+    let deleted: JsValue = deleted.into();
+    assert_eq!(number(&deleted, "removedKeyFiles"), 1.0);
+    assert!(key_files(&user).await.is_empty());
+    let error = recover(opts(&user, GDRIVE)).await.unwrap_err();
+    let (code, _) = failure(&error);
+    assert!(code == "KEY_NOT_FOUND" || code == "BACKUP_NOT_FOUND", "{code}");
+}

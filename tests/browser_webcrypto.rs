@@ -1,0 +1,131 @@
+//! The browser's AES-GCM path (WebCrypto) gives the same bytes as the native
+//! `aes-gcm` path: the known-answer vectors are reproduced byte for byte and
+//! opened by it. Also measures Argon2id at the default costs in Chromium.
+#![cfg(all(target_arch = "wasm32", feature = "browser"))]
+
+use portal_backup::Error;
+use portal_backup::browser::webcrypto;
+use portal_backup::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
+use serde::Deserialize;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const VECTORS: &str = include_str!("vectors/envelope-v1.json");
+
+#[derive(Deserialize)]
+struct VectorFile {
+    vectors: Vec<Vector>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Vector {
+    name: String,
+    client_id: String,
+    backup_method: String,
+    plaintext_hex: String,
+    nonce_hex: String,
+    key: Option<String>,
+    password: Option<String>,
+    m_cost: Option<u32>,
+    t_cost: Option<u32>,
+    p_cost: Option<u8>,
+    salt_hex: Option<String>,
+    envelope: String,
+}
+
+impl Vector {
+    fn key_and_kind(&self) -> (BackupKey, KeyKind) {
+        match (&self.key, &self.password) {
+            (Some(key), None) => (BackupKey::from_text(key).unwrap(), KeyKind::Random),
+            (None, Some(password)) => {
+                let params = PasswordParams {
+                    m_cost: self.m_cost.unwrap(),
+                    t_cost: self.t_cost.unwrap(),
+                    p_cost: self.p_cost.unwrap(),
+                };
+                let salt: [u8; 16] = hex::decode(self.salt_hex.as_ref().unwrap()).unwrap().try_into().unwrap();
+                (envelope::derive_password_key(password, &params, &salt).unwrap(), KeyKind::Password { params, salt })
+            }
+            _ => panic!("vector {} needs exactly one of key and password", self.name),
+        }
+    }
+}
+
+fn vectors() -> Vec<Vector> {
+    let all = serde_json::from_str::<VectorFile>(VECTORS).unwrap().vectors;
+    assert!(all.len() >= 4, "the vector file lost vectors");
+    all
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_reproduces_the_known_answer_vectors_byte_for_byte() {
+    for v in &vectors() {
+        let (key, kind) = v.key_and_kind();
+        let nonce: [u8; 12] = hex::decode(&v.nonce_hex).unwrap().try_into().unwrap();
+        let context = Context::new(&v.client_id, &v.backup_method).unwrap();
+        let plaintext = hex::decode(&v.plaintext_hex).unwrap();
+        let sealed = webcrypto::seal_with_nonce(&key, kind, &nonce, &context, &plaintext).await.unwrap();
+        assert_eq!(envelope::envelope_to_text(&sealed), v.envelope, "vector {}", v.name);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_opens_the_known_answer_vectors() {
+    for v in &vectors() {
+        let (key, _) = v.key_and_kind();
+        let context = Context::new(&v.client_id, &v.backup_method).unwrap();
+        let bytes = envelope::envelope_from_text(&v.envelope).unwrap();
+        let parsed = Envelope::parse(&bytes).unwrap();
+        let opened = match &v.password {
+            Some(password) => webcrypto::open_with_password(password, &parsed, &context).await.unwrap(),
+            None => webcrypto::open(&key, &parsed, &context).await.unwrap(),
+        };
+        assert_eq!(hex::encode(&opened), v.plaintext_hex, "vector {}", v.name);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_and_native_aes_gcm_open_each_other() {
+    let key = BackupKey::generate().unwrap();
+    let context = Context::new("client-a", "GDRIVE").unwrap();
+    let from_browser = webcrypto::seal(&key, KeyKind::Random, &context, b"client backup share").await.unwrap();
+    assert_eq!(&envelope::open(&key, &context, &from_browser).unwrap()[..], b"client backup share");
+    let from_native = envelope::seal(&key, &context, b"client backup share").unwrap();
+    let parsed = Envelope::parse(&from_native).unwrap();
+    assert_eq!(webcrypto::open(&key, &parsed, &context).await.unwrap(), b"client backup share");
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_rejects_a_flipped_byte_other_client_or_wrong_password() {
+    let key = BackupKey::generate().unwrap();
+    let context = Context::new("client-a", "GDRIVE").unwrap();
+    let mut sealed = webcrypto::seal(&key, KeyKind::Random, &context, b"share").await.unwrap();
+    let other_client = Context::new("client-b", "GDRIVE").unwrap();
+    let parsed = Envelope::parse(&sealed).unwrap();
+    assert_eq!(webcrypto::open(&key, &parsed, &other_client).await.unwrap_err(), Error::CannotDecrypt);
+    let last = sealed.len() - 1;
+    sealed[last] ^= 1;
+    let parsed = Envelope::parse(&sealed).unwrap();
+    assert_eq!(webcrypto::open(&key, &parsed, &context).await.unwrap_err(), Error::CannotDecrypt);
+
+    let v = vectors().into_iter().find(|v| v.password.is_some()).expect("a password vector");
+    let bytes = envelope::envelope_from_text(&v.envelope).unwrap();
+    let parsed = Envelope::parse(&bytes).unwrap();
+    let context = Context::new(&v.client_id, &v.backup_method).unwrap();
+    let err = webcrypto::open_with_password("not the password", &parsed, &context).await.unwrap_err();
+    assert_eq!(err, Error::WrongPassword);
+}
+
+/// Not an assertion on speed (machines differ): prints how long Argon2id at
+/// the default costs (64 MiB, t=3, p=1) takes in this Chromium.
+#[wasm_bindgen_test]
+fn argon2id_default_cost_in_chromium() {
+    let now = || js_sys::Date::now();
+    let started = now();
+    let key = envelope::derive_password_key("correct horse battery staple", &PasswordParams::DEFAULT, &[7; 16]).unwrap();
+    let elapsed = now() - started;
+    assert_ne!(key.as_bytes(), &[0; 32]);
+    console_log!("argon2id m=64MiB t=3 p=1: {elapsed:.0} ms");
+}

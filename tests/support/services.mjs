@@ -1,0 +1,118 @@
+// Runs a command while the services the browser tests talk to are up:
+//   node tests/support/services.mjs -- wasm-pack test --headless --chrome --mode no-install
+//
+// - the Portal stand-in on 127.0.0.1:8790 (its webhooks point at the Worker),
+// - the Google Drive stand-in on 127.0.0.1:8791,
+// - the real Worker (worker/build, from scripts/build-worker) in workerd
+//   through Miniflare on 127.0.0.1:8787, with an in-memory KV.
+// The wasm-bindgen-test page is pinned to http://127.0.0.1:8100
+// (WASM_BINDGEN_TEST_ADDRESS) so the Worker's CORS allow-list can name it.
+// Exits with the command's exit code; stops everything it started.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+import { startDrive } from '../standins/drive.mjs';
+import { startPortal } from '../standins/portal.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HOST = '127.0.0.1';
+export const PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, testPage: 8100 });
+const TEST_PAGE_ORIGIN = `http://${HOST}:${PORTS.testPage}`;
+const WEBHOOKS_ROOT = 'webhooks';
+// Not later than the workerd that comes with wrangler 4.86.0.
+const COMPATIBILITY_DATE = '2026-04-26';
+
+/** Starts the three services; `stop()` ends them. */
+export async function startServices({ log = () => {} } = {}) {
+  const scriptPath = `${ROOT}worker/build/index.js`;
+  if (!existsSync(scriptPath)) throw new Error(`${scriptPath} is missing: run scripts/build-worker first`);
+  // Fresh per run: tests never depend on a fixed secret.
+  const webhookSecret = randomBytes(24).toString('hex');
+  const shareKeys = `test1:${randomBytes(32).toString('base64')}`;
+  const workerUrl = `http://${HOST}:${PORTS.worker}`;
+
+  const running = [];
+  const stop = () => Promise.allSettled(running.map((service) => service.stop()));
+  try {
+    const portal = await startPortal({ port: PORTS.portal, host: HOST, webhookUrl: `${workerUrl}/${WEBHOOKS_ROOT}`, webhookSecret });
+    running.push({ stop: () => portal.close() });
+    const drive = await startDrive({ port: PORTS.drive, host: HOST });
+    running.push({ stop: () => drive.close() });
+
+    const mf = new Miniflare({
+      cf: false,
+      host: HOST,
+      port: PORTS.worker,
+      handleRuntimeStdio(stdout, stderr) {
+        stdout.on('data', (chunk) => log(`[worker] ${chunk}`));
+        stderr.on('data', (chunk) => log(`[worker] ${chunk}`));
+      },
+      workers: [
+        {
+          name: 'portal-backup-worker',
+          modules: true,
+          scriptPath,
+          modulesRules: [
+            { type: 'ESModule', include: ['**/*.js'] },
+            { type: 'CompiledWasm', include: ['**/*.wasm'] },
+          ],
+          compatibilityDate: COMPATIBILITY_DATE,
+          kvNamespaces: ['SHARES'],
+          bindings: {
+            WEBHOOKS_ROOT,
+            PORTAL_API_BASE: portal.url,
+            ALLOWED_ORIGINS: `${TEST_PAGE_ORIGIN},http://localhost:${PORTS.testPage}`,
+            NOTIFY_PORTAL: 'true',
+            WEBHOOK_SECRET: webhookSecret,
+            SHARE_ENCRYPTION_KEYS: shareKeys,
+          },
+        },
+      ],
+    });
+    running.push({ stop: () => mf.dispose() });
+    await mf.ready;
+    return { portal, drive, mf, workerUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function main() {
+  const dash = process.argv.indexOf('--');
+  const command = dash < 0 ? [] : process.argv.slice(dash + 1);
+  if (command.length === 0) {
+    console.error('usage: node tests/support/services.mjs -- <command> [args...]');
+    process.exit(2);
+  }
+  const verbose = Boolean(process.env.SERVICES_VERBOSE);
+  const services = await startServices({ log: verbose ? (line) => process.stderr.write(line) : () => {} });
+  console.error(`services up: worker ${services.workerUrl}, portal ${services.portal.url}, drive ${services.drive.url}`);
+
+  const child = spawn(command[0], command.slice(1), {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      WASM_BINDGEN_TEST_ADDRESS: `${HOST}:${PORTS.testPage}`,
+      // A web wallet is rarely cross-origin isolated; test like one.
+      WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION: "1",
+      // Argon2id at 64 MiB plus retries with backoff outlast the 20 s default.
+      WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT ?? '120',
+    },
+  });
+  const forward = (signal) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code = await new Promise((resolve) => child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0))));
+  await services.stop();
+  process.exit(code);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(`services failed: ${err.message}`);
+    process.exit(1);
+  });
+}
