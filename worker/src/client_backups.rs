@@ -24,17 +24,26 @@ struct Caller {
 
 async fn authenticate(req: &Request, config: &Config) -> Result<Caller> {
     let authorization = header(req, "Authorization");
-    let token = bearer_token(authorization.as_deref()).ok_or(Error::Unauthenticated)?.to_owned();
+    let token = bearer_token(authorization.as_deref())
+        .ok_or(Error::Unauthenticated)?
+        .to_owned();
     let client_id = portal::client_id_for(&config.portal_api_base, &token, now_ms()).await?;
     Ok(Caller { client_id, token })
 }
 
-pub async fn handle(target: &Target, req: &mut Request, env: &worker::Env, config: &Config) -> Result<Response> {
+pub async fn handle(
+    target: &Target,
+    req: &mut Request,
+    env: &worker::Env,
+    config: &Config,
+) -> Result<Response> {
     let caller = authenticate(req, config).await?;
     let kv = shares(env)?;
     match (target, req.method()) {
         (Target::ClientBackupList, Method::Get) => list(&kv, &caller).await,
-        (Target::ClientBackup(method), Method::Get) => get(&kv, &caller, validate::backup_method(method)?).await,
+        (Target::ClientBackup(method), Method::Get) => {
+            get(&kv, &caller, validate::backup_method(method)?).await
+        }
         (Target::ClientBackup(method), Method::Put) => {
             let method = validate::backup_method(method)?;
             put(req, &kv, &caller, config, method).await
@@ -49,13 +58,17 @@ pub async fn handle(target: &Target, req: &mut Request, env: &worker::Env, confi
         (Target::ClientBackupNotify(method), Method::Post) => {
             notify(&kv, &caller, config, validate::backup_method(method)?).await
         }
-        _ => Err(Error::MethodNotAllowed { allow: target.allow() }),
+        _ => Err(Error::MethodNotAllowed {
+            allow: target.allow(),
+        }),
     }
 }
 
 /// The record with the `client-notified` marker applied.
 async fn load(kv: &KvStore, client_id: &str, method: &str) -> Result<Option<ClientBackupRecord>> {
-    let Some(mut record) = kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method)).await?
+    let Some(mut record) =
+        kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method))
+            .await?
     else {
         return Ok(None);
     };
@@ -65,12 +78,28 @@ async fn load(kv: &KvStore, client_id: &str, method: &str) -> Result<Option<Clie
 }
 
 fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClientBackup {
-    StoredClientBackup { client_id: caller.client_id.clone(), backup: version.summary(method) }
+    StoredClientBackup {
+        client_id: caller.client_id.clone(),
+        backup: version.summary(method),
+    }
 }
 
 /// Tells Portal and, when it accepted, records that in the marker key.
-async fn tell_portal(kv: &KvStore, caller: &Caller, config: &Config, method: &str, version: &StoredVersion) -> bool {
-    if !config.notify_portal || !portal::report_stored(&config.portal_api_base, &caller.token, &version.backup_share_pair_ids).await {
+async fn tell_portal(
+    kv: &KvStore,
+    caller: &Caller,
+    config: &Config,
+    method: &str,
+    version: &StoredVersion,
+) -> bool {
+    if !config.notify_portal
+        || !portal::report_stored(
+            &config.portal_api_base,
+            &caller.token,
+            &version.backup_share_pair_ids,
+        )
+        .await
+    {
         return false;
     }
     let marker = store::client_notified_key(&caller.client_id, method);
@@ -83,7 +112,13 @@ fn new_backup_id() -> Result<String> {
     Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
-async fn put(req: &mut Request, kv: &KvStore, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
+async fn put(
+    req: &mut Request,
+    kv: &KvStore,
+    caller: &Caller,
+    config: &Config,
+    method: &str,
+) -> Result<Response> {
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
@@ -97,7 +132,12 @@ async fn put(req: &mut Request, kv: &KvStore, caller: &Caller, config: &Config, 
         confirmed: false,
     };
     let record = ClientBackupRecord::store(existing, version);
-    kv::put_json(kv, &store::client_backup_key(&caller.client_id, method), &record).await?;
+    kv::put_json(
+        kv,
+        &store::client_backup_key(&caller.client_id, method),
+        &record,
+    )
+    .await?;
     kv::remember_method(kv, &store::client_index_key(&caller.client_id), method).await;
     let mut current = record.current;
     // Stored first, then Portal told: a failure here leaves the share stored
@@ -107,7 +147,9 @@ async fn put(req: &mut Request, kv: &KvStore, caller: &Caller, config: &Config, 
 }
 
 async fn get(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
-    let record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    let record = load(kv, &caller.client_id, method)
+        .await?
+        .ok_or(Error::NotFound)?;
     json(200, &record.versions(&caller.client_id, method))
 }
 
@@ -119,7 +161,13 @@ async fn list(kv: &KvStore, caller: &Caller) -> Result<Response> {
             backups.push(record.current.summary(&method));
         }
     }
-    json(200, &ClientBackupList { client_id: caller.client_id.clone(), backups })
+    json(
+        200,
+        &ClientBackupList {
+            client_id: caller.client_id.clone(),
+            backups,
+        },
+    )
 }
 
 async fn delete(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
@@ -132,21 +180,36 @@ async fn delete(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response>
     empty(204)
 }
 
-async fn confirm(req: &mut Request, kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+async fn confirm(
+    req: &mut Request,
+    kv: &KvStore,
+    caller: &Caller,
+    method: &str,
+) -> Result<Response> {
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
     let backup_id = validate::confirm(&body)?;
-    let mut record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    let mut record = load(kv, &caller.client_id, method)
+        .await?
+        .ok_or(Error::NotFound)?;
     if record.confirm(&backup_id)? {
-        kv::put_json(kv, &store::client_backup_key(&caller.client_id, method), &record).await?;
+        kv::put_json(
+            kv,
+            &store::client_backup_key(&caller.client_id, method),
+            &record,
+        )
+        .await?;
     }
     json(200, &stored(caller, method, &record.current))
 }
 
 async fn notify(kv: &KvStore, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
-    let mut record = load(kv, &caller.client_id, method).await?.ok_or(Error::NotFound)?;
+    let mut record = load(kv, &caller.client_id, method)
+        .await?
+        .ok_or(Error::NotFound)?;
     if !record.current.portal_notified {
-        record.current.portal_notified = tell_portal(kv, caller, config, method, &record.current).await;
+        record.current.portal_notified =
+            tell_portal(kv, caller, config, method, &record.current).await;
     }
     json(200, &stored(caller, method, &record.current))
 }

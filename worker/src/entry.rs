@@ -5,8 +5,8 @@ use worker::{Context, Env, Method, Request, Response, console_log, event};
 
 use crate::error::{Error, Result};
 use crate::http::{
-    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, RequestLog, Target, empty, error_response, header,
-    request_id, route,
+    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, RequestLog, Target, empty, error_response,
+    header, request_id, route,
 };
 use crate::{client_backups, webhooks};
 
@@ -23,15 +23,18 @@ impl Config {
         let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
         Config {
             webhooks_root: var("WEBHOOKS_ROOT").unwrap_or_else(|| "webhooks".into()),
-            portal_api_base: var("PORTAL_API_BASE").unwrap_or_else(|| "https://api.portalhq.io".into()),
+            portal_api_base: var("PORTAL_API_BASE")
+                .unwrap_or_else(|| "https://api.portalhq.io".into()),
             allowed_origins: AllowedOrigins::parse(&var("ALLOWED_ORIGINS").unwrap_or_default()),
-            notify_portal: var("NOTIFY_PORTAL").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+            notify_portal: var("NOTIFY_PORTAL")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
         }
     }
 }
 
 pub fn shares(env: &Env) -> Result<KvStore> {
-    env.kv("SHARES").map_err(|_| Error::Misconfigured("KV binding SHARES is missing"))
+    env.kv("SHARES")
+        .map_err(|_| Error::Misconfigured("KV binding SHARES is missing"))
 }
 
 pub fn now_ms() -> f64 {
@@ -40,9 +43,14 @@ pub fn now_ms() -> f64 {
 
 fn preflight(target: &Target, origin: Option<&str>, config: &Config) -> Result<Response> {
     if target.is_webhook() {
-        return Err(Error::MethodNotAllowed { allow: target.allow() });
+        return Err(Error::MethodNotAllowed {
+            allow: target.allow(),
+        });
     }
-    let origin = config.allowed_origins.allow(origin).ok_or(Error::OriginNotAllowed)?;
+    let origin = config
+        .allowed_origins
+        .allow(origin)
+        .ok_or(Error::OriginNotAllowed)?;
     let response = empty(204)?;
     let headers = response.headers();
     for (name, value) in [
@@ -51,17 +59,30 @@ fn preflight(target: &Target, origin: Option<&str>, config: &Config) -> Result<R
         ("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS),
         ("Access-Control-Max-Age", CORS_MAX_AGE),
     ] {
-        headers.set(name, value).map_err(|_| Error::Internal("headers"))?;
+        headers
+            .set(name, value)
+            .map_err(|_| Error::Internal("headers"))?;
     }
     Ok(response)
 }
 
-async fn dispatch(target: &Target, req: &mut Request, env: &Env, config: &Config) -> Result<Response> {
+async fn dispatch(
+    target: &Target,
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+) -> Result<Response> {
     match (target, req.method()) {
-        (Target::WebhookBackup, Method::Post) => webhooks::store_custodian_share(req, env, config).await,
-        (Target::WebhookFetch, Method::Post) => webhooks::fetch_custodian_shares(req, env, config).await,
+        (Target::WebhookBackup, Method::Post) => {
+            webhooks::store_custodian_share(req, env, config).await
+        }
+        (Target::WebhookFetch, Method::Post) => {
+            webhooks::fetch_custodian_shares(req, env, config).await
+        }
         (_, Method::Options) => preflight(target, header(req, "Origin").as_deref(), config),
-        (target, _) if target.is_webhook() => Err(Error::MethodNotAllowed { allow: target.allow() }),
+        (target, _) if target.is_webhook() => Err(Error::MethodNotAllowed {
+            allow: target.allow(),
+        }),
         _ => client_backups::handle(target, req, env, config).await,
     }
 }

@@ -9,7 +9,10 @@ use portal_backup::wire::{ErrorBody, ErrorDetail};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The body or a path segment is unusable; the message names the field.
-    InvalidRequest { code: &'static str, message: &'static str },
+    InvalidRequest {
+        code: &'static str,
+        message: &'static str,
+    },
     /// Bearer token missing or rejected by Portal.
     Unauthenticated,
     /// `X-Webhook-Secret` missing or wrong.
@@ -19,10 +22,14 @@ pub enum Error {
     NotFound,
     RouteNotFound,
     /// The route exists but not for this method; carries the `Allow` header.
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     /// `confirm` named a version that is no longer current.
     NotCurrent,
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        limit: usize,
+    },
     UnsupportedMediaType,
     /// A variable or secret is missing or malformed (never says its value).
     Misconfigured(&'static str),
@@ -76,7 +83,12 @@ impl Error {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: ErrorDetail { code: self.code().into(), message: self.to_string() } }
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().into(),
+                message: self.to_string(),
+            },
+        }
     }
 }
 

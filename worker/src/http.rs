@@ -53,8 +53,12 @@ impl Target {
 /// without slashes (`portal/hooks`, `/webhooks/`); empty puts them at `/backup`.
 pub fn route(path: &str, webhooks_root: &str) -> Option<Target> {
     let root = webhooks_root.trim_matches('/');
-    let webhook_path = if root.is_empty() { path.strip_prefix('/') } else {
-        path.strip_prefix('/').and_then(|p| p.strip_prefix(root)).and_then(|p| p.strip_prefix('/'))
+    let webhook_path = if root.is_empty() {
+        path.strip_prefix('/')
+    } else {
+        path.strip_prefix('/')
+            .and_then(|p| p.strip_prefix(root))
+            .and_then(|p| p.strip_prefix('/'))
     };
     match webhook_path {
         Some("backup") => return Some(Target::WebhookBackup),
@@ -76,7 +80,9 @@ pub fn route(path: &str, webhooks_root: &str) -> Option<Target> {
 /// constant time. Both are hashed first, so neither the length nor a prefix
 /// of the secret leaks through timing.
 pub fn webhook_secret_matches(presented: Option<&str>, configured: &str) -> bool {
-    let Some(presented) = presented else { return false };
+    let Some(presented) = presented else {
+        return false;
+    };
     let presented = Sha256::digest(presented.as_bytes());
     let configured = Sha256::digest(configured.as_bytes());
     bool::from(presented.as_slice().ct_eq(configured.as_slice()))
@@ -147,7 +153,10 @@ pub fn content_length_within(content_length: Option<&str>, limit: usize) -> Resu
         None => Ok(()),
         Some(Ok(length)) if length <= limit as u64 => Ok(()),
         Some(Ok(_)) => Err(Error::PayloadTooLarge { limit }),
-        Some(Err(_)) => Err(Error::invalid("INVALID_CONTENT_LENGTH", "Content-Length is not a number")),
+        Some(Err(_)) => Err(Error::invalid(
+            "INVALID_CONTENT_LENGTH",
+            "Content-Length is not a number",
+        )),
     }
 }
 
@@ -163,15 +172,24 @@ mod glue {
     use crate::error::{Error, Result};
 
     pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
-        let response = Response::from_json(body).map_err(|_| Error::Internal("response encoding"))?;
+        let response =
+            Response::from_json(body).map_err(|_| Error::Internal("response encoding"))?;
         let response = response.with_status(status);
-        response.headers().set("Cache-Control", "no-store").map_err(|_| Error::Internal("headers"))?;
+        response
+            .headers()
+            .set("Cache-Control", "no-store")
+            .map_err(|_| Error::Internal("headers"))?;
         Ok(response)
     }
 
     pub fn empty(status: u16) -> Result<Response> {
-        let response = Response::empty().map_err(|_| Error::Internal("response"))?.with_status(status);
-        response.headers().set("Cache-Control", "no-store").map_err(|_| Error::Internal("headers"))?;
+        let response = Response::empty()
+            .map_err(|_| Error::Internal("response"))?
+            .with_status(status);
+        response
+            .headers()
+            .set("Cache-Control", "no-store")
+            .map_err(|_| Error::Internal("headers"))?;
         Ok(response)
     }
 
@@ -194,9 +212,13 @@ mod glue {
     pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>> {
         super::content_length_within(header(req, "Content-Length").as_deref(), limit)?;
         let mut body = Vec::new();
-        let Ok(mut stream) = req.stream() else { return Ok(body) };
+        let Ok(mut stream) = req.stream() else {
+            return Ok(body);
+        };
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| Error::invalid("BODY_UNREADABLE", "the request body could not be read"))?;
+            let chunk = chunk.map_err(|_| {
+                Error::invalid("BODY_UNREADABLE", "the request body could not be read")
+            })?;
             if body.len() + chunk.len() > limit {
                 return Err(Error::PayloadTooLarge { limit });
             }
@@ -212,16 +234,37 @@ mod tests {
 
     #[test]
     fn paths_map_to_routes() {
-        assert_eq!(route("/webhooks/backup", "webhooks"), Some(Target::WebhookBackup));
-        assert_eq!(route("/webhooks/backup/fetch", "/webhooks/"), Some(Target::WebhookFetch));
-        assert_eq!(route("/portal/hooks/backup", "portal/hooks"), Some(Target::WebhookBackup));
+        assert_eq!(
+            route("/webhooks/backup", "webhooks"),
+            Some(Target::WebhookBackup)
+        );
+        assert_eq!(
+            route("/webhooks/backup/fetch", "/webhooks/"),
+            Some(Target::WebhookFetch)
+        );
+        assert_eq!(
+            route("/portal/hooks/backup", "portal/hooks"),
+            Some(Target::WebhookBackup)
+        );
         assert_eq!(route("/backup", ""), Some(Target::WebhookBackup));
         assert_eq!(route("/other/backup", "webhooks"), None);
         assert_eq!(route("/webhooksx/backup", "webhooks"), None);
-        assert_eq!(route("/v1/client-backups", "w"), Some(Target::ClientBackupList));
-        assert_eq!(route("/v1/client-backups/GDRIVE", "w"), Some(Target::ClientBackup("GDRIVE".into())));
-        assert_eq!(route("/v1/client-backups/G/confirm", "w"), Some(Target::ClientBackupConfirm("G".into())));
-        assert_eq!(route("/v1/client-backups/G/notify", "w"), Some(Target::ClientBackupNotify("G".into())));
+        assert_eq!(
+            route("/v1/client-backups", "w"),
+            Some(Target::ClientBackupList)
+        );
+        assert_eq!(
+            route("/v1/client-backups/GDRIVE", "w"),
+            Some(Target::ClientBackup("GDRIVE".into()))
+        );
+        assert_eq!(
+            route("/v1/client-backups/G/confirm", "w"),
+            Some(Target::ClientBackupConfirm("G".into()))
+        );
+        assert_eq!(
+            route("/v1/client-backups/G/notify", "w"),
+            Some(Target::ClientBackupNotify("G".into()))
+        );
         assert_eq!(route("/v1/client-backups/G/other", "w"), None);
         assert_eq!(route("/v1/client-backupsX", "w"), None);
         assert_eq!(route("/", "w"), None);
@@ -230,7 +273,10 @@ mod tests {
     #[test]
     fn webhook_secret_must_match_exactly() {
         assert!(webhook_secret_matches(Some("s3cret-value"), "s3cret-value"));
-        assert!(!webhook_secret_matches(Some("s3cret-valuf"), "s3cret-value"));
+        assert!(!webhook_secret_matches(
+            Some("s3cret-valuf"),
+            "s3cret-value"
+        ));
         assert!(!webhook_secret_matches(Some("s3cret"), "s3cret-value"));
         assert!(!webhook_secret_matches(Some(""), "s3cret-value"));
         assert!(!webhook_secret_matches(None, "s3cret-value"));
@@ -239,8 +285,14 @@ mod tests {
     #[test]
     fn only_listed_origins_are_echoed() {
         let origins = AllowedOrigins::parse("https://wallet.example, http://localhost:8000/ ,");
-        assert_eq!(origins.allow(Some("https://wallet.example")), Some("https://wallet.example"));
-        assert_eq!(origins.allow(Some("http://localhost:8000")), Some("http://localhost:8000"));
+        assert_eq!(
+            origins.allow(Some("https://wallet.example")),
+            Some("https://wallet.example")
+        );
+        assert_eq!(
+            origins.allow(Some("http://localhost:8000")),
+            Some("http://localhost:8000")
+        );
         assert_eq!(origins.allow(Some("https://evil.example")), None);
         assert_eq!(origins.allow(Some("https://wallet.example.evil")), None);
         assert_eq!(origins.allow(None), None);
@@ -249,7 +301,10 @@ mod tests {
 
     #[test]
     fn request_ids_come_from_cf_ray_only_when_sane() {
-        assert_eq!(request_id(Some("8a1b2c3d4e5f6789-SJC")), "8a1b2c3d4e5f6789-SJC");
+        assert_eq!(
+            request_id(Some("8a1b2c3d4e5f6789-SJC")),
+            "8a1b2c3d4e5f6789-SJC"
+        );
         let random = request_id(Some("x\"}\n{\"forged\":1"));
         assert_eq!(random.len(), 16);
         assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -259,8 +314,14 @@ mod tests {
     fn declared_lengths_are_bounded() {
         assert!(content_length_within(None, 10).is_ok());
         assert!(content_length_within(Some("10"), 10).is_ok());
-        assert_eq!(content_length_within(Some("11"), 10), Err(Error::PayloadTooLarge { limit: 10 }));
-        assert_eq!(content_length_within(Some("x"), 10).unwrap_err().status(), 400);
+        assert_eq!(
+            content_length_within(Some("11"), 10),
+            Err(Error::PayloadTooLarge { limit: 10 })
+        );
+        assert_eq!(
+            content_length_within(Some("x"), 10).unwrap_err().status(),
+            400
+        );
     }
 
     #[test]

@@ -26,8 +26,10 @@ pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
     let value = authorization?.trim();
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(char::is_whitespace))
-        .then_some(token)
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(char::is_whitespace))
+    .then_some(token)
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +52,8 @@ impl TokenCache {
                 self.entries.clear();
             }
         }
-        self.entries.insert(digest, (client_id, now_ms + TOKEN_CACHE_TTL_MS));
+        self.entries
+            .insert(digest, (client_id, now_ms + TOKEN_CACHE_TTL_MS));
     }
 }
 
@@ -78,9 +81,18 @@ mod calls {
         static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
     }
 
-    async fn send(url: &str, method: Method, token: &str, body: Option<String>) -> Result<Response> {
+    async fn send(
+        url: &str,
+        method: Method,
+        token: &str,
+        body: Option<String>,
+    ) -> Result<Response> {
         let headers = Headers::new();
-        let set = |name: &str, value: &str| headers.set(name, value).map_err(|_| Error::Internal("headers"));
+        let set = |name: &str, value: &str| {
+            headers
+                .set(name, value)
+                .map_err(|_| Error::Internal("headers"))
+        };
         set("Authorization", &format!("Bearer {token}"))?;
         set("Accept", "application/json")?;
         let mut init = RequestInit::new();
@@ -90,7 +102,8 @@ mod calls {
             init.with_body(Some(body.into()));
         }
         init.with_headers(headers);
-        let request = Request::new_with_init(url, &init).map_err(|_| Error::Misconfigured("PORTAL_API_BASE"))?;
+        let request = Request::new_with_init(url, &init)
+            .map_err(|_| Error::Misconfigured("PORTAL_API_BASE"))?;
         let controller = AbortController::default();
         let signal = controller.signal();
         let fetch = Fetch::Request(request);
@@ -110,7 +123,9 @@ mod calls {
     /// anything else that is not a usable 200: `PortalUnavailable`, never a pass.
     pub async fn client_id_for(api_base: &str, token: &str, now_ms: f64) -> Result<String> {
         let digest = token_digest(token);
-        if let Some(client_id) = TOKENS.with(|t| t.borrow().client_id(&digest, now_ms).map(str::to_owned)) {
+        if let Some(client_id) =
+            TOKENS.with(|t| t.borrow().client_id(&digest, now_ms).map(str::to_owned))
+        {
             return Ok(client_id);
         }
         let url = portal_url(api_base, "/api/v3/clients/me");
@@ -120,21 +135,32 @@ mod calls {
             401 | 403 => return Err(Error::Unauthenticated),
             _ => return Err(Error::PortalUnavailable),
         }
-        let client: PortalClient = response.json().await.map_err(|_| Error::PortalUnavailable)?;
+        let client: PortalClient = response
+            .json()
+            .await
+            .map_err(|_| Error::PortalUnavailable)?;
         // The id becomes part of KV keys: held to the same charset as webhooks'.
-        let client_id = crate::validate::client_id(&client.id).map_err(|_| Error::PortalUnavailable)?.to_owned();
+        let client_id = crate::validate::client_id(&client.id)
+            .map_err(|_| Error::PortalUnavailable)?
+            .to_owned();
         TOKENS.with(|t| t.borrow_mut().remember(digest, client_id.clone(), now_ms));
         Ok(client_id)
     }
 
     /// Tells Portal the client backup share is stored. `false` when Portal
     /// did not accept it (the caller retries with `/notify`).
-    pub async fn report_stored(api_base: &str, token: &str, backup_share_pair_ids: &[String]) -> bool {
+    pub async fn report_stored(
+        api_base: &str,
+        token: &str,
+        backup_share_pair_ids: &[String],
+    ) -> bool {
         let body = UpdateBackupSharePairs {
             status: BackupSharePairStatus::StoredClientBackupShare,
             backup_share_pair_ids: backup_share_pair_ids.to_vec(),
         };
-        let Ok(body) = serde_json::to_string(&body) else { return false };
+        let Ok(body) = serde_json::to_string(&body) else {
+            return false;
+        };
         let url = portal_url(api_base, "/api/v3/clients/me/backup-share-pairs");
         matches!(send(&url, Method::Patch, token, Some(body)).await, Ok(r) if (200..300).contains(&r.status_code()))
     }
@@ -159,9 +185,15 @@ mod tests {
         let mut cache = TokenCache::default();
         let digest = token_digest("test-token-alice");
         cache.remember(digest, "client-alice".into(), 1_000.0);
-        assert_eq!(cache.client_id(&digest, 1_000.0 + TOKEN_CACHE_TTL_MS - 1.0), Some("client-alice"));
+        assert_eq!(
+            cache.client_id(&digest, 1_000.0 + TOKEN_CACHE_TTL_MS - 1.0),
+            Some("client-alice")
+        );
         assert_eq!(cache.client_id(&digest, 1_000.0 + TOKEN_CACHE_TTL_MS), None);
-        assert_eq!(cache.client_id(&token_digest("test-token-bob"), 1_000.0), None);
+        assert_eq!(
+            cache.client_id(&token_digest("test-token-bob"), 1_000.0),
+            None
+        );
         assert!(!format!("{cache:?}").contains("test-token"));
     }
 
@@ -176,6 +208,9 @@ mod tests {
 
     #[test]
     fn urls_join_without_double_slashes() {
-        assert_eq!(portal_url("http://127.0.0.1:8790/", "/api/v3/clients/me"), "http://127.0.0.1:8790/api/v3/clients/me");
+        assert_eq!(
+            portal_url("http://127.0.0.1:8790/", "/api/v3/clients/me"),
+            "http://127.0.0.1:8790/api/v3/clients/me"
+        );
     }
 }

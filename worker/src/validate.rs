@@ -19,7 +19,9 @@ pub const MAX_SHARE_PAIR_IDS: usize = 16;
 /// `[A-Za-z0-9_-]{1,128}`.
 pub fn is_safe_id(text: &str) -> bool {
     (1..=MAX_ID_LEN).contains(&text.len())
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 pub fn client_id(text: &str) -> Result<&str> {
@@ -87,21 +89,43 @@ pub struct CustodianBackup {
 
 pub fn custodian_backup(body: &[u8]) -> Result<CustodianBackup> {
     let map = json_object(body)?;
-    let client = string_field(&map, "clientId", "clientId is required", "clientId must be a string")?;
-    let method = string_field(&map, "backupMethod", "backupMethod is required", "backupMethod must be a string")?;
+    let client = string_field(
+        &map,
+        "clientId",
+        "clientId is required",
+        "clientId must be a string",
+    )?;
+    let method = string_field(
+        &map,
+        "backupMethod",
+        "backupMethod is required",
+        "backupMethod must be a string",
+    )?;
     let share = string_field(&map, "share", "share is required", "share must be a string")?;
     client_id(client)?;
     backup_method(method)?;
     if !matches!(serde_json::from_str::<Value>(share), Ok(Value::Object(_))) {
-        return Err(Error::invalid("INVALID_SHARE", "share must be a string holding a JSON object"));
+        return Err(Error::invalid(
+            "INVALID_SHARE",
+            "share must be a string holding a JSON object",
+        ));
     }
-    Ok(CustodianBackup { client_id: client.into(), backup_method: method.into(), custodian_share: share.into() })
+    Ok(CustodianBackup {
+        client_id: client.into(),
+        backup_method: method.into(),
+        custodian_share: share.into(),
+    })
 }
 
 /// `POST /{root}/backup/fetch`: the clientId.
 pub fn custodian_fetch(body: &[u8]) -> Result<String> {
     let map = json_object(body)?;
-    let client = string_field(&map, "clientId", "clientId is required", "clientId must be a string")?;
+    let client = string_field(
+        &map,
+        "clientId",
+        "clientId is required",
+        "clientId must be a string",
+    )?;
     Ok(client_id(client)?.into())
 }
 
@@ -114,24 +138,50 @@ pub struct ClientBackupUpload {
 
 pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
     let map = json_object(body)?;
-    if map.keys().any(|k| k != "cipherText" && k != "backupSharePairIds") {
-        return Err(Error::invalid("UNKNOWN_FIELD", "only cipherText and backupSharePairIds are accepted"));
+    if map
+        .keys()
+        .any(|k| k != "cipherText" && k != "backupSharePairIds")
+    {
+        return Err(Error::invalid(
+            "UNKNOWN_FIELD",
+            "only cipherText and backupSharePairIds are accepted",
+        ));
     }
-    let cipher_text = string_field(&map, "cipherText", "cipherText is required", "cipherText must be a string")?;
+    let cipher_text = string_field(
+        &map,
+        "cipherText",
+        "cipherText is required",
+        "cipherText must be a string",
+    )?;
     // Only the header is checked: the Worker never holds the key.
     let envelope = envelope_from_text(cipher_text)
         .map_err(|_| Error::invalid("INVALID_CIPHERTEXT", "cipherText is not base64url"))?;
-    Envelope::parse(&envelope)
-        .map_err(|_| Error::invalid("INVALID_CIPHERTEXT", "cipherText is not a portal-backup envelope"))?;
+    Envelope::parse(&envelope).map_err(|_| {
+        Error::invalid(
+            "INVALID_CIPHERTEXT",
+            "cipherText is not a portal-backup envelope",
+        )
+    })?;
     let ids = match map.get("backupSharePairIds") {
         None | Some(Value::Null) => {
-            return Err(Error::invalid("MISSING_FIELD", "backupSharePairIds is required"));
+            return Err(Error::invalid(
+                "MISSING_FIELD",
+                "backupSharePairIds is required",
+            ));
         }
         Some(Value::Array(ids)) => ids,
-        Some(_) => return Err(Error::invalid("INVALID_FIELD_TYPE", "backupSharePairIds must be an array")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_FIELD_TYPE",
+                "backupSharePairIds must be an array",
+            ));
+        }
     };
     if ids.is_empty() || ids.len() > MAX_SHARE_PAIR_IDS {
-        return Err(Error::invalid("INVALID_SHARE_PAIR_IDS", "backupSharePairIds must hold 1 to 16 ids"));
+        return Err(Error::invalid(
+            "INVALID_SHARE_PAIR_IDS",
+            "backupSharePairIds must hold 1 to 16 ids",
+        ));
     }
     let backup_share_pair_ids = ids
         .iter()
@@ -143,13 +193,21 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
             )),
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(ClientBackupUpload { cipher_text: cipher_text.trim().into(), backup_share_pair_ids })
+    Ok(ClientBackupUpload {
+        cipher_text: cipher_text.trim().into(),
+        backup_share_pair_ids,
+    })
 }
 
 /// `POST .../confirm`: the backupId.
 pub fn confirm(body: &[u8]) -> Result<String> {
     let map = json_object(body)?;
-    let id = string_field(&map, "backupId", "backupId is required", "backupId must be a string")?;
+    let id = string_field(
+        &map,
+        "backupId",
+        "backupId is required",
+        "backupId must be a string",
+    )?;
     if !is_safe_id(id) {
         return Err(Error::invalid("INVALID_BACKUP_ID", "backupId is malformed"));
     }
@@ -167,7 +225,9 @@ mod tests {
 
     #[test]
     fn ids_that_could_escape_a_kv_key_are_rejected() {
-        for hostile in ["", "a/../b", "a:b", "a/b", "..", "a.b", "a%2Fb", "a b", "ä", "a\0b"] {
+        for hostile in [
+            "", "a/../b", "a:b", "a/b", "..", "a.b", "a%2Fb", "a b", "ä", "a\0b",
+        ] {
             assert!(!is_safe_id(hostile), "{hostile:?}");
         }
         assert!(!is_safe_id(&"a".repeat(129)));
@@ -183,26 +243,44 @@ mod tests {
         assert_eq!(parsed.custodian_share, r#"{"x":"1"}"#);
         assert_eq!(code(custodian_backup(b"not json")), "INVALID_JSON");
         assert_eq!(code(custodian_backup(b"[1]")), "INVALID_JSON");
-        assert_eq!(code(custodian_backup(br#"{"clientId":"c1","share":"{}"}"#)), "MISSING_FIELD");
         assert_eq!(
-            code(custodian_backup(br#"{"clientId":1,"backupMethod":"G","share":"{}"}"#)),
+            code(custodian_backup(br#"{"clientId":"c1","share":"{}"}"#)),
+            "MISSING_FIELD"
+        );
+        assert_eq!(
+            code(custodian_backup(
+                br#"{"clientId":1,"backupMethod":"G","share":"{}"}"#
+            )),
             "INVALID_FIELD_TYPE"
         );
         assert_eq!(
-            code(custodian_backup(br#"{"clientId":"c","backupMethod":"G","share":{"x":1}}"#)),
+            code(custodian_backup(
+                br#"{"clientId":"c","backupMethod":"G","share":{"x":1}}"#
+            )),
             "INVALID_FIELD_TYPE"
         );
         assert_eq!(
-            code(custodian_backup(br#"{"clientId":"c","backupMethod":"G","share":"not json"}"#)),
+            code(custodian_backup(
+                br#"{"clientId":"c","backupMethod":"G","share":"not json"}"#
+            )),
             "INVALID_SHARE"
         );
-        assert_eq!(code(custodian_backup(br#"{"clientId":"c","backupMethod":"G","share":"[1]"}"#)), "INVALID_SHARE");
         assert_eq!(
-            code(custodian_backup(br#"{"clientId":"a/../b","backupMethod":"G","share":"{}"}"#)),
+            code(custodian_backup(
+                br#"{"clientId":"c","backupMethod":"G","share":"[1]"}"#
+            )),
+            "INVALID_SHARE"
+        );
+        assert_eq!(
+            code(custodian_backup(
+                br#"{"clientId":"a/../b","backupMethod":"G","share":"{}"}"#
+            )),
             "INVALID_CLIENT_ID"
         );
         assert_eq!(
-            code(custodian_backup(br#"{"clientId":"c","backupMethod":"a:b","share":"{}"}"#)),
+            code(custodian_backup(
+                br#"{"clientId":"c","backupMethod":"a:b","share":"{}"}"#
+            )),
             "INVALID_BACKUP_METHOD"
         );
     }
@@ -218,23 +296,54 @@ mod tests {
         assert_eq!(parsed.backup_share_pair_ids, ["p1", "p2"]);
 
         let with = |cipher: Value, ids: Value| {
-            client_backup_upload(serde_json::json!({"cipherText": cipher, "backupSharePairIds": ids}).to_string().as_bytes())
+            client_backup_upload(
+                serde_json::json!({"cipherText": cipher, "backupSharePairIds": ids})
+                    .to_string()
+                    .as_bytes(),
+            )
         };
-        assert_eq!(code(with("!!!".into(), serde_json::json!(["p"]))), "INVALID_CIPHERTEXT");
-        assert_eq!(code(with("aGVsbG8".into(), serde_json::json!(["p"]))), "INVALID_CIPHERTEXT");
-        assert_eq!(code(with(text.clone().into(), serde_json::json!([]))), "INVALID_SHARE_PAIR_IDS");
-        assert_eq!(code(with(text.clone().into(), serde_json::json!(["a/b"]))), "INVALID_SHARE_PAIR_IDS");
-        assert_eq!(code(with(text.clone().into(), serde_json::json!([1]))), "INVALID_SHARE_PAIR_IDS");
-        assert_eq!(code(with(text.clone().into(), serde_json::json!(vec!["p"; 17]))), "INVALID_SHARE_PAIR_IDS");
-        assert_eq!(code(with(text.clone().into(), "p".into())), "INVALID_FIELD_TYPE");
+        assert_eq!(
+            code(with("!!!".into(), serde_json::json!(["p"]))),
+            "INVALID_CIPHERTEXT"
+        );
+        assert_eq!(
+            code(with("aGVsbG8".into(), serde_json::json!(["p"]))),
+            "INVALID_CIPHERTEXT"
+        );
+        assert_eq!(
+            code(with(text.clone().into(), serde_json::json!([]))),
+            "INVALID_SHARE_PAIR_IDS"
+        );
+        assert_eq!(
+            code(with(text.clone().into(), serde_json::json!(["a/b"]))),
+            "INVALID_SHARE_PAIR_IDS"
+        );
+        assert_eq!(
+            code(with(text.clone().into(), serde_json::json!([1]))),
+            "INVALID_SHARE_PAIR_IDS"
+        );
+        assert_eq!(
+            code(with(text.clone().into(), serde_json::json!(vec!["p"; 17]))),
+            "INVALID_SHARE_PAIR_IDS"
+        );
+        assert_eq!(
+            code(with(text.clone().into(), "p".into())),
+            "INVALID_FIELD_TYPE"
+        );
     }
 
     #[test]
     fn content_type_must_be_json() {
         assert!(json_content_type(Some("application/json; charset=utf-8"), true).is_ok());
         assert!(json_content_type(Some("Application/JSON"), true).is_ok());
-        assert_eq!(json_content_type(Some("text/plain"), false), Err(Error::UnsupportedMediaType));
-        assert_eq!(json_content_type(None, true), Err(Error::UnsupportedMediaType));
+        assert_eq!(
+            json_content_type(Some("text/plain"), false),
+            Err(Error::UnsupportedMediaType)
+        );
+        assert_eq!(
+            json_content_type(None, true),
+            Err(Error::UnsupportedMediaType)
+        );
         assert!(json_content_type(None, false).is_ok());
     }
 }

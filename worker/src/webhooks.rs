@@ -16,7 +16,10 @@ use crate::validate;
 /// Checked before the body is read: an unauthenticated caller gets nothing
 /// parsed, and cannot learn which bodies would be valid.
 fn check_secret(req: &Request, env: &Env) -> Result<()> {
-    let configured = env.secret("WEBHOOK_SECRET").map(|s| s.to_string()).unwrap_or_default();
+    let configured = env
+        .secret("WEBHOOK_SECRET")
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     if configured.is_empty() {
         return Err(Error::Misconfigured("WEBHOOK_SECRET is not set"));
     }
@@ -41,15 +44,33 @@ async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
 
 /// One record per (clientId, backupMethod): a new share replaces the old,
 /// and the same delivery twice leaves the same share stored.
-pub async fn store_custodian_share(req: &mut Request, env: &Env, _config: &Config) -> Result<Response> {
+pub async fn store_custodian_share(
+    req: &mut Request,
+    env: &Env,
+    _config: &Config,
+) -> Result<Response> {
     check_secret(req, env)?;
     let body = read_json_body(req).await?;
     let backup = validate::custodian_backup(&body)?;
     let keyring = keyring(env)?;
-    let sealed = keyring.seal(&backup.client_id, &backup.backup_method, &backup.custodian_share)?;
+    let sealed = keyring.seal(
+        &backup.client_id,
+        &backup.backup_method,
+        &backup.custodian_share,
+    )?;
     let kv = shares(env)?;
-    kv::put_json(&kv, &store::custodian_key(&backup.client_id, &backup.backup_method), &sealed).await?;
-    kv::remember_method(&kv, &store::custodian_index_key(&backup.client_id), &backup.backup_method).await;
+    kv::put_json(
+        &kv,
+        &store::custodian_key(&backup.client_id, &backup.backup_method),
+        &sealed,
+    )
+    .await?;
+    kv::remember_method(
+        &kv,
+        &store::custodian_index_key(&backup.client_id),
+        &backup.backup_method,
+    )
+    .await;
     json(200, &json!({"stored": true}))
 }
 
@@ -57,7 +78,11 @@ pub async fn store_custodian_share(req: &mut Request, env: &Env, _config: &Confi
 /// picks the share it needs from the list, and an empty list is the true
 /// answer for a client that has no custodian backup here (a 404 would read
 /// as a wrong webhook URL).
-pub async fn fetch_custodian_shares(req: &mut Request, env: &Env, _config: &Config) -> Result<Response> {
+pub async fn fetch_custodian_shares(
+    req: &mut Request,
+    env: &Env,
+    _config: &Config,
+) -> Result<Response> {
     check_secret(req, env)?;
     let body = read_json_body(req).await?;
     let client_id = validate::custodian_fetch(&body)?;

@@ -32,12 +32,15 @@ pub struct Keyring {
 impl core::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
-        f.debug_struct("Keyring").field("kids", &kids).finish_non_exhaustive()
+        f.debug_struct("Keyring")
+            .field("kids", &kids)
+            .finish_non_exhaustive()
     }
 }
 
-const MALFORMED_KEYS: Error =
-    Error::Misconfigured("SHARE_ENCRYPTION_KEYS must be kid:base64-32-byte-key[,kid:key...] with unique kids");
+const MALFORMED_KEYS: Error = Error::Misconfigured(
+    "SHARE_ENCRYPTION_KEYS must be kid:base64-32-byte-key[,kid:key...] with unique kids",
+);
 
 impl Keyring {
     pub fn parse(secret: &str) -> Result<Self> {
@@ -54,12 +57,17 @@ impl Keyring {
             // `openssl rand -base64 32` gives padded base64; base64url is also taken.
             let decoded_len = match Base64::decode(encoded, &mut key[..]) {
                 Ok(bytes) => bytes.len(),
-                Err(_) => Base64UrlUnpadded::decode(encoded, &mut key[..]).map_err(|_| MALFORMED_KEYS)?.len(),
+                Err(_) => Base64UrlUnpadded::decode(encoded, &mut key[..])
+                    .map_err(|_| MALFORMED_KEYS)?
+                    .len(),
             };
             if decoded_len != 32 {
                 return Err(MALFORMED_KEYS);
             }
-            keys.push(ShareKey { kid: kid.to_owned(), key });
+            keys.push(ShareKey {
+                kid: kid.to_owned(),
+                key,
+            });
         }
         if keys.is_empty() {
             return Err(MALFORMED_KEYS);
@@ -72,7 +80,12 @@ impl Keyring {
         &self.keys[0].kid
     }
 
-    pub fn seal(&self, client_id: &str, backup_method: &str, custodian_share: &str) -> Result<SealedShare> {
+    pub fn seal(
+        &self,
+        client_id: &str,
+        backup_method: &str,
+        custodian_share: &str,
+    ) -> Result<SealedShare> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| Error::Internal("randomness unavailable"))?;
         self.seal_with_nonce(client_id, backup_method, custodian_share, nonce)
@@ -88,7 +101,13 @@ impl Keyring {
         let share_key = &self.keys[0];
         let aad = associated_data(client_id, backup_method);
         let sealed = cipher(share_key)
-            .encrypt(&Nonce::from(nonce), Payload { msg: custodian_share.as_bytes(), aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: custodian_share.as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| Error::Internal("sealing failed"))?;
         Ok(SealedShare {
             v: RECORD_VERSION,
@@ -100,23 +119,41 @@ impl Keyring {
 
     /// The share exactly as Portal sent it. Any failure (unknown kid, wrong
     /// client or method, damage) is the same `StoredRecordUnreadable`.
-    pub fn open(&self, client_id: &str, backup_method: &str, record: &SealedShare) -> Result<Zeroizing<String>> {
+    pub fn open(
+        &self,
+        client_id: &str,
+        backup_method: &str,
+        record: &SealedShare,
+    ) -> Result<Zeroizing<String>> {
         let unreadable = Error::StoredRecordUnreadable;
         if record.v != RECORD_VERSION {
             return Err(unreadable);
         }
-        let share_key = self.keys.iter().find(|k| k.kid == record.kid).ok_or(unreadable.clone())?;
+        let share_key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == record.kid)
+            .ok_or(unreadable.clone())?;
         let mut nonce = [0u8; NONCE_LEN];
         match Base64UrlUnpadded::decode(record.nonce.as_bytes(), &mut nonce) {
             Ok(bytes) if bytes.len() == NONCE_LEN => {}
             _ => return Err(unreadable),
         }
-        let sealed = Base64UrlUnpadded::decode_vec(&record.ciphertext).map_err(|_| unreadable.clone())?;
+        let sealed =
+            Base64UrlUnpadded::decode_vec(&record.ciphertext).map_err(|_| unreadable.clone())?;
         let aad = associated_data(client_id, backup_method);
         let plain = cipher(share_key)
-            .decrypt(&Nonce::from(nonce), Payload { msg: &sealed, aad: &aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &sealed,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| unreadable.clone())?;
-        String::from_utf8(plain).map(Zeroizing::new).map_err(|_| unreadable)
+        String::from_utf8(plain)
+            .map(Zeroizing::new)
+            .map_err(|_| unreadable)
     }
 }
 
@@ -158,16 +195,28 @@ mod tests {
         let stored = serde_json::to_string(&record).unwrap();
         assert!(!stored.contains("1234567890") && !stored.contains("pailler"));
         assert_eq!(record.kid, "k1");
-        assert_eq!(ring.open("client-a", "GDRIVE", &record).unwrap().as_str(), SHARE);
+        assert_eq!(
+            ring.open("client-a", "GDRIVE", &record).unwrap().as_str(),
+            SHARE
+        );
     }
 
     #[test]
     fn a_record_moved_to_another_client_or_method_does_not_open() {
         let ring = Keyring::parse(K1).unwrap();
         let record = ring.seal("client-a", "GDRIVE", SHARE).unwrap();
-        assert_eq!(ring.open("client-b", "GDRIVE", &record), Err(Error::StoredRecordUnreadable));
-        assert_eq!(ring.open("client-a", "PASSWORD", &record), Err(Error::StoredRecordUnreadable));
-        assert_eq!(ring.open("client-aG", "DRIVE", &record), Err(Error::StoredRecordUnreadable));
+        assert_eq!(
+            ring.open("client-b", "GDRIVE", &record),
+            Err(Error::StoredRecordUnreadable)
+        );
+        assert_eq!(
+            ring.open("client-a", "PASSWORD", &record),
+            Err(Error::StoredRecordUnreadable)
+        );
+        assert_eq!(
+            ring.open("client-aG", "DRIVE", &record),
+            Err(Error::StoredRecordUnreadable)
+        );
     }
 
     #[test]
@@ -175,12 +224,18 @@ mod tests {
         let old_ring = Keyring::parse(K1).unwrap();
         let old_record = old_ring.seal("c", "GDRIVE", SHARE).unwrap();
         let rotated = Keyring::parse(&format!("{K2}, {K1}")).unwrap();
-        assert_eq!(rotated.open("c", "GDRIVE", &old_record).unwrap().as_str(), SHARE);
+        assert_eq!(
+            rotated.open("c", "GDRIVE", &old_record).unwrap().as_str(),
+            SHARE
+        );
         let new_record = rotated.seal("c", "GDRIVE", SHARE).unwrap();
         assert_eq!(new_record.kid, "k2");
         // Once k1 is dropped its records are unreadable, not silently empty.
         let k2_only = Keyring::parse(K2).unwrap();
-        assert_eq!(k2_only.open("c", "GDRIVE", &old_record), Err(Error::StoredRecordUnreadable));
+        assert_eq!(
+            k2_only.open("c", "GDRIVE", &old_record),
+            Err(Error::StoredRecordUnreadable)
+        );
     }
 
     #[test]
@@ -190,13 +245,22 @@ mod tests {
         let mut bytes = Base64UrlUnpadded::decode_vec(&record.ciphertext).unwrap();
         bytes[0] ^= 1;
         record.ciphertext = Base64UrlUnpadded::encode_string(&bytes);
-        assert_eq!(ring.open("c", "GDRIVE", &record), Err(Error::StoredRecordUnreadable));
+        assert_eq!(
+            ring.open("c", "GDRIVE", &record),
+            Err(Error::StoredRecordUnreadable)
+        );
     }
 
     #[test]
     fn malformed_key_lists_are_refused_without_echoing_them() {
         let short = "k1:AAECAw==";
-        for bad in ["", "nokid", short, "k/1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &format!("{K1},{K1}")] {
+        for bad in [
+            "",
+            "nokid",
+            short,
+            "k/1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            &format!("{K1},{K1}"),
+        ] {
             let err = Keyring::parse(bad).unwrap_err();
             assert_eq!(err.code(), "MISCONFIGURED");
             assert!(!err.to_string().contains("AAECAw"));

@@ -42,7 +42,11 @@ impl ClientBackupRecord {
             Some(old) if old.current.confirmed => Some(old.current),
             Some(old) => old.previous,
         };
-        ClientBackupRecord { v: RECORD_VERSION, current: new, previous }
+        ClientBackupRecord {
+            v: RECORD_VERSION,
+            current: new,
+            previous,
+        }
     }
 
     /// The client says the whole backup finished: current is the one to
@@ -61,7 +65,9 @@ impl ClientBackupRecord {
     /// Applies the `client-notified` marker (the backupId last reported to
     /// Portal) to the versions it names.
     pub fn fold_notified(&mut self, notified_backup_id: Option<&str>) {
-        let Some(notified) = notified_backup_id else { return };
+        let Some(notified) = notified_backup_id else {
+            return;
+        };
         for version in core::iter::once(&mut self.current).chain(self.previous.as_mut()) {
             if version.backup_id == notified {
                 version.portal_notified = true;
@@ -73,7 +79,10 @@ impl ClientBackupRecord {
         ClientBackupVersions {
             client_id: client_id.into(),
             current: self.current.with_cipher_text(backup_method),
-            previous: self.previous.as_ref().map(|v| v.with_cipher_text(backup_method)),
+            previous: self
+                .previous
+                .as_ref()
+                .map(|v| v.with_cipher_text(backup_method)),
         }
     }
 }
@@ -92,7 +101,10 @@ impl StoredVersion {
     }
 
     fn with_cipher_text(&self, backup_method: &str) -> ClientBackup {
-        ClientBackup { summary: self.summary(backup_method), cipher_text: self.cipher_text.clone() }
+        ClientBackup {
+            summary: self.summary(backup_method),
+            cipher_text: self.cipher_text.clone(),
+        }
     }
 }
 

@@ -9,13 +9,18 @@ use worker::kv::KvStore;
 use crate::error::{Error, Result};
 
 pub async fn get_text(kv: &KvStore, key: &str) -> Result<Option<String>> {
-    kv.get(key).text().await.map_err(|_| Error::StorageUnavailable)
+    kv.get(key)
+        .text()
+        .await
+        .map_err(|_| Error::StorageUnavailable)
 }
 
 pub async fn get_json<T: DeserializeOwned>(kv: &KvStore, key: &str) -> Result<Option<T>> {
     match get_text(kv, key).await? {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text).map(Some).map_err(|_| Error::StoredRecordUnreadable),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|_| Error::StoredRecordUnreadable),
     }
 }
 
@@ -25,7 +30,11 @@ pub async fn put_json<T: Serialize>(kv: &KvStore, key: &str, value: &T) -> Resul
 }
 
 pub async fn put_text(kv: &KvStore, key: &str, value: &str) -> Result<()> {
-    kv.put(key, value).map_err(|_| Error::StorageUnavailable)?.execute().await.map_err(|_| Error::StorageUnavailable)
+    kv.put(key, value)
+        .map_err(|_| Error::StorageUnavailable)?
+        .execute()
+        .await
+        .map_err(|_| Error::StorageUnavailable)
 }
 
 pub async fn delete(kv: &KvStore, key: &str) -> Result<()> {
@@ -40,7 +49,10 @@ async fn list_keys(kv: &KvStore, prefix: &str) -> Result<Vec<String>> {
         if let Some(cursor) = cursor.take() {
             list = list.cursor(cursor);
         }
-        let page = list.execute().await.map_err(|_| Error::StorageUnavailable)?;
+        let page = list
+            .execute()
+            .await
+            .map_err(|_| Error::StorageUnavailable)?;
         names.extend(page.keys.into_iter().map(|key| key.name));
         match page.cursor {
             Some(next) if !page.list_complete && !next.is_empty() => cursor = Some(next),

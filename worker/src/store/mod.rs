@@ -57,7 +57,11 @@ pub fn methods_to_read(index: &[String], listed_keys: &[String], prefix: &str) -
     let mut methods: Vec<String> = index
         .iter()
         .cloned()
-        .chain(listed_keys.iter().filter_map(|key| key.strip_prefix(prefix).map(str::to_owned)))
+        .chain(
+            listed_keys
+                .iter()
+                .filter_map(|key| key.strip_prefix(prefix).map(str::to_owned)),
+        )
         .filter(|method| crate::validate::is_safe_id(method))
         .collect();
     methods.sort();
@@ -93,8 +97,14 @@ mod tests {
     fn readers_see_the_union_of_index_and_list() {
         let prefix = custodian_prefix("c");
         let index = vec!["PASSWORD".to_owned(), "GDRIVE".to_owned()];
-        let listed = vec!["custodian/c/GDRIVE".to_owned(), "custodian/c/ICLOUD".to_owned()];
-        assert_eq!(methods_to_read(&index, &listed, &prefix), ["GDRIVE", "ICLOUD", "PASSWORD"]);
+        let listed = vec![
+            "custodian/c/GDRIVE".to_owned(),
+            "custodian/c/ICLOUD".to_owned(),
+        ];
+        assert_eq!(
+            methods_to_read(&index, &listed, &prefix),
+            ["GDRIVE", "ICLOUD", "PASSWORD"]
+        );
     }
 
     #[test]

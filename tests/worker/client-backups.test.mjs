@@ -1,0 +1,245 @@
+// Client backup storage for the browser module, in workerd, against the
+// Portal stand-in.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ALICE, BOB, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker,
+} from './harness.mjs';
+
+const ALICE_PAIRS = [backupSharePairId('client-alice', 'SECP256K1'), backupSharePairId('client-alice', 'ED25519')];
+const BOB_PAIRS = [backupSharePairId('client-bob', 'SECP256K1')];
+
+let tokenCounter = 0;
+/** A token Portal knows but the Worker has never cached. */
+async function freshClient(portal, clientId = 'client-carol') {
+  const token = `test-token-fresh-${++tokenCounter}`;
+  await control(portal, 'clients', { token, clientId });
+  return { token, clientId, pairs: [backupSharePairId(clientId, 'SECP256K1')] };
+}
+
+describe('client backups', () => {
+  let portal;
+  let worker;
+  let alice;
+  let bob;
+  before(async () => {
+    portal = await startPortal();
+    worker = await startWorker({ portalUrl: portal.url });
+    alice = clientApi(worker, ALICE);
+    bob = clientApi(worker, BOB);
+  });
+  after(async () => {
+    await worker.close();
+    await portal.close();
+  });
+  beforeEach(async () => {
+    await control(portal, 'reset', {});
+    for (const key of Object.keys(await dumpKv(worker))) await worker.kv.delete(key);
+  });
+
+  test('a stored backup reads back byte for byte and Portal is told', async () => {
+    const cipherText = envelopeText();
+    const put = await alice.put('GDRIVE', cipherText, ALICE_PAIRS);
+    assert.equal(put.status, 201);
+    assert.equal(put.body.clientId, 'client-alice');
+    assert.equal(put.body.backup.backupMethod, 'GDRIVE');
+    assert.equal(put.body.backup.size, cipherText.length);
+    assert.equal(put.body.backup.portalNotified, true);
+    assert.equal(put.body.backup.confirmed, false);
+    assert.ok(!Number.isNaN(Date.parse(put.body.backup.createdAt)));
+
+    const calls = await control(portal, 'calls');
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].clientId, 'client-alice');
+    assert.equal(calls[0].status, 'STORED_CLIENT_BACKUP_SHARE');
+    assert.deepEqual(calls[0].backupSharePairIds, ALICE_PAIRS);
+
+    const got = await alice.get('GDRIVE');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.current.cipherText, cipherText);
+    assert.equal(got.body.current.backupId, put.body.backup.backupId);
+    assert.equal(got.body.current.portalNotified, true);
+    assert.equal(got.body.previous, null);
+
+    const list = await alice.list();
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body, { clientId: 'client-alice', backups: [put.body.backup] });
+  });
+
+  test('nothing stored: GET is 404, list is empty', async () => {
+    const got = await alice.get('GDRIVE');
+    assert.equal(got.status, 404);
+    assert.equal(got.body.error.code, 'NOT_FOUND');
+    assert.deepEqual((await alice.list()).body, { clientId: 'client-alice', backups: [] });
+  });
+
+  test('one client never reads or overwrites another\'s backup', async () => {
+    const aliceText = envelopeText();
+    await alice.put('GDRIVE', aliceText, ALICE_PAIRS);
+    assert.equal((await bob.get('GDRIVE')).status, 404);
+    assert.deepEqual((await bob.list()).body.backups, []);
+    const bobPut = await bob.put('GDRIVE', envelopeText(), BOB_PAIRS);
+    assert.equal(bobPut.status, 201);
+    assert.equal(bobPut.body.clientId, 'client-bob');
+    assert.equal((await alice.get('GDRIVE')).body.current.cipherText, aliceText);
+    assert.equal((await bob.remove('GDRIVE')).status, 204);
+    assert.equal((await alice.get('GDRIVE')).body.current.cipherText, aliceText);
+  });
+
+  test('a missing or rejected token is 401 and touches nothing', async () => {
+    await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    const before = await dumpKv(worker);
+    const anonymous = clientApi(worker, {});
+    const stranger = clientApi(worker, { token: 'test-token-unknown' });
+    for (const api of [anonymous, stranger]) {
+      for (const res of [await api.get('GDRIVE'), await api.list(), await api.put('GDRIVE', envelopeText(), ALICE_PAIRS), await api.remove('GDRIVE')]) {
+        assert.equal(res.status, 401);
+        assert.equal(res.body.error.code, 'UNAUTHENTICATED');
+      }
+    }
+    const basic = await anonymous.call('GET', '/GDRIVE', undefined, { Authorization: 'Basic dGVzdA==' });
+    assert.equal(basic.status, 401);
+    assert.deepEqual(await dumpKv(worker), before);
+  });
+
+  test('Portal down or failing is 503, never a pass', async () => {
+    const carol = await freshClient(portal);
+    const api = clientApi(worker, carol);
+    await control(portal, 'down', { down: true });
+    const down = await api.list();
+    assert.equal(down.status, 503);
+    assert.equal(down.body.error.code, 'PORTAL_UNAVAILABLE');
+    await control(portal, 'down', { down: false });
+    for (const status of [500, 502, 429]) {
+      await control(portal, 'fail', { count: 1, status, path: '/clients/me' });
+      const failing = await api.put('GDRIVE', envelopeText(), carol.pairs);
+      assert.equal(failing.status, 503, `Portal ${status}`);
+    }
+    assert.deepEqual(await dumpKv(worker), {});
+    // Once Portal is back the same token works.
+    assert.equal((await api.list()).status, 200);
+  });
+
+  test('a verified token is remembered briefly, not re-asked every request', async () => {
+    const carol = await freshClient(portal);
+    const api = clientApi(worker, carol);
+    assert.equal((await api.list()).status, 200);
+    await control(portal, 'down', { down: true });
+    assert.equal((await api.list()).status, 200);
+    await control(portal, 'down', { down: false });
+    const raw = JSON.stringify(await dumpKv(worker));
+    assert.ok(!raw.includes(carol.token));
+  });
+
+  test('when telling Portal fails the backup stays stored, and /notify retries', async () => {
+    await control(portal, 'fail', { count: 1, status: 500, path: 'backup-share-pairs' });
+    const cipherText = envelopeText();
+    const put = await alice.put('GDRIVE', cipherText, ALICE_PAIRS);
+    assert.equal(put.status, 201);
+    assert.equal(put.body.backup.portalNotified, false);
+    assert.deepEqual(await control(portal, 'calls'), []);
+    const got = await alice.get('GDRIVE');
+    assert.equal(got.body.current.cipherText, cipherText);
+    assert.equal(got.body.current.portalNotified, false);
+    assert.equal((await alice.list()).body.backups[0].portalNotified, false);
+
+    const notified = await alice.notify('GDRIVE');
+    assert.equal(notified.status, 200);
+    assert.equal(notified.body.backup.portalNotified, true);
+    assert.equal(notified.body.backup.backupId, put.body.backup.backupId);
+    const calls = await control(portal, 'calls');
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0].backupSharePairIds, ALICE_PAIRS);
+    assert.equal((await alice.get('GDRIVE')).body.current.portalNotified, true);
+    assert.equal((await alice.notify('NOTHING')).status, 404);
+  });
+
+  test('the last confirmed backup survives until a new one is confirmed', async () => {
+    const v1 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    assert.equal((await alice.confirm('GDRIVE', v1.body.backup.backupId)).body.backup.confirmed, true);
+    const v1Text = (await alice.get('GDRIVE')).body.current.cipherText;
+
+    const v2 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    let got = (await alice.get('GDRIVE')).body;
+    assert.equal(got.current.backupId, v2.body.backup.backupId);
+    assert.equal(got.previous.backupId, v1.body.backup.backupId);
+    assert.equal(got.previous.cipherText, v1Text);
+    assert.equal(got.previous.confirmed, true);
+
+    // v2 was never confirmed (the backup failed half-way): v3 replaces it, v1 stays.
+    const v3 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    got = (await alice.get('GDRIVE')).body;
+    assert.equal(got.current.backupId, v3.body.backup.backupId);
+    assert.equal(got.previous.backupId, v1.body.backup.backupId);
+
+    const stale = await alice.confirm('GDRIVE', v2.body.backup.backupId);
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.error.code, 'NOT_CURRENT');
+    assert.equal((await alice.confirm('GDRIVE', v3.body.backup.backupId)).status, 200);
+    got = (await alice.get('GDRIVE')).body;
+    assert.equal(got.current.confirmed, true);
+    assert.equal(got.previous, null);
+  });
+
+  test('delete removes a backup; deleting again is 404', async () => {
+    await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
+    const removed = await alice.remove('GDRIVE');
+    assert.equal(removed.status, 204);
+    assert.equal(removed.text, '');
+    assert.equal((await alice.get('GDRIVE')).status, 404);
+    assert.equal((await alice.remove('GDRIVE')).status, 404);
+    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['PASSWORD']);
+  });
+
+  test('malformed uploads are refused and change nothing', async () => {
+    await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    const before = await dumpKv(worker);
+    const good = envelopeText();
+    const cases = [
+      ['not JSON', () => alice.call('PUT', '/GDRIVE', '{nope'), 400, 'INVALID_JSON'],
+      ['text/plain', () => alice.call('PUT', '/GDRIVE', { cipherText: good, backupSharePairIds: ALICE_PAIRS }, { 'Content-Type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['no cipherText', () => alice.call('PUT', '/GDRIVE', { backupSharePairIds: ALICE_PAIRS }), 400, 'MISSING_FIELD'],
+      ['cipherText not base64url', () => alice.put('GDRIVE', 'not base64 !!', ALICE_PAIRS), 400, 'INVALID_CIPHERTEXT'],
+      ['cipherText not an envelope', () => alice.put('GDRIVE', Buffer.from('hello world, not sealed').toString('base64url'), ALICE_PAIRS), 400, 'INVALID_CIPHERTEXT'],
+      ['no pair ids', () => alice.put('GDRIVE', good, []), 400, 'INVALID_SHARE_PAIR_IDS'],
+      ['hostile pair id', () => alice.put('GDRIVE', good, ['../x']), 400, 'INVALID_SHARE_PAIR_IDS'],
+      ['too many pair ids', () => alice.put('GDRIVE', good, Array(17).fill('p')), 400, 'INVALID_SHARE_PAIR_IDS'],
+      ['unknown field', () => alice.call('PUT', '/GDRIVE', { cipherText: good, backupSharePairIds: ALICE_PAIRS, clientId: 'client-bob' }), 400, 'UNKNOWN_FIELD'],
+      ['method with a colon', () => alice.put('a:b', good, ALICE_PAIRS), 400, 'INVALID_BACKUP_METHOD'],
+      ['method with an escaped path', () => alice.put('a%2F..%2Fb', good, ALICE_PAIRS), 400, 'INVALID_BACKUP_METHOD'],
+      ['method 10 KB', () => alice.put('G'.repeat(10_240), good, ALICE_PAIRS), 400, 'INVALID_BACKUP_METHOD'],
+      ['body over 256 KiB', () => alice.put('GDRIVE', envelopeText(300_000), ALICE_PAIRS), 413, 'PAYLOAD_TOO_LARGE'],
+      ['confirm without backupId', () => alice.call('POST', '/GDRIVE/confirm', {}), 400, 'MISSING_FIELD'],
+      ['PATCH', () => alice.call('PATCH', '/GDRIVE', {}), 405, 'METHOD_NOT_ALLOWED'],
+      ['unknown route', () => alice.call('GET', '/GDRIVE/versions'), 404, 'ROUTE_NOT_FOUND'],
+    ];
+    for (const [name, send, status, code] of cases) {
+      const res = await send();
+      assert.equal(res.status, status, name);
+      assert.match(res.headers.get('content-type'), /^application\/json/, name);
+      assert.equal(res.body.error.code, code, name);
+    }
+    assert.deepEqual(await dumpKv(worker), before);
+  });
+});
+
+describe('client backups with NOTIFY_PORTAL="false"', () => {
+  let portal;
+  let worker;
+  before(async () => {
+    portal = await startPortal();
+    worker = await startWorker({ portalUrl: portal.url, notifyPortal: 'false' });
+  });
+  after(async () => {
+    await worker.close();
+    await portal.close();
+  });
+
+  test('the backup is stored and Portal is not called', async () => {
+    const put = await clientApi(worker, ALICE).put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    assert.equal(put.status, 201);
+    assert.equal(put.body.backup.portalNotified, false);
+    assert.deepEqual(await control(portal, 'calls'), []);
+  });
+});

@@ -1,0 +1,186 @@
+// Portal's custodian backup webhooks, in workerd.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import {
+  WEBHOOK_SECRET, dumpKv, fetchShares, postBackup, shareFragments, shareText, startPortal, startWorker,
+} from './harness.mjs';
+
+describe('custodian backup webhooks', () => {
+  let worker;
+  before(async () => {
+    worker = await startWorker();
+  });
+  after(() => worker.close());
+  beforeEach(async () => {
+    for (const key of Object.keys(await dumpKv(worker))) await worker.kv.delete(key);
+  });
+
+  test('a stored share comes back from /backup/fetch exactly as sent', async () => {
+    const share = shareText('client-1', 'GDRIVE');
+    const stored = await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share });
+    assert.equal(stored.status, 200);
+    assert.deepEqual(await stored.json(), { stored: true });
+    assert.deepEqual(await fetchShares(worker, 'client-1'), { status: 200, body: { backupShares: [share] } });
+  });
+
+  test('nothing stored: 200 with an empty list', async () => {
+    assert.deepEqual(await fetchShares(worker, 'client-nobody'), { status: 200, body: { backupShares: [] } });
+  });
+
+  test('a new share for the same method replaces the old one', async () => {
+    const first = shareText('client-1', 'GDRIVE-SECP256K1', 1);
+    const second = shareText('client-1', 'GDRIVE-SECP256K1', 2);
+    await postBackup(worker, { backupMethod: 'GDRIVE-SECP256K1', clientId: 'client-1', share: first });
+    await postBackup(worker, { backupMethod: 'GDRIVE-SECP256K1', clientId: 'client-1', share: second });
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [second]);
+  });
+
+  test('every method of a client is returned, and only that client\'s', async () => {
+    const methods = ['GDRIVE-SECP256K1', 'GDRIVE-ED25519', 'PASSWORD'];
+    for (const backupMethod of methods) {
+      const res = await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
+      assert.equal(res.status, 200);
+    }
+    await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-10', share: shareText('client-10', 'GDRIVE') });
+    const { body } = await fetchShares(worker, 'client-1');
+    assert.deepEqual(new Set(body.backupShares), new Set(methods.map((m) => shareText('client-1', m))));
+    assert.deepEqual((await fetchShares(worker, 'client-10')).body.backupShares, [shareText('client-10', 'GDRIVE')]);
+  });
+
+  test('the same delivery twice leaves the same state', async () => {
+    const body = { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE') };
+    assert.equal((await postBackup(worker, body)).status, 200);
+    const keysAfterFirst = Object.keys(await dumpKv(worker)).sort();
+    assert.equal((await postBackup(worker, body)).status, 200);
+    assert.deepEqual(Object.keys(await dumpKv(worker)).sort(), keysAfterFirst);
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [body.share]);
+  });
+
+  test('KV never holds the share in clear', async () => {
+    const share = shareText('client-1', 'GDRIVE');
+    await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share });
+    const raw = await dumpKv(worker);
+    const record = JSON.parse(raw['custodian/client-1/GDRIVE']);
+    assert.equal(record.kid, 'k1');
+    const everything = JSON.stringify(raw);
+    const fragments = shareFragments(share);
+    assert.ok(fragments.length >= 10);
+    for (const fragment of fragments) assert.ok(!everything.includes(fragment), 'a share fragment is in KV in clear');
+  });
+
+  test('a missing or wrong X-Webhook-Secret is 401 and stores nothing', async () => {
+    const body = { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE') };
+    for (const secret of [null, '', 'wrong', `${WEBHOOK_SECRET}x`, WEBHOOK_SECRET.slice(0, -1), WEBHOOK_SECRET.toUpperCase()]) {
+      const res = await postBackup(worker, body, { secret });
+      assert.equal(res.status, 401, `secret ${JSON.stringify(secret)}`);
+      const text = await res.text();
+      assert.equal(JSON.parse(text).error.code, 'UNAUTHENTICATED');
+      assert.ok(!text.includes(WEBHOOK_SECRET.slice(6)));
+    }
+    const fetched = await fetchShares(worker, 'client-1', { secret: 'wrong' });
+    assert.equal(fetched.status, 401);
+    assert.deepEqual(await dumpKv(worker), {});
+  });
+
+  test('the secret is checked before the body is read', async () => {
+    // An oversize, malformed body with a wrong secret is still just 401.
+    const res = await postBackup(worker, 'x'.repeat(200_000), { secret: 'wrong', contentType: 'text/plain' });
+    assert.equal(res.status, 401);
+  });
+
+  test('malformed deliveries are refused and leave the stored share untouched', async () => {
+    const good = { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE') };
+    await postBackup(worker, good);
+    const before = await dumpKv(worker);
+    const share = shareText('client-1', 'GDRIVE', 9);
+    const cases = [
+      ['not JSON', 'not json {', 400, 'INVALID_JSON'],
+      ['a JSON array', '[1,2]', 400, 'INVALID_JSON'],
+      ['missing share', { backupMethod: 'GDRIVE', clientId: 'client-1' }, 400, 'MISSING_FIELD'],
+      ['missing clientId', { backupMethod: 'GDRIVE', share }, 400, 'MISSING_FIELD'],
+      ['missing backupMethod', { clientId: 'client-1', share }, 400, 'MISSING_FIELD'],
+      ['clientId a number', { backupMethod: 'GDRIVE', clientId: 1, share }, 400, 'INVALID_FIELD_TYPE'],
+      ['share an object', { backupMethod: 'GDRIVE', clientId: 'client-1', share: JSON.parse(share) }, 400, 'INVALID_FIELD_TYPE'],
+      ['share not JSON', { backupMethod: 'GDRIVE', clientId: 'client-1', share: 'plain text' }, 400, 'INVALID_SHARE'],
+      ['share a JSON string', { backupMethod: 'GDRIVE', clientId: 'client-1', share: '"x"' }, 400, 'INVALID_SHARE'],
+      ['clientId with a path', { backupMethod: 'GDRIVE', clientId: 'a/../b', share }, 400, 'INVALID_CLIENT_ID'],
+      ['clientId with a colon', { backupMethod: 'GDRIVE', clientId: 'a:b', share }, 400, 'INVALID_CLIENT_ID'],
+      ['clientId empty', { backupMethod: 'GDRIVE', clientId: '', share }, 400, 'INVALID_CLIENT_ID'],
+      ['clientId 10 KB', { backupMethod: 'GDRIVE', clientId: 'a'.repeat(10_240), share }, 400, 'INVALID_CLIENT_ID'],
+      ['clientId of another client + separator', { backupMethod: 'GDRIVE', clientId: 'client-1/GDRIVE', share }, 400, 'INVALID_CLIENT_ID'],
+      ['backupMethod with a path', { backupMethod: '../GDRIVE', clientId: 'client-1', share }, 400, 'INVALID_BACKUP_METHOD'],
+      ['backupMethod with a colon', { backupMethod: 'GDRIVE:x', clientId: 'client-1', share }, 400, 'INVALID_BACKUP_METHOD'],
+      ['backupMethod empty', { backupMethod: '', clientId: 'client-1', share }, 400, 'INVALID_BACKUP_METHOD'],
+      ['backupMethod 10 KB', { backupMethod: 'G'.repeat(10_240), clientId: 'client-1', share }, 400, 'INVALID_BACKUP_METHOD'],
+      ['body over 64 KiB', { backupMethod: 'GDRIVE', clientId: 'client-1', share: JSON.stringify({ x: 'y'.repeat(70_000) }) }, 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [name, body, status, code] of cases) {
+      const res = await postBackup(worker, body);
+      assert.equal(res.status, status, name);
+      assert.match(res.headers.get('content-type'), /^application\/json/, name);
+      assert.equal((await res.json()).error.code, code, name);
+    }
+    const textPlain = await postBackup(worker, good, { contentType: 'text/plain' });
+    assert.equal(textPlain.status, 415);
+    assert.equal((await textPlain.json()).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.deepEqual(await dumpKv(worker), before);
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [good.share]);
+  });
+
+  test('a chunked body without Content-Length is cut off at the limit', async () => {
+    const chunks = Array.from({ length: 20 }, () => Buffer.alloc(8192, 0x61));
+    const res = await worker.fetch('/webhooks/backup', {
+      method: 'POST',
+      headers: { 'X-Webhook-Secret': WEBHOOK_SECRET, 'Content-Type': 'application/json' },
+      body: Readable.toWeb(Readable.from(chunks)),
+      duplex: 'half',
+    });
+    assert.equal(res.status, 413);
+    assert.deepEqual(await dumpKv(worker), {});
+  });
+
+  test('webhooks answer only POST and carry no CORS headers', async () => {
+    const get = await worker.fetch('/webhooks/backup', { headers: { Origin: 'https://wallet.example' } });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    assert.equal(get.headers.get('access-control-allow-origin'), null);
+    const preflight = await worker.fetch('/webhooks/backup', {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://wallet.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(preflight.status, 405);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    const post = await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'c', share: '{}' }, { headers: { Origin: 'https://wallet.example' } });
+    assert.equal(post.status, 200);
+    assert.equal(post.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('Portal delivering to the Worker over HTTP', () => {
+  let apiPortal;
+  let worker;
+  let sender;
+  before(async () => {
+    apiPortal = await startPortal();
+    worker = await startWorker({ portalUrl: apiPortal.url, port: 0 });
+    sender = await startPortal({ webhookUrl: `${worker.url}/webhooks`, webhookSecret: WEBHOOK_SECRET });
+  });
+  after(async () => {
+    await worker.close();
+    await apiPortal.close();
+    await sender.close();
+  });
+
+  test('Portal\'s store-then-fetch check passes', async () => {
+    const res = await fetch(`${sender.url}/__control/custodian-backup`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientId: 'client-alice', backupMethod: 'GDRIVE-SECP256K1' }),
+    });
+    const record = await res.json();
+    assert.equal(record.backupStatus, 200);
+    assert.equal(record.fetchStatus, 200);
+    assert.equal(record.stored, true, record.error);
+  });
+});
