@@ -1,0 +1,42 @@
+// Starts a Worker in workerd through Miniflare on its own port, the way
+// tests/support/services.mjs runs the real one, with bench-only ports and
+// optional on-disk KV (for the 100,000-client preload).
+import { Miniflare } from 'miniflare';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const COMPATIBILITY_DATE = '2026-04-26';
+export const WEBHOOKS_ROOT = 'webhooks';
+export const WORKERS = {
+  rust: { scriptPath: `${ROOT}worker/build/index.js`, label: 'Rust Worker (worker/build)' },
+  js: { scriptPath: `${ROOT}bench/js-worker/index.js`, label: 'JS Worker (bench/js-worker)' },
+};
+
+/** {kind, port, portalUrl, webhookSecret, shareKeys, kvPersist?, notifyPortal?} → {url, mf, kv(), stop()} */
+export async function startWorker({ kind, port, portalUrl, webhookSecret, shareKeys, kvPersist, notifyPortal = true, log = null }) {
+  const mf = new Miniflare({
+    cf: false,
+    host: '127.0.0.1',
+    port,
+    // Both Workers log one JSON line per request; drain it, or the pipe fills.
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on('data', (c) => log?.(c));
+      stderr.on('data', (c) => log?.(c));
+    },
+    kvPersist: kvPersist ?? false,
+    workers: [{
+      name: `bench-${kind}`,
+      modules: true,
+      scriptPath: WORKERS[kind].scriptPath,
+      modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      compatibilityDate: COMPATIBILITY_DATE,
+      kvNamespaces: { SHARES: `bench-shares-${kind}` },
+      bindings: {
+        WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800',
+        NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,
+      },
+    }],
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  return { url, mf, kv: () => mf.getKVNamespace('SHARES'), stop: () => mf.dispose() };
+}
