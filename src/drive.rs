@@ -18,18 +18,29 @@ const KEY_FILE_DOMAIN: &[u8] = b"portal-backup/drive-key-file/v1";
 /// Hex SHA-256 over a domain tag and length-prefixed ids, so ("ab", "c") and
 /// ("a", "bc") get different names.
 pub fn key_file_name(custodian_id: &str, client_id: &str) -> Result<String> {
+    let preimage = key_file_name_preimage(custodian_id, client_id)?;
+    Ok(key_file_name_from_digest(&Sha256::digest(&preimage)))
+}
+
+/// What `key_file_name` hashes. The browser hashes it with WebCrypto's
+/// SHA-256 instead, so the package carries no SHA-256 code of its own.
+pub fn key_file_name_preimage(custodian_id: &str, client_id: &str) -> Result<Vec<u8>> {
     if custodian_id.is_empty() || client_id.is_empty() {
         return Err(Error::InvalidInput("custodianId and clientId must not be empty"));
     }
-    let mut hash = Sha256::new();
-    hash.update(KEY_FILE_DOMAIN);
+    let mut preimage = Vec::with_capacity(KEY_FILE_DOMAIN.len() + 16 + custodian_id.len() + client_id.len());
+    preimage.extend_from_slice(KEY_FILE_DOMAIN);
     for id in [custodian_id, client_id] {
-        hash.update((id.len() as u64).to_be_bytes());
-        hash.update(id.as_bytes());
+        preimage.extend_from_slice(&(id.len() as u64).to_be_bytes());
+        preimage.extend_from_slice(id.as_bytes());
     }
-    let mut name = hex_lower(&hash.finalize());
+    Ok(preimage)
+}
+
+pub fn key_file_name_from_digest(digest: &[u8]) -> String {
+    let mut name = hex_lower(digest);
     name.push_str(".txt");
-    Ok(name)
+    name
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

@@ -129,3 +129,13 @@ fn argon2id_default_cost_in_chromium() {
     assert_ne!(key.as_bytes(), &[0; 32]);
     console_log!("argon2id m=64MiB t=3 p=1: {elapsed:.0} ms");
 }
+
+#[wasm_bindgen_test]
+async fn the_key_file_name_from_webcrypto_equals_the_native_one() {
+    for (custodian, client) in [("custodian-demo", "client-1"), ("ab", "c"), ("a", "bc"), ("é", "客户")] {
+        assert_eq!(
+            webcrypto::key_file_name(custodian, client).await.unwrap(),
+            portal_backup::drive::key_file_name(custodian, client).unwrap()
+        );
+    }
+}

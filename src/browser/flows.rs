@@ -86,7 +86,7 @@ async fn backup_gdrive(
     plaintext: &[u8],
     pair_ids: Vec<String>,
 ) -> Result<JsValue, Failure> {
-    let file_name = drive_core::key_file_name(options.custodian_id()?, &options.client_id)?;
+    let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
     let drive = drive(options)?;
     let server = server(options);
     let progress = options.progress();
@@ -295,7 +295,7 @@ pub async fn recover(options: &Options) -> Result<JsValue, Failure> {
 
 /// Two round trips: list key files ‖ fetch versions; read every key file.
 async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsValue, Failure> {
-    let file_name = drive_core::key_file_name(options.custodian_id()?, &options.client_id)?;
+    let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
     let drive = drive(options)?;
     let server = server(options);
     let progress = options.progress();
@@ -419,7 +419,7 @@ pub async fn delete_backup(options: &Options) -> Result<JsValue, Failure> {
             0
         }
         Method::Gdrive => {
-            let file_name = drive_core::key_file_name(options.custodian_id()?, &options.client_id)?;
+            let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
             let drive = drive(options)?;
             let (listed, deleted) = join(drive.list_key_files(&file_name), server.delete(method.name())).await;
             ignore_not_found(deleted)?;

@@ -16,7 +16,9 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use crate::Error;
-use crate::envelope::{self, BackupKey, Context, PasswordParams};
+use zeroize::Zeroizing;
+
+use crate::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
 use options::Options;
 pub use options::{
     BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
@@ -91,46 +93,56 @@ pub struct SealedShare {
 }
 
 /// Seal `plaintext` under a fresh random key, bound to (clientId, backupMethod).
+/// AES-GCM runs in WebCrypto.
 #[wasm_bindgen(js_name = encryptShare)]
-pub fn encrypt_share(plaintext: &[u8], client_id: &str, backup_method: &str) -> JsResult<SealedShare> {
-    let context = Context::new(client_id, backup_method)?;
+pub async fn encrypt_share(plaintext: Vec<u8>, client_id: String, backup_method: String) -> JsResult<SealedShare> {
+    let context = Context::new(&client_id, &backup_method)?;
     let key = BackupKey::generate()?;
-    let sealed = envelope::seal(&key, &context, plaintext)?;
+    let sealed = webcrypto::seal(&key, KeyKind::Random, &context, &plaintext).await?;
     Ok(SealedShare { key: key.to_text().to_string(), cipher_text: envelope::envelope_to_text(&sealed) })
 }
 
 /// Open a ciphertext from `encryptShare` with its key.
 #[wasm_bindgen(js_name = decryptShare)]
-pub fn decrypt_share(cipher_text: &str, key: &str, client_id: &str, backup_method: &str) -> JsResult<Vec<u8>> {
-    let context = Context::new(client_id, backup_method)?;
-    let key = BackupKey::from_text(key)?;
-    let sealed = envelope::envelope_from_text(cipher_text)?;
-    Ok(envelope::open(&key, &context, &sealed)?.to_vec())
+pub async fn decrypt_share(cipher_text: String, key: String, client_id: String, backup_method: String) -> JsResult<Vec<u8>> {
+    let context = Context::new(&client_id, &backup_method)?;
+    let key = BackupKey::from_text(&key)?;
+    let sealed = envelope::envelope_from_text(&cipher_text)?;
+    Ok(webcrypto::open(&key, &Envelope::parse(&sealed)?, &context).await?)
 }
 
 /// Seal `plaintext` under a key derived from `password` (Argon2id, default
 /// costs). Returns the envelope as base64url.
 #[wasm_bindgen(js_name = encryptShareWithPassword)]
-pub fn encrypt_share_with_password(
-    plaintext: &[u8],
-    password: &str,
-    client_id: &str,
-    backup_method: &str,
+pub async fn encrypt_share_with_password(
+    plaintext: Vec<u8>,
+    password: String,
+    client_id: String,
+    backup_method: String,
 ) -> JsResult<String> {
-    let context = Context::new(client_id, backup_method)?;
-    let sealed = envelope::seal_with_password(password, PasswordParams::DEFAULT, &context, plaintext)?;
+    let password = Zeroizing::new(password);
+    let context = Context::new(&client_id, &backup_method)?;
+    if password.is_empty() {
+        return Err(Error::InvalidInput("password must not be empty").into());
+    }
+    let mut salt = [0u8; envelope::SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+    let params = PasswordParams::DEFAULT;
+    let key = envelope::derive_password_key(&password, &params, &salt)?;
+    let sealed = webcrypto::seal(&key, KeyKind::Password { params, salt }, &context, &plaintext).await?;
     Ok(envelope::envelope_to_text(&sealed))
 }
 
 /// Open a password envelope. A wrong password throws `WRONG_PASSWORD`.
 #[wasm_bindgen(js_name = decryptShareWithPassword)]
-pub fn decrypt_share_with_password(
-    cipher_text: &str,
-    password: &str,
-    client_id: &str,
-    backup_method: &str,
+pub async fn decrypt_share_with_password(
+    cipher_text: String,
+    password: String,
+    client_id: String,
+    backup_method: String,
 ) -> JsResult<Vec<u8>> {
-    let context = Context::new(client_id, backup_method)?;
-    let sealed = envelope::envelope_from_text(cipher_text)?;
-    Ok(envelope::open_with_password(password, &context, &sealed)?.to_vec())
+    let password = Zeroizing::new(password);
+    let context = Context::new(&client_id, &backup_method)?;
+    let sealed = envelope::envelope_from_text(&cipher_text)?;
+    Ok(webcrypto::open_with_password(&password, &Envelope::parse(&sealed)?, &context).await?)
 }

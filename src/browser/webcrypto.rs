@@ -100,3 +100,12 @@ pub async fn open_with_password(password: &str, parsed: &Envelope<'_>, context: 
         other => other,
     })
 }
+
+/// The Drive key file's name: `crate::drive::key_file_name` with WebCrypto's
+/// SHA-256 (a browser test checks both give the same name).
+pub async fn key_file_name(custodian_id: &str, client_id: &str) -> Result<String, Error> {
+    let preimage = crate::drive::key_file_name_preimage(custodian_id, client_id)?;
+    let promise = subtle()?.digest_with_str_and_u8_array("SHA-256", &preimage).map_err(|_| unavailable())?;
+    let digest = JsFuture::from(promise).await.map_err(|_| unavailable())?;
+    Ok(crate::drive::key_file_name_from_digest(&Uint8Array::new(&digest).to_vec()))
+}
