@@ -12,7 +12,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const nativeBin = process.argv[2];
 const QUICK = process.env.BENCH_QUICK === '1';
 
-const server = await startStatic(ROOT);
+const server = await startStatic(ROOT, { isolate: true });
 const { browser, version } = await launchChromium();
 
 async function freshPage() {
