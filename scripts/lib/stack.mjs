@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -138,6 +139,14 @@ async function stopGroup({ child, exited }, graceMs = 5000) {
   liveGroups.delete(child.pid);
 }
 
+function ensurePortFree(port, what) {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', () => fail(new Error(`port ${port} (${what}) is in use: stop what runs there first`)));
+    probe.listen(port, '127.0.0.1', () => probe.close(done));
+  });
+}
+
 async function waitFor(url, { timeoutMs, isReady = (r) => r.ok, stopped }) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
@@ -180,6 +189,8 @@ export async function startStack({
   for (const name of ['WEBHOOK_SECRET', 'SHARE_ENCRYPTION_KEYS']) {
     if (!secrets?.[name]) throw new Error(`secret ${name} is missing`);
   }
+  for (const [what, port] of Object.entries(ports)) await ensurePortFree(port, what);
+  await ensurePortFree(ports.worker + 10000, 'wrangler inspector');
   mkdirSync(stateDir, { recursive: true });
   const portalUrl = `http://127.0.0.1:${ports.portal}`;
   const driveUrl = `http://127.0.0.1:${ports.drive}`;

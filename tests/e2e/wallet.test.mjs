@@ -50,7 +50,7 @@ async function sharesIn(page, selector) {
 async function choose(page, form, method, password) {
   const section = page.locator(form);
   await section.getByRole('radio', { name: method === 'GDRIVE' ? /Google Drive/ : /Password/ }).check();
-  if (password !== undefined) await section.getByLabel('Backup password').fill(password);
+  if (password !== undefined) await section.getByRole('textbox', { name: 'Backup password' }).fill(password);
 }
 
 async function backUp(page, method, password) {
