@@ -315,7 +315,10 @@ async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsVa
         run(&progress, Step::FetchShare, server.versions(Method::Gdrive.name())),
     )
     .await;
-    let (listed, versions) = (listed?, versions?);
+    // A server answer about another client (wrong token or clientId) says
+    // more than a missing key, which is its consequence.
+    let versions = versions?;
+    let listed = listed?;
 
     let keys = run(&progress, Step::FetchKey, read_keys(&drive, &listed)).await?;
 
