@@ -28,6 +28,9 @@ try {
   const page = await freshPage();
   result.crossOriginIsolated = await page.evaluate(() => crossOriginIsolated);
   result.exports = await page.evaluate(() => window.bench.exports);
+  result.modulePath = (await page.evaluate(() => window.bench.encryptShareIsAsync))
+    ? 'encryptShare / decryptShare (async: a Promise, WebCrypto inside)'
+    : 'encryptShare / decryptShare (synchronous: the aes-gcm crate compiled to wasm)';
   for (const [label, size, ops] of [['8 KiB', 8 * 1024, 200], ['1 MiB', 1024 * 1024, 4]]) {
     const batches = QUICK ? 5 : 15;
     console.error(`envelope ${label}: ${batches} batches × ${ops} ops per side`);
@@ -41,6 +44,11 @@ try {
     result.envelope[label] = { size, ops_per_batch: ops, batches, ...summary,
       ratio_encrypt: pairRatio('encrypt_us'), ratio_decrypt: pairRatio('decrypt_us'), raw };
   }
+  const flowRuns = QUICK ? 20 : 60;
+  console.error(`envelope inside backupWallet: ${flowRuns} runs, alternating with WebCrypto`);
+  const flow = await page.evaluate((args) => window.bench.flowEncrypt(args), { size: 8 * 1024, runs: flowRuns });
+  result.flowEncrypt = { bytes: flow.bytes, runs: flowRuns, flow_us: round(median(flow.flow_us), 1), webcrypto_us: round(median(flow.webcrypto_us), 1),
+    ratio: round(median(flow.flow_us.map((f, i) => f / flow.webcrypto_us[i])), 2), raw: flow };
   await page.close();
 
   // First call (wasm memory grows to 64 MiB) in a fresh page per side.

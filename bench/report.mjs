@@ -72,7 +72,12 @@ const cryptoLines = [];
 if (crypto) {
   const e8 = crypto.envelope['8 KiB'];
   const ok = e8 && Math.max(e8.ratio_encrypt, e8.ratio_decrypt) <= 1.5;
-  goal('2. envelope at 8 KiB vs WebCrypto', '≤ 1.5×', e8 ? `encrypt ${e8.ratio_encrypt}×, decrypt ${e8.ratio_decrypt}×` : '–', e8 ? ok : null);
+  goal('2a. exported encryptShare / decryptShare at 8 KiB vs WebCrypto', '≤ 1.5×', e8 ? `encrypt ${e8.ratio_encrypt}×, decrypt ${e8.ratio_decrypt}×` : '–', e8 ? ok : null);
+  const fe = crypto.flowEncrypt;
+  // Judged against WebCrypto's per-op time in batches (the lower, stricter
+  // baseline); a single timed WebCrypto call right after a flow runs slower.
+  const feStrict = fe && e8 ? Number((fe.flow_us / e8.webcrypto.encrypt_us).toFixed(2)) : null;
+  if (fe) goal('2b. encrypt step inside backupWallet (8 KiB) vs WebCrypto', '≤ 1.5×', `${feStrict}× vs WebCrypto in batches (${fmt(fe.flow_us)} vs ${fmt(e8.webcrypto.encrypt_us)} µs); ${fe.ratio}× vs single WebCrypto calls`, feStrict <= 1.5);
   cryptoLines.push(`Chromium ${crypto.chromium}, headless; page cross-origin isolated: ${crypto.crossOriginIsolated} (timer resolution 5 µs when true).`,
     `Module path timed: \`${crypto.modulePath ?? 'encryptShare / decryptShare'}\`. Each batch runs N operations back to back; batches alternate module / WebCrypto; the`,
     'ratio is the median of the per-batch ratios.', '',
@@ -81,7 +86,15 @@ if (crypto) {
     cryptoLines.push(`| ${label} | encrypt | ${fmt(r.module.encrypt_us)} | ${fmt(r.webcrypto.encrypt_us)} | ${r.ratio_encrypt}× | ${r.batches} × ${r.ops_per_batch} |`);
     cryptoLines.push(`| ${label} | decrypt | ${fmt(r.module.decrypt_us)} | ${fmt(r.webcrypto.decrypt_us)} | ${r.ratio_decrypt}× | ${r.batches} × ${r.ops_per_batch} |`);
   }
-  if (crypto.envelopeNotes) cryptoLines.push('', ...crypto.envelopeNotes);
+  if (fe) {
+    cryptoLines.push('', `The path \`backupWallet\` itself takes (src/browser/flows.rs → webcrypto.rs: fresh key, AES-GCM through`,
+      `\`crypto.subtle\`, envelope to base64url), timed from its \`encrypt\` progress events, ${fe.runs} runs alternating with the same`,
+      `WebCrypto encrypt as above on the same ${fe.bytes}-byte client backup (the flow then fails fast against an unreachable server, untimed):`, '',
+      '| size | op | backupWallet encrypt step µs | WebCrypto single call µs | ratio (median of pairs) | WebCrypto per op in batches µs (above) | ratio |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      `| ${(fe.bytes / 1024).toFixed(1)} KiB | encrypt | ${fmt(fe.flow_us)} | ${fmt(fe.webcrypto_us)} | ${fe.ratio}× | ${fmt(e8.webcrypto.encrypt_us)} | ${feStrict}× |`,
+      '', 'A single call carries fixed costs (promise turns, timer reads) that batching spreads out, so the goal is judged on',
+      'the stricter ratio against the batched WebCrypto figure.');
+  }
   const a = crypto.argon2;
   goal('3a. Argon2id vs hash-wasm (Chromium)', 'faster (< 1.0×)', `${a.ratio_module_vs_hashwasm}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.hashwasm)} ms)`, a.ratio_module_vs_hashwasm < 1);
   goal('3b. Argon2id vs native', '≤ 1.5×', `${a.ratio_module_vs_native}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.native)} ms)`, a.ratio_module_vs_native <= 1.5);
@@ -111,15 +124,15 @@ if (rt) {
 }
 
 // 5 + 6 + 7. worker
-const bundle = load('bundle');
-if (bundle) goal('6. Worker bundle, gzip (wrangler)', '≤ 150 KiB', `${kib(bundle.gzip_bytes)}`, bundle.gzip_bytes <= 150 * 1024);
-else goal('6. Worker bundle, gzip', '≤ 150 KiB', `not measured: ${why('bundle')}`, null);
 const load5 = load('throughput');
 if (load5) {
   for (const r of load5.routes) {
     goal(`5. ${r.route}: req/s vs JS Worker`, '≥ 1.0×, p99 no worse', `${r.ratio_rps}× req/s, p99 ${r.ratio_p99}×`, r.ratio_rps >= 1 && r.ratio_p99 <= 1);
   }
 } else goal('5. Worker throughput vs JS Worker', '≥ 1.0×, p99 no worse', `not measured: ${why('throughput')}`, null);
+const bundle = load('bundle');
+if (bundle) goal('6. Worker bundle, gzip (wrangler)', '≤ 150 KiB', `${kib(bundle.gzip_bytes)}`, bundle.gzip_bytes <= 150 * 1024);
+else goal('6. Worker bundle, gzip', '≤ 150 KiB', `not measured: ${why('bundle')}`, null);
 const scale = load('scale');
 if (scale) {
   for (const r of scale.routes) goal(`7. ${r.route}: p50 at 100k ÷ at 10`, '≤ 1.2×', `${r.ratio}×`, r.ratio <= 1.2);
