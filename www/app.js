@@ -195,7 +195,7 @@ async function renderCustodian() {
     const response = await fetch(`${config.portalControlUrl}/__control/webhooks`);
     const deliveries = (await response.json()).filter((d) => d.clientId === client.id);
     if (deliveries.length === 0) {
-      list.replaceChildren(el('li', { class: 'muted' }, 'Nothing received yet: Portal sends it after a backup.'));
+      list.replaceChildren(el('li', { class: 'muted' }, 'Nothing received since the demo started: Portal sends it after a backup.'));
       return;
     }
     const latest = new Map();
