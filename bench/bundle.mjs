@@ -43,6 +43,7 @@ const byCrate = new Map();
 for (const f of parsed.functions) byCrate.set(crateOf(f.name), (byCrate.get(crateOf(f.name)) ?? 0) + f.size);
 const codeBytes = parsed.functions.reduce((sum, f) => sum + f.size, 0);
 const crates = [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 14);
+const largest = [...parsed.functions].sort((a, b) => b.size - a.size).slice(0, 6).map((f) => ({ name: f.name.replace(/\[[0-9a-f]{8,}\]/g, '').replace(/::h[0-9a-f]{16}$/, ''), size: f.size }));
 const stripped = join(OUT, 'worker-stripped.wasm');
 execFileSync('wasm-opt', ['--strip-debug', '--strip-producers', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', wasmFile, '-o', stripped]);
@@ -53,6 +54,9 @@ lines.push('', `The Rust Worker's wasm: code ${kib(codeBytes)}, data ${kib(parse
   ` (function names, kept by worker-build; nothing at run time needs them). Without the name section the wasm is`,
   `${kib(strippedBytes.length)} raw / ${kib(gzipSync(strippedBytes, { level: 9 }).length)} gzip -9, so the upload would be about ${kib(gzipSync(strippedBytes, { level: 9 }).length + jsGzip)} gzip with \`index.js\`.`,
   '', 'Code by crate (function bodies, generics counted for their defining crate):', '',
-  '| crate | code | share |', '| --- | ---: | ---: |', ...crates.map(([c, b]) => `| ${c} | ${kib(b)} | ${(100 * b / codeBytes).toFixed(1)}% |`));
-writeFileSync(join(OUT, 'bundle.json'), JSON.stringify({ gzip_bytes: rust.gzip_bytes, rust, js, worker_wasm: { codeBytes, nameSection, stripped_raw: strippedBytes.length, crates }, lines }, null, 2));
+  '| crate | code | share |', '| --- | ---: | ---: |', ...crates.map(([c, b]) => `| ${c} | ${kib(b)} | ${(100 * b / codeBytes).toFixed(1)}% |`),
+  '', 'Largest functions:', '', ...largest.map((f) => `- \`${f.name.slice(0, 90)}\` ${kib(f.size)}`),
+  '', 'A `js_sys::futures::future_to_promise` closure that large is the Worker\'s whole async fetch handler inlined into the',
+  'closure that drives it, not js-sys code.');
+writeFileSync(join(OUT, 'bundle.json'), JSON.stringify({ gzip_bytes: rust.gzip_bytes, rust, js, worker_wasm: { codeBytes, nameSection, stripped_raw: strippedBytes.length, stripped_gzip: gzipSync(strippedBytes, { level: 9 }).length, js_gzip: jsGzip, crates, largest }, lines }, null, 2));
 console.log(lines.join('\n'));
