@@ -4,12 +4,12 @@
 use std::cell::RefCell;
 
 use js_sys::{Function, Promise};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
 use super::http::{self, Body, HttpRequest};
+use super::js::{self, FromJs};
 use crate::Error;
 use crate::drive::{self as core, DriveFailure, DriveFile, DriveFileList};
 use crate::retry::RetryPolicy;
@@ -26,26 +26,24 @@ pub struct DriveClient {
     timeout_ms: f64,
 }
 
-#[derive(Deserialize)]
-struct GoogleErrorBody {
-    error: GoogleError,
+/// `error.errors[0].reason` of a Google error body.
+struct GoogleErrorReason(Option<String>);
+
+impl FromJs for GoogleErrorReason {
+    fn from_js(value: &JsValue) -> Option<Self> {
+        let first = js::array(&js::field(value, "error"), "errors").map(|errors| errors.get(0));
+        Some(GoogleErrorReason(first.and_then(|item| js::string(&item, "reason"))))
+    }
 }
 
-#[derive(Deserialize)]
-struct GoogleError {
-    #[serde(default)]
-    errors: Vec<GoogleErrorItem>,
-}
-
-#[derive(Deserialize)]
-struct GoogleErrorItem {
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct CreatedFile {
     id: String,
+}
+
+impl FromJs for CreatedFile {
+    fn from_js(value: &JsValue) -> Option<Self> {
+        Some(CreatedFile { id: js::string(value, "id")? })
+    }
 }
 
 impl DriveClient {
@@ -100,11 +98,7 @@ impl DriveClient {
                 Ok(response) if response.ok() => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
-                    let reason = http::read_json::<GoogleErrorBody>(&response)
-                        .await
-                        .ok()
-                        .and_then(|body| body.error.errors.into_iter().next())
-                        .and_then(|item| item.reason);
+                    let reason = http::read_json::<GoogleErrorReason>(&response).await.ok().and_then(|r| r.0);
                     (Some(status), core::classify_failure(status, reason.as_deref()))
                 }
                 Err(_) => (None, DriveFailure::Retry),

@@ -5,12 +5,10 @@
 use std::future::Future;
 
 use futures_util::future::{join, join_all};
-use js_sys::Uint8Array;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::drive::DriveClient;
-use super::http;
+use super::js::{self, ToJs};
 use super::js_error::Failure;
 use super::options::{Method, Options, Progress};
 use super::server::ServerClient;
@@ -18,7 +16,7 @@ use super::{portal, webcrypto};
 use crate::Error;
 use crate::drive::{self as drive_core, DriveFile};
 use crate::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
-use crate::flow::{self, ClientBackupShares, Step, Version};
+use crate::flow::{self, ClientBackupShares, CurveShare, Step, Version};
 use crate::wire::{BackupSharePairStatus, ClientBackup, StoreClientBackup, StoredClientBackup};
 
 /// Runs one step between `start` and `end`/`error` progress events.
@@ -51,21 +49,46 @@ fn backup_share_pair_ids(plaintext: &[u8]) -> Result<Vec<String>, Error> {
     const NOT_JSON: Error = Error::InvalidInput("clientBackup must be the JSON text Portal's SDK builds");
     let text = core::str::from_utf8(plaintext).map_err(|_| NOT_JSON)?;
     let value = js_sys::JSON::parse(text).map_err(|_| NOT_JSON)?;
-    let shares: ClientBackupShares = serde_wasm_bindgen::from_value(value).map_err(|_| NOT_JSON)?;
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(NOT_JSON);
+    }
+    let mut shares = ClientBackupShares::new();
+    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let (curve, share) = (entry.get(0).as_string().ok_or(NOT_JSON)?, entry.get(1));
+        if js::field(&share, "share").is_undefined() {
+            return Err(NOT_JSON);
+        }
+        shares.insert(curve, CurveShare::new(js::string(&share, "id").ok_or(NOT_JSON)?));
+    }
     flow::backup_share_pair_ids(&shares)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct BackupOutcome<'a> {
     method: &'static str,
     backup_id: &'a str,
     backup_share_pair_ids: &'a [String],
     created_at: &'a str,
     portal_notified: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     key_file_id: Option<&'a str>,
     removed_key_files: usize,
+}
+
+impl ToJs for BackupOutcome<'_> {
+    fn to_js(&self) -> JsValue {
+        let value = js::object(&[
+            ("method", self.method.into()),
+            ("backupId", self.backup_id.into()),
+            ("backupSharePairIds", js::string_array(self.backup_share_pair_ids)),
+            ("createdAt", self.created_at.into()),
+            ("portalNotified", self.portal_notified.into()),
+            ("removedKeyFiles", (self.removed_key_files as f64).into()),
+        ]);
+        if let Some(id) = self.key_file_id {
+            let _ = js_sys::Reflect::set(&value, &"keyFileId".into(), &id.into());
+        }
+        value
+    }
 }
 
 pub async fn backup(options: &Options, plaintext: Vec<u8>) -> Result<JsValue, Failure> {
@@ -251,37 +274,26 @@ fn finish(
         key_file_id,
         removed_key_files,
     };
-    Ok(http::to_js(&outcome)?)
+    Ok(outcome.to_js())
 }
 
 // ---- recovery ----------------------------------------------------------------
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoveryOutcome<'a> {
-    method: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_backup: Option<&'a str>,
-    backup_id: &'a str,
-    backup_share_pair_ids: &'a [String],
-    created_at: &'a str,
-    version: &'static str,
-    fell_back: bool,
-}
-
-fn recovered(method: Method, backup: &ClientBackup, version: Version, fell_back: bool, plaintext: &[u8]) -> Result<JsValue, Failure> {
-    let outcome = RecoveryOutcome {
-        method: method.name(),
-        client_backup: core::str::from_utf8(plaintext).ok(),
-        backup_id: &backup.summary.backup_id,
-        backup_share_pair_ids: &backup.summary.backup_share_pair_ids,
-        created_at: &backup.summary.created_at,
-        version: version.name(),
-        fell_back,
-    };
-    let value = http::to_js(&outcome)?;
-    let _ = js_sys::Reflect::set(&value, &"clientBackupBytes".into(), &Uint8Array::from(plaintext));
-    Ok(value)
+fn recovered(method: Method, backup: &ClientBackup, version: Version, fell_back: bool, plaintext: &[u8]) -> JsValue {
+    let value = js::object(&[
+        ("method", method.name().into()),
+        ("clientBackupBytes", js_sys::Uint8Array::from(plaintext).into()),
+        ("backupId", backup.summary.backup_id.as_str().into()),
+        ("backupSharePairIds", js::string_array(&backup.summary.backup_share_pair_ids)),
+        ("createdAt", backup.summary.created_at.as_str().into()),
+        ("version", version.name().into()),
+        ("fellBack", fell_back.into()),
+    ]);
+    // Portal's plaintext is JSON text; bytes that are not UTF-8 come back as bytes only.
+    if let Ok(text) = core::str::from_utf8(plaintext) {
+        let _ = js_sys::Reflect::set(&value, &"clientBackup".into(), &text.into());
+    }
+    value
 }
 
 pub async fn recover(options: &Options) -> Result<JsValue, Failure> {
@@ -333,7 +345,7 @@ async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsVa
             let Ok(parsed) = Envelope::parse(bytes) else { continue };
             if let Ok(plaintext) = webcrypto::open(key, &parsed, context).await {
                 let fell_back = (key_index, version) != (0, Version::Current);
-                return recovered(Method::Gdrive, stored[slot].1, version, fell_back, &plaintext).map_err(|f| f.error);
+                return Ok(recovered(Method::Gdrive, stored[slot].1, version, fell_back, &plaintext));
             }
         }
         // Unknown format or version beats the vague error: it says "update".
@@ -385,8 +397,7 @@ async fn recover_password(options: &Options, context: &Context<'_>) -> Result<Js
             };
             match attempt {
                 Ok(plaintext) => {
-                    return recovered(Method::Password, backup, version, version == Version::Previous, &plaintext)
-                        .map_err(|f| f.error);
+                    return Ok(recovered(Method::Password, backup, version, version == Version::Previous, &plaintext));
                 }
                 Err(error) => {
                     first_error.get_or_insert(error);
@@ -402,14 +413,7 @@ async fn recover_password(options: &Options, context: &Context<'_>) -> Result<Js
 
 pub async fn list_backups(options: &Options) -> Result<JsValue, Failure> {
     let list = server(options).list().await?;
-    Ok(http::to_js(&list.backups)?)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DeleteOutcome {
-    method: &'static str,
-    removed_key_files: usize,
+    Ok(list.backups.iter().map(ToJs::to_js).collect::<js_sys::Array>().into())
 }
 
 /// Removes the server's copy and, for GDRIVE, every key file of the client.
@@ -431,7 +435,7 @@ pub async fn delete_backup(options: &Options) -> Result<JsValue, Failure> {
             results.into_iter().collect::<Result<Vec<_>, _>>()?.len()
         }
     };
-    Ok(http::to_js(&DeleteOutcome { method: method.name(), removed_key_files })?)
+    Ok(js::object(&[("method", method.name().into()), ("removedKeyFiles", (removed_key_files as f64).into())]))
 }
 
 fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
@@ -439,14 +443,6 @@ fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
         Err(error) if error.code() == "BACKUP_NOT_FOUND" => Ok(()),
         other => other,
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NotifyOutcome<'a> {
-    method: &'static str,
-    backup_share_pair_ids: &'a [String],
-    portal_notified: bool,
 }
 
 /// Retries the Portal notifications of the current backup: the server tells
@@ -481,5 +477,9 @@ pub async fn notify(options: &Options) -> Result<JsValue, Failure> {
             },
         ));
     }
-    Ok(http::to_js(&NotifyOutcome { method: method.name(), backup_share_pair_ids: ids, portal_notified: true })?)
+    Ok(js::object(&[
+        ("method", method.name().into()),
+        ("backupSharePairIds", js::string_array(ids)),
+        ("portalNotified", true.into()),
+    ]))
 }

@@ -4,12 +4,11 @@
 //! `fetch`, `setTimeout` and `crypto`, not `window`.
 
 use js_sys::{Function, Promise, Uint8Array};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, Request, RequestInit, Response};
 
+use super::js::{FromJs, ToJs};
 use crate::Error;
 use crate::retry::RetryPolicy;
 
@@ -63,9 +62,10 @@ impl<'a> HttpRequest<'a> {
         self.headers.push((name, value));
         self
     }
-    pub fn json<T: Serialize>(mut self, body: &T) -> Result<Self, Error> {
+    pub fn json<T: ToJs>(mut self, body: &T) -> Result<Self, Error> {
         self.headers.push(("Content-Type", "application/json".into()));
-        self.body = Body::Text(to_json_text(body)?);
+        let text = js_sys::JSON::stringify(&body.to_js()).ok().and_then(|t| t.as_string());
+        self.body = Body::Text(text.ok_or(Error::InvalidInput("value cannot be written as JSON"))?);
         Ok(self)
     }
 }
@@ -145,40 +145,17 @@ pub async fn fetch_with_retry(request: &HttpRequest<'_>, policy: &RetryPolicy, t
     }
 }
 
-/// The body parsed by `Response.json()`, then into `T`.
-pub async fn read_json<T: DeserializeOwned>(response: &Response) -> Result<T, Error> {
-    let value = read_json_value(response).await?;
-    from_js(value)
-}
-
-pub async fn read_json_value(response: &Response) -> Result<JsValue, Error> {
+/// The body parsed by `Response.json()`, then read into `T`.
+pub async fn read_json<T: FromJs>(response: &Response) -> Result<T, Error> {
     let promise = response.json().map_err(|_| bad_answer())?;
-    JsFuture::from(promise).await.map_err(|_| bad_answer())
+    let value = JsFuture::from(promise).await.map_err(|_| bad_answer())?;
+    T::from_js(&value).ok_or_else(bad_answer)
 }
 
 pub async fn read_text(response: &Response) -> Result<String, Error> {
     let promise = response.text().map_err(|_| bad_answer())?;
     let text = JsFuture::from(promise).await.map_err(|_| network("the answer was cut off"))?;
     text.as_string().ok_or_else(bad_answer)
-}
-
-pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, Error> {
-    serde_wasm_bindgen::from_value(value).map_err(|_| bad_answer())
-}
-
-/// Plain JSON-compatible JS value (objects, not Maps; null, not undefined).
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|_| Error::InvalidInput("value cannot be represented in JS"))
-}
-
-pub fn to_json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    let js = to_js(value)?;
-    js_sys::JSON::stringify(&js)
-        .ok()
-        .and_then(|text| text.as_string())
-        .ok_or(Error::InvalidInput("value cannot be written as JSON"))
 }
 
 fn bad_answer() -> Error {

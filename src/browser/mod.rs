@@ -4,6 +4,7 @@
 mod drive;
 mod flows;
 mod http;
+mod js;
 mod js_error;
 mod options;
 mod portal;

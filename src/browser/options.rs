@@ -1,10 +1,10 @@
 //! What a wallet passes in and gets back, typed for TypeScript.
 
 use js_sys::Function;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use super::js;
 use super::{drive, portal};
 use crate::Error;
 use crate::flow::Step;
@@ -166,37 +166,6 @@ impl Method {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawOptions {
-    #[serde(default)]
-    method: Option<String>,
-    client_id: String,
-    portal_token: String,
-    server_url: String,
-    #[serde(default)]
-    custodian_id: Option<String>,
-    #[serde(default)]
-    portal_api_url: Option<String>,
-    #[serde(default)]
-    drive_api_url: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    retry: Option<RawRetry>,
-    #[serde(default)]
-    timeout_ms: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawRetry {
-    max_attempts: Option<u32>,
-    base_delay_ms: Option<f64>,
-    max_delay_ms: Option<f64>,
-    max_total_ms: Option<f64>,
-}
-
 /// Options after checking. The password is wiped from Rust memory on drop
 /// (the JS string it came from is beyond our reach).
 pub struct Options {
@@ -219,37 +188,43 @@ impl Options {
         if !value.is_object() {
             return Err(Error::InvalidInput("options must be an object"));
         }
-        let raw: RawOptions = serde_wasm_bindgen::from_value(value.clone())
-            .map_err(|_| Error::InvalidInput("options need clientId, portalToken and serverUrl as strings"))?;
-        let method = match raw.method.as_deref() {
+        const REQUIRED: Error = Error::InvalidInput("options need clientId, portalToken and serverUrl as strings");
+        const WRONG_TYPE: Error = Error::InvalidInput("an option has the wrong type (see the TypeScript types)");
+        let optional = |key| js::opt_string(value, key).ok_or(WRONG_TYPE);
+        let client_id = js::string(value, "clientId").ok_or(REQUIRED)?;
+        let portal_token = js::string(value, "portalToken").ok_or(REQUIRED)?;
+        let server_url = js::string(value, "serverUrl").ok_or(REQUIRED)?;
+        let method = match optional("method")?.as_deref() {
             None => None,
             Some(METHOD_GDRIVE) => Some(Method::Gdrive),
             Some(METHOD_PASSWORD) => Some(Method::Password),
             Some(_) => return Err(Error::InvalidInput(r#"method must be "GDRIVE" or "PASSWORD""#)),
         };
-        if raw.client_id.is_empty() || raw.portal_token.is_empty() || raw.server_url.is_empty() {
+        if client_id.is_empty() || portal_token.is_empty() || server_url.is_empty() {
             return Err(Error::InvalidInput("clientId, portalToken and serverUrl must not be empty"));
         }
         let mut retry = RetryPolicy::DEFAULT;
-        if let Some(r) = raw.retry {
-            retry.max_attempts = r.max_attempts.unwrap_or(retry.max_attempts).max(1);
-            retry.base_delay_ms = r.base_delay_ms.unwrap_or(retry.base_delay_ms).max(0.0);
-            retry.max_delay_ms = r.max_delay_ms.unwrap_or(retry.max_delay_ms).max(0.0);
-            retry.max_total_ms = r.max_total_ms.unwrap_or(retry.max_total_ms).max(0.0);
+        let raw_retry = js::field(value, "retry");
+        if raw_retry.is_object() {
+            let number = |key, default: f64| js::number(&raw_retry, key).unwrap_or(default).max(0.0);
+            retry.max_attempts = number("maxAttempts", f64::from(retry.max_attempts)).max(1.0) as u32;
+            retry.base_delay_ms = number("baseDelayMs", retry.base_delay_ms);
+            retry.max_delay_ms = number("maxDelayMs", retry.max_delay_ms);
+            retry.max_total_ms = number("maxTotalMs", retry.max_total_ms);
         }
         Ok(Options {
             method,
-            client_id: raw.client_id,
-            portal_token: raw.portal_token,
-            server_url: raw.server_url,
-            custodian_id: raw.custodian_id.filter(|id| !id.is_empty()),
-            portal_api_url: raw.portal_api_url.unwrap_or_else(|| portal::DEFAULT_API_URL.into()),
-            drive_api_url: raw.drive_api_url.unwrap_or_else(|| drive::DEFAULT_API_URL.into()),
+            client_id,
+            portal_token,
+            server_url,
+            custodian_id: optional("custodianId")?.filter(|id| !id.is_empty()),
+            portal_api_url: optional("portalApiUrl")?.unwrap_or_else(|| portal::DEFAULT_API_URL.into()),
+            drive_api_url: optional("driveApiUrl")?.unwrap_or_else(|| drive::DEFAULT_API_URL.into()),
             get_drive_token: function(value, "getDriveToken")?,
-            password: raw.password.map(Zeroizing::new),
+            password: optional("password")?.map(Zeroizing::new),
             on_progress: function(value, "onProgress")?,
             retry,
-            timeout_ms: raw.timeout_ms.filter(|ms| *ms > 0.0).unwrap_or(30_000.0),
+            timeout_ms: js::number(value, "timeoutMs").filter(|ms| *ms > 0.0).unwrap_or(30_000.0),
         })
     }
 

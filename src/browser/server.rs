@@ -1,10 +1,10 @@
 //! The app's Worker (docs/SERVER-API.md): where the encrypted client backup
 //! share is kept. Bodies are the `crate::wire` types.
 
-use serde::de::DeserializeOwned;
 use web_sys::Response;
 
 use super::http::{self, HttpRequest};
+use super::js::FromJs;
 use crate::Error;
 use crate::retry::RetryPolicy;
 use crate::wire::{
@@ -40,7 +40,7 @@ impl<'a> ServerClient<'a> {
         Err(server_error(status, body))
     }
 
-    async fn json<T: DeserializeOwned>(&self, request: HttpRequest<'_>) -> Result<T, Error> {
+    async fn json<T: FromJs>(&self, request: HttpRequest<'_>) -> Result<T, Error> {
         let response = self.send(request).await?;
         http::read_json(&response).await
     }
