@@ -77,6 +77,9 @@ export function parseWasm(bytes) {
 // For a generic that is the crate defining it (`core` for `Iterator::fold`
 // monomorphised anywhere), which is how twiggy and cargo-bloat count too.
 export function crateOf(name) {
+  // An exported `async fn`'s whole body is inlined into the closure that
+  // wasm-bindgen's future_to_promise drives: the caller's code, not js-sys'.
+  if (/^js_sys(\[[0-9a-f]+\])?::futures::future_to_promise::\{\{closure\}\}/.test(name)) return '(async fn bodies, inlined)';
   if (name.startsWith('_R')) {
     // v0 mangling: a crate root is `C` [`s` disambiguator `_`] <len><ident>.
     const m = /C(?:s[0-9A-Za-z]*_)?(\d+)([A-Za-z_])/.exec(name);
