@@ -161,7 +161,7 @@ const lines = [
 for (const [method, r] of Object.entries(result.methods)) {
   for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery']]) {
     const x = r[flow];
-    lines.push(`| ${method} | ${label} | **${x.sequential}** (runs: ${x.sequential_all.join(', ')}) | ${x.with_preflights} | ${x.requests} + ${x.preflights} | ${x.wall_ms} | ${x.cold.sequential} / ${x.cold.with_preflights} / ${round(x.cold.wall_ms, 1)} | ${x.example.worker_inner.join('; ') || '–'} |`);
+    lines.push(`| ${method} | ${label} | **${x.sequential}** (runs: ${x.sequential_all.join(', ')}) | ${x.with_preflights} | ${x.requests} + ${x.preflights} | ${x.wall_ms} | ${x.cold.sequential} / ${x.cold.with_preflights} / ${round(x.cold.wall_ms, 1)} | ${x.example.worker_inner.join('; ') || '–'}${x.cold.worker_inner.join() !== x.example.worker_inner.join() ? ` (first run: ${x.cold.worker_inner.join('; ') || '–'})` : ''} |`);
   }
 }
 for (const [method, r] of Object.entries(result.methods)) {
