@@ -42,8 +42,9 @@ export async function startWorker({
     });
   };
   const secrets = {};
-  if (webhookSecret !== undefined) secrets.WEBHOOK_SECRET = webhookSecret;
-  if (keys !== undefined) secrets.SHARE_ENCRYPTION_KEYS = keys;
+  // null leaves the secret unset.
+  if (webhookSecret !== null) secrets.WEBHOOK_SECRET = webhookSecret;
+  if (keys !== null) secrets.SHARE_ENCRYPTION_KEYS = keys;
   const mf = new Miniflare({
     cf: false,
     kvPersist,

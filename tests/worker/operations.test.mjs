@@ -98,10 +98,16 @@ describe('rotating SHARE_ENCRYPTION_KEYS', () => {
 
 describe('misconfiguration', () => {
   test('a missing webhook secret or key list is a 500 that names the setting, not a pass', async () => {
-    let worker = await startWorker({ webhookSecret: undefined });
+    let worker = await startWorker({ webhookSecret: null });
     let res = await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'c', share: '{}' }, { secret: '' });
     assert.equal(res.status, 500);
     assert.match((await res.json()).error.message, /WEBHOOK_SECRET/);
+    await worker.close();
+
+    worker = await startWorker({ keys: null });
+    res = await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'c', share: '{}' });
+    assert.equal(res.status, 500);
+    assert.match((await res.json()).error.message, /SHARE_ENCRYPTION_KEYS/);
     await worker.close();
 
     worker = await startWorker({ keys: 'k1:not-a-key' });
