@@ -25,25 +25,26 @@ async function googleDrive(clientId) {
   let token = null; // { value, expiresAt }
   let handedOut = true;
   let pending = null;
+  let settle = () => {};
   const tokenClient = google.accounts.oauth2.initTokenClient({
     client_id: clientId,
     scope: DRIVE_SCOPE,
-    callback: () => {},
+    callback: (response) => settle(response),
+    error_callback: (error) => settle({ error: error?.type ?? 'unknown' }),
   });
 
   // Opens Google's consent popup; browsers allow that only during a click.
   function request() {
     pending ??= new Promise((resolve, reject) => {
-      tokenClient.callback = (response) => {
+      settle = (response) => {
         pending = null;
-        if (response.error || !response.access_token) return reject(tokenError(response.error_description ?? 'Google sign-in failed'));
+        if (response.error || !response.access_token) {
+          const closed = response.error === 'popup_closed';
+          return reject(tokenError(closed ? 'Google sign-in was closed' : (response.error_description ?? 'Google sign-in failed')));
+        }
         token = { value: response.access_token, expiresAt: Date.now() + (Number(response.expires_in) - 60) * 1000 };
         handedOut = false;
         resolve(token.value);
-      };
-      tokenClient.error_callback = (error) => {
-        pending = null;
-        reject(tokenError(error?.type === 'popup_closed' ? 'Google sign-in was closed' : 'Google sign-in failed'));
       };
       tokenClient.requestAccessToken({ prompt: token ? '' : 'consent' });
     });
@@ -85,6 +86,24 @@ function standInDrive(config) {
   };
 }
 
+// Without Google's script (offline, blocked) the password method still works.
+function unavailableDrive(reason) {
+  const fail = () => Promise.reject(tokenError(reason));
+  return {
+    mode: 'google-unavailable',
+    label: 'Google Drive: sign-in unavailable',
+    note: `${reason}; back up with a password instead.`,
+    apiUrl: undefined,
+    prepare: (method) => (method === 'GDRIVE' ? fail() : Promise.resolve()),
+    getDriveToken: fail,
+  };
+}
+
 export async function connectDrive(config) {
-  return config.googleClientId ? googleDrive(config.googleClientId) : standInDrive(config);
+  if (!config.googleClientId) return standInDrive(config);
+  try {
+    return await googleDrive(config.googleClientId);
+  } catch (error) {
+    return unavailableDrive(error.message);
+  }
 }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { DEMO_PORTAL_TOKEN, ROOT, newDemoSecrets, startStack } from '../../scripts/lib/stack.mjs';
+import { DEMO_PORTAL_TOKEN, ROOT, freePort, newDemoSecrets, startStack } from '../../scripts/lib/stack.mjs';
 
 export const ARTIFACTS = join(ROOT, 'tests/artifacts');
 
@@ -22,8 +22,17 @@ export function launchChromium() {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 }
 
-/** The demo stack on `ports`, with its own state (and KV) in a temp dir. */
-export async function startTestStack(ports, options = {}) {
+/** Free ports for the Worker and the two stand-ins. */
+export async function freePorts() {
+  return { worker: await freePort(), portal: await freePort(), drive: await freePort() };
+}
+
+/**
+ * The demo stack on free ports, with its own state (and KV) in a temp dir.
+ * Free ports, not fixed ones: several test runs may share this machine.
+ */
+export async function startTestStack(options = {}) {
+  const ports = await freePorts();
   const stateDir = mkdtempSync(join(tmpdir(), 'portal-backup-e2e-'));
   const stack = await startStack({ ports, stateDir, secrets: newDemoSecrets(), ...options });
   return {

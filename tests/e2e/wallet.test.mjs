@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { control, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
 
-const PORTS = { worker: 18787, portal: 18790, drive: 18791 };
 const PASSWORD = 'correct horse battery staple';
 
 let stack;
 let browser;
 
 before(async () => {
-  stack = await startTestStack(PORTS);
+  stack = await startTestStack();
   browser = await launchChromium();
 });
 

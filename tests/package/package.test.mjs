@@ -11,13 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { DEMO_DRIVE_TOKEN, DEMO_PORTAL_TOKEN, ROOT } from '../../scripts/lib/stack.mjs';
+import { DEMO_DRIVE_TOKEN, DEMO_PORTAL_TOKEN, ROOT, freePort } from '../../scripts/lib/stack.mjs';
 import { launchChromium, resetWorld, screenshot, startTestStack } from '../e2e/support.mjs';
 
 const run = promisify(execFile);
-const PORTS = { worker: 28787, portal: 28790, drive: 28791 };
-const APP_PORT = 28800;
-const APP_ORIGIN = `http://127.0.0.1:${APP_PORT}`;
 const PACKAGE_DIR = join(ROOT, 'pkg/web');
 
 let work;
@@ -90,14 +87,16 @@ test('npm pack → npm install → tsc → vite build', async () => {
 
 test('the built app backs up and recovers in Chromium with both methods', async () => {
   assert.ok(existsSync(join(app, 'dist/index.html')), 'the build step did not run');
-  stack = await startTestStack(PORTS, { extraOrigins: [APP_ORIGIN] });
+  const appPort = await freePort();
+  const appOrigin = `http://127.0.0.1:${appPort}`;
+  stack = await startTestStack({ extraOrigins: [appOrigin] });
   await resetWorld(stack);
   preview = spawn(
     join(app, 'node_modules/.bin/vite'),
-    ['preview', '--host', '127.0.0.1', '--port', String(APP_PORT), '--strictPort'],
+    ['preview', '--host', '127.0.0.1', '--port', String(appPort), '--strictPort'],
     { cwd: app, detached: true, stdio: 'ignore' },
   );
-  await waitForHttp(`${APP_ORIGIN}/`);
+  await waitForHttp(`${appOrigin}/`);
 
   // The plaintext Portal's SDK would build, in the fixture's shape, naming
   // the demo client's real backup share pair ids per method.
@@ -119,7 +118,7 @@ test('the built app backs up and recovers in Chromium with both methods', async 
   const page = await browser.newPage();
   const problems = [];
   page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(`${APP_ORIGIN}/`);
+  await page.goto(`${appOrigin}/`);
   await page.getByText('Ready.').waitFor({ timeout: 20_000 });
 
   const outcome = await page.evaluate((config) => window.portalBackupCheck(config), {
