@@ -229,6 +229,7 @@ function methodForm(form) {
 async function runExclusive(button, work) {
   if (busy) return;
   busy = true;
+  document.body.dataset.busy = 'true';
   document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = true));
   const label = button.textContent;
   button.textContent = 'Working…';
@@ -238,6 +239,7 @@ async function runExclusive(button, work) {
     button.textContent = label;
     document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = false));
     busy = false;
+    delete document.body.dataset.busy;
   }
 }
 

@@ -8,7 +8,7 @@
 // and says it is on Google Drive.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { control, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+import { control, idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
 
 const CLIENT_ID = 'demo-test.apps.googleusercontent.com';
 
@@ -73,6 +73,7 @@ test('with a Google client id, the page signs in with the token model and backs 
 
   await first.getByRole('button', { name: 'Back up wallet' }).click();
   await first.locator('#backup-outcome .alert').waitFor({ timeout: 60_000 });
+  await idle(first);
   assert.match(await first.locator('#backup-outcome').textContent(), /Backed up with Google Drive/);
   const requests = await first.evaluate(() => window.tokenRequests);
   assert.deepEqual(requests, [{ client_id: CLIENT_ID, scope: 'https://www.googleapis.com/auth/drive.appdata', prompt: 'consent' }]);

@@ -75,3 +75,8 @@ export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/** Waits until the page finished what a click started (buttons enabled again). */
+export async function idle(page) {
+  await page.locator('body:not([data-busy])').waitFor({ timeout: 60_000 });
+}

@@ -3,7 +3,7 @@
 // on a "new device" (a fresh browser context, nothing in local storage).
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { control, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+import { control, idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -57,6 +57,7 @@ async function backUp(page, method, password) {
   await page.getByRole('button', { name: 'Back up wallet' }).click();
   const outcome = page.locator('#backup-outcome .alert');
   await outcome.waitFor({ timeout: 60_000 });
+  await idle(page);
   return outcome;
 }
 
@@ -65,6 +66,7 @@ async function recover(page, method, password) {
   await page.getByRole('button', { name: 'Recover wallet' }).click();
   const outcome = page.locator('#recover-outcome .alert');
   await outcome.waitFor({ timeout: 60_000 });
+  await idle(page);
   return outcome;
 }
 
