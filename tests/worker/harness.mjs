@@ -169,3 +169,20 @@ export function shareFragments(share) {
   const parsed = JSON.parse(share);
   return Object.values(parsed).filter((v) => typeof v === 'string' && v.length >= 40).map((v) => v.slice(5, 35));
 }
+
+/**
+ * The status of a request the Worker may refuse before reading its body.
+ * workerd then answers and closes the connection while the client is still
+ * uploading (as HTTP allows), which undici reports as a reset: that counts
+ * as refused too. Any other failure is rethrown.
+ */
+export async function statusOrReset(send) {
+  try {
+    const response = await send();
+    await response.arrayBuffer();
+    return response.status;
+  } catch (error) {
+    if (['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(error.cause?.code)) return 'reset';
+    throw error;
+  }
+}
