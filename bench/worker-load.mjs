@@ -40,7 +40,9 @@ async function post(url, body, headers, method = 'POST') {
 
 function summarize(runs) {
   return { rps: round(median(runs.map((r) => r.rps)), 0), p50_ms: round(median(runs.map((r) => r.p50_ms)), 2), p99_ms: round(median(runs.map((r) => r.p99_ms)), 2),
-    requests: runs.reduce((s, r) => s + r.requests, 0), non2xx: runs.reduce((s, r) => s + r.non2xx, 0), errors: runs.reduce((s, r) => s + r.errors, 0) };
+    requests: runs.reduce((s, r) => s + r.requests, 0), non2xx: runs.reduce((s, r) => s + r.non2xx, 0), errors: runs.reduce((s, r) => s + r.errors, 0),
+    bad: Object.entries(runs.reduce((acc, r) => { for (const [code, n] of Object.entries(r.statuses ?? {})) if (!code.startsWith('2')) acc[code] = (acc[code] ?? 0) + n; return acc; }, {}))
+      .map(([code, n]) => `${n}×${code}`).join(' ') };
 }
 
 async function throughput() {
@@ -94,9 +96,9 @@ async function throughput() {
       `16 connections, ${seconds} s per run after a ${QUICK ? 2 : 3} s warm-up per Worker; ${pairs} pair(s) per route run Rust then JS, back to back.`,
       `Ratio = Rust ÷ JS per pair (req/s: higher is better for Rust; p99: lower is better); the table gives the median pair.`,
       'Webhook POSTs spread over 64 clients; the fetch returns 2 shares; PUT bodies carry an 8 KiB share envelope (11 KB of base64url).', '',
-      '| route | Rust req/s | JS req/s | ratio | Rust p50 / p99 ms | JS p50 / p99 ms | p99 ratio | every pair (req/s ratio, p99 ratio) | non-2xx |',
+      '| route | Rust req/s | JS req/s | ratio | Rust p50 / p99 ms | JS p50 / p99 ms | p99 ratio | every pair (req/s ratio, p99 ratio) | non-2xx or socket errors, Rust / JS |',
       '| --- | ---: | ---: | ---: | --- | --- | ---: | --- | ---: |',
-      ...results.map((r) => `| \`${r.route}\` | ${r.rust.rps} | ${r.js.rps} | ${r.ratio_rps}× | ${r.rust.p50_ms} / ${r.rust.p99_ms} | ${r.js.p50_ms} / ${r.js.p99_ms} | ${r.ratio_p99}× | ${r.pairs.map((p) => `${p.rps}/${p.p99}`).join(', ')} | ${r.rust.non2xx + r.rust.errors} / ${r.js.non2xx + r.js.errors} |`),
+      ...results.map((r) => `| \`${r.route}\` | ${r.rust.rps} | ${r.js.rps} | ${r.ratio_rps}× | ${r.rust.p50_ms} / ${r.rust.p99_ms} | ${r.js.p50_ms} / ${r.js.p99_ms} | ${r.ratio_p99}× | ${r.pairs.map((p) => `${p.rps}/${p.p99}`).join(', ')} | ${r.rust.non2xx + r.rust.errors}${r.rust.bad ? ` (${r.rust.bad})` : ''} / ${r.js.non2xx + r.js.errors}${r.js.bad ? ` (${r.js.bad})` : ''} of ${r.rust.requests} / ${r.js.requests} |`),
       '', `Seed check (both Workers answered alike): ${JSON.stringify(checks)}.`,
       'The JS Worker (`bench/js-worker/index.js`) mirrors the Rust one route for route: same token cache, SHA-256 + constant-time',
       'secret check (`crypto.subtle.timingSafeEqual`), same validation, same at-rest AES-256-GCM record and AAD through',

@@ -18,7 +18,9 @@ wrk.method = ${lua(spec.method)}
 wrk.path = ${lua(spec.path)}
 ${headers}
 local bodies = { ${bodies.map(lua).join(',\n')} }
-local statuses = {}
+statuses = {}
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
 request = function()
   if #bodies == 0 then return wrk.format() end
   return wrk.format(nil, nil, nil, bodies[math.random(1, #bodies)])
@@ -28,9 +30,13 @@ response = function(status, headers, body)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\\n',
+  local codes = {}
+  for _, thread in ipairs(threads) do
+    for code, count in pairs(thread:get("statuses")) do table.insert(codes, string.format('"%d":%d', code, count)) end
+  end
+  io.write(string.format('BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,"statuses":{%s}}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.mean))
+    latency:percentile(50), latency:percentile(99), latency.mean, table.concat(codes, ',')))
 end
 `);
   const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', scriptPath, `${baseUrl}${spec.path}`], { maxBuffer: 1 << 24 });
@@ -39,6 +45,6 @@ end
   const r = JSON.parse(line.slice('BENCH_JSON '.length));
   return {
     requests: r.requests, rps: r.requests / (r.duration_us / 1e6), p50_ms: r.p50_us / 1000, p99_ms: r.p99_us / 1000, mean_ms: r.mean_us / 1000,
-    non2xx: r.status, errors: r.connect + r.read + r.write + r.timeout,
+    non2xx: r.status, errors: r.connect + r.read + r.write + r.timeout, statuses: r.statuses,
   };
 }
