@@ -120,6 +120,17 @@ describe('client backups', () => {
     assert.equal((await api.list()).status, 200);
   });
 
+  test('Portal slower than 5 s counts as down', async () => {
+    const carol = await freshClient(portal);
+    await control(portal, 'slow', { ms: 7000 });
+    const started = Date.now();
+    const res = await clientApi(worker, carol).list();
+    assert.equal(res.status, 503);
+    assert.equal(res.body.error.code, 'PORTAL_UNAVAILABLE');
+    assert.ok(Date.now() - started < 6500);
+    await control(portal, 'slow', { ms: 0 });
+  });
+
   test('a verified token is remembered briefly, not re-asked every request', async () => {
     const carol = await freshClient(portal);
     const api = clientApi(worker, carol);

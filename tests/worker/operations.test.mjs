@@ -180,6 +180,20 @@ describe('logs and error bodies', () => {
   });
 });
 
+describe('request ids', () => {
+  test('cf-ray names the request when sane, else a random id is made', async () => {
+    const worker = await startWorker();
+    try {
+      const ray = await worker.fetch('/nowhere', { headers: { 'cf-ray': '8f1e2d3c4b5a6978-AMS' } });
+      assert.equal(ray.headers.get('x-request-id'), '8f1e2d3c4b5a6978-AMS');
+      const forged = await worker.fetch('/nowhere', { headers: { 'cf-ray': 'x","status":200' } });
+      assert.match(forged.headers.get('x-request-id'), /^[0-9a-f]{16}$/);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
 describe('deployable bundle', () => {
   test('wrangler deploy --dry-run builds it offline', { timeout: 300_000 }, async (t) => {
     const outdir = await mkdtemp(join(tmpdir(), 'portal-backup-deploy-'));
