@@ -1,6 +1,6 @@
 // Runs inside Chromium. bench/browser.mjs calls window.bench.* and reads the
 // numbers back; nothing here decides what is "good".
-import init, * as pb from '/pkg/web/portal_backup.js';
+import init, * as pb from '/bench/out/pkg/web/portal_backup.js';
 
 const wasm = await init();
 const CLIENT_ID = 'client-bench';
