@@ -34,7 +34,13 @@ export async function freePorts() {
 export async function startTestStack(options = {}) {
   const ports = await freePorts();
   const stateDir = mkdtempSync(join(tmpdir(), 'portal-backup-e2e-'));
-  const stack = await startStack({ ports, stateDir, secrets: newDemoSecrets(), ...options });
+  let stack;
+  try {
+    stack = await startStack({ ports, stateDir, secrets: newDemoSecrets(), ...options });
+  } catch (error) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     ...stack,
     async stop() {
