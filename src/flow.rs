@@ -5,19 +5,21 @@
 //! Backup with Google Drive, four round trips:
 //!
 //! 1. `storeKey` ‖ `storeShare`: create the new key file in appDataFolder;
-//!    PUT the ciphertext to the Worker (which tells Portal
-//!    STORED_CLIENT_BACKUP_SHARE and keeps the last confirmed version).
+//!    PUT the ciphertext to the Worker (`notifyPortal: false`: Portal hears
+//!    of the share only after the key; the Worker keeps the last confirmed
+//!    version).
 //! 2. `checkStorage`: read the new key file back and compare ‖ list the key
 //!    files of that name. Writing the real key and reading it back *is* the
 //!    storage check: Portal's SDK writes, reads and deletes a test file
 //!    first (three more round trips). If the check fails nothing old was
 //!    deleted yet, so the previous backup still opens.
-//! 3. `notifyPortal` ‖ `confirm`: PATCH STORED_CLIENT_BACKUP_SHARE_KEY (and
-//!    _SHARE if the Worker could not) ‖ confirm the version to the Worker,
-//!    which then drops the previous one. Both halves are proven stored, so
-//!    confirming does not depend on Portal's answer.
-//! 4. `removeOldKeys`: delete the older key files, only once `confirm`
-//!    succeeded. Doing it alongside `confirm` would risk a Drive whose only
+//! 3. `notifyPortal` ‖ `confirm`: PATCH STORED_CLIENT_BACKUP_SHARE_KEY ‖
+//!    confirm the version to the Worker, which then drops the previous one.
+//!    Both halves are proven stored, so confirming does not depend on
+//!    Portal's answer.
+//! 4. `notifyPortal` ‖ `removeOldKeys`: the Worker tells Portal
+//!    STORED_CLIENT_BACKUP_SHARE (`/notify`), the order of Portal's own SDK;
+//!    delete the older key files, only once `confirm` succeeded. Doing it alongside `confirm` would risk a Drive whose only
 //!    key belongs to an unconfirmed version that the next backup's PUT may
 //!    replace while the Worker still falls back to a version whose key is
 //!    gone.
@@ -78,10 +80,11 @@ pub const GDRIVE_BACKUP: Plan = &[
     &[Step::StoreKey, Step::StoreShare],
     &[Step::CheckStorage],
     &[Step::NotifyPortal, Step::Confirm],
-    &[Step::RemoveOldKeys],
+    &[Step::NotifyPortal, Step::RemoveOldKeys],
 ];
 
-pub const PASSWORD_BACKUP: Plan = &[&[Step::Encrypt], &[Step::StoreShare], &[Step::NotifyPortal, Step::Confirm]];
+pub const PASSWORD_BACKUP: Plan =
+    &[&[Step::Encrypt], &[Step::StoreShare], &[Step::NotifyPortal, Step::Confirm], &[Step::NotifyPortal]];
 
 pub const GDRIVE_RECOVERY: Plan =
     &[&[Step::FetchKey, Step::FetchShare], &[Step::FetchKey], &[Step::Decrypt]];
@@ -168,7 +171,7 @@ mod tests {
     #[test]
     fn backups_and_recoveries_stay_within_their_round_trip_budget() {
         assert_eq!(round_trips(GDRIVE_BACKUP), 4);
-        assert_eq!(round_trips(PASSWORD_BACKUP), 2);
+        assert_eq!(round_trips(PASSWORD_BACKUP), 3);
         assert_eq!(round_trips(GDRIVE_RECOVERY), 2);
         assert_eq!(round_trips(PASSWORD_RECOVERY), 1);
     }

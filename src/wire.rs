@@ -28,6 +28,11 @@ pub struct StoreClientBackup {
     /// The envelope in base64url (see `envelope::envelope_to_text`).
     pub cipher_text: String,
     pub backup_share_pair_ids: Vec<String>,
+    /// `false`: do not tell Portal STORED_CLIENT_BACKUP_SHARE now; the caller
+    /// asks `/notify` once it has told Portal the key is stored, so Portal
+    /// hears KEY before SHARE as in its own SDK. Absent means `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_portal: Option<bool>,
 }
 
 /// What the Worker says about one stored version (no ciphertext).

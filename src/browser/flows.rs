@@ -127,7 +127,11 @@ async fn backup_gdrive(
     // Round trip 1: the key to Drive and the ciphertext to the server. A new
     // key file, never an overwrite: the old one stays until this backup is
     // confirmed.
-    let store_body = StoreClientBackup { cipher_text, backup_share_pair_ids: pair_ids.clone() };
+    let store_body = StoreClientBackup {
+        cipher_text,
+        backup_share_pair_ids: pair_ids.clone(),
+        notify_portal: Some(false),
+    };
     let (key_file, stored) = join(
         run(&progress, Step::StoreKey, drive.create_key_file(&file_name, &key_text)),
         run(&progress, Step::StoreShare, server.store(method, &store_body)),
@@ -161,22 +165,19 @@ async fn backup_gdrive(
     })
     .await?;
 
-    // Round trip 3: Portal ‖ confirm.
-    let (portal_notified, _confirmed) = join(
-        notify_portal(options, &progress, &pair_ids, stored.backup.portal_notified),
-        run(&progress, Step::Confirm, server.confirm(method, &stored.backup.backup_id)),
-    )
-    .await;
-    _confirmed?;
-
-    // Round trip 4: only now may older keys go.
+    // Round trips 3 and 4, two chains side by side: Portal hears KEY then
+    // SHARE; the server confirms, and only then may older keys go.
     let stale = drive_core::stale_key_files(&listed, &key_file_id);
-    let removed = remove_key_files(&drive, &progress, &stale).await;
+    let (portal_notified, removed) = join(notify_portal(options, &server, &progress, method, &pair_ids), async {
+        run(&progress, Step::Confirm, server.confirm(method, &stored.backup.backup_id)).await?;
+        Ok::<_, Failure>(remove_key_files(&drive, &progress, &stale).await)
+    })
+    .await;
 
-    finish(&stored, method, &pair_ids, portal_notified, Some(&key_file_id), removed)
+    finish(&stored, method, &pair_ids, portal_notified, Some(&key_file_id), removed?)
 }
 
-/// Two round trips: store; Portal ‖ confirm.
+/// Three round trips: store; Portal (KEY then SHARE) ‖ confirm.
 async fn backup_password(
     options: &Options,
     context: &Context<'_>,
@@ -198,11 +199,15 @@ async fn backup_password(
     })
     .await?;
 
-    let store_body = StoreClientBackup { cipher_text, backup_share_pair_ids: pair_ids.clone() };
+    let store_body = StoreClientBackup {
+        cipher_text,
+        backup_share_pair_ids: pair_ids.clone(),
+        notify_portal: Some(false),
+    };
     let stored = run(&progress, Step::StoreShare, server.store(method, &store_body)).await?;
 
     let (portal_notified, confirmed) = join(
-        notify_portal(options, &progress, &pair_ids, stored.backup.portal_notified),
+        notify_portal(options, &server, &progress, method, &pair_ids),
         run(&progress, Step::Confirm, server.confirm(method, &stored.backup.backup_id)),
     )
     .await;
@@ -210,34 +215,39 @@ async fn backup_password(
     finish(&stored, method, &pair_ids, portal_notified, None, 0)
 }
 
-/// Tells Portal the key is stored (and the share, if the server could not).
-/// A failure is reported through `onProgress` and `portalNotified: false`,
-/// not thrown: both halves are stored, `notifyPortal()` can finish the job.
-async fn notify_portal(options: &Options, progress: &Progress, pair_ids: &[String], share_notified: bool) -> bool {
-    let patch = |status| {
-        portal::update_backup_share_pairs(
-            &options.portal_api_url,
-            &options.portal_token,
-            status,
-            pair_ids,
-            &options.retry,
-            options.timeout_ms,
-        )
-    };
-    run(progress, Step::NotifyPortal, async {
-        if share_notified {
-            patch(BackupSharePairStatus::StoredClientBackupShareKey).await
-        } else {
-            let (key, share) = join(
-                patch(BackupSharePairStatus::StoredClientBackupShareKey),
-                patch(BackupSharePairStatus::StoredClientBackupShare),
-            )
-            .await;
-            key.and(share)
-        }
-    })
-    .await
-    .is_ok()
+/// Tells Portal the key is stored, then has the server tell it the share is
+/// (two round trips), in the order of Portal's own SDK. A failure is
+/// reported through `onProgress` and `portalNotified: false`, not thrown:
+/// both halves are stored, `notifyPortal()` can finish the job.
+async fn notify_portal(
+    options: &Options,
+    server: &ServerClient<'_>,
+    progress: &Progress,
+    method: &str,
+    pair_ids: &[String],
+) -> bool {
+    run(progress, Step::NotifyPortal, tell_portal(options, server, method, pair_ids)).await.is_ok()
+}
+
+async fn tell_portal(options: &Options, server: &ServerClient<'_>, method: &str, pair_ids: &[String]) -> Result<(), Error> {
+    portal::update_backup_share_pairs(
+        &options.portal_api_url,
+        &options.portal_token,
+        BackupSharePairStatus::StoredClientBackupShareKey,
+        pair_ids,
+        &options.retry,
+        options.timeout_ms,
+    )
+    .await?;
+    if server.notify(method).await?.backup.portal_notified {
+        Ok(())
+    } else {
+        Err(Error::Remote {
+            code: "PORTAL_UNAVAILABLE",
+            message: "server: Portal was not told the share is stored; try again later".into(),
+            status: None,
+        })
+    }
 }
 
 /// Deletes key files in parallel; returns how many are gone. A failure
@@ -445,38 +455,15 @@ fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
     }
 }
 
-/// Retries the Portal notifications of the current backup: the server tells
-/// Portal the share is stored (and answers the pair ids), then we tell it
-/// the key is. Two round trips.
+/// Retries the Portal notifications of the current backup: reads its pair
+/// ids from the server, then KEY and SHARE as in a backup. Three round trips.
 pub async fn notify(options: &Options) -> Result<JsValue, Failure> {
     let method = options.method()?;
     let progress = options.progress();
-    let stored = run(&progress, Step::NotifyPortal, server(options).notify(method.name())).await?;
-    let ids = &stored.backup.backup_share_pair_ids;
-    let key_notified = run(
-        &progress,
-        Step::NotifyPortal,
-        portal::update_backup_share_pairs(
-            &options.portal_api_url,
-            &options.portal_token,
-            BackupSharePairStatus::StoredClientBackupShareKey,
-            ids,
-            &options.retry,
-            options.timeout_ms,
-        ),
-    )
-    .await;
-    key_notified?;
-    if !stored.backup.portal_notified {
-        return Err(Failure::at(
-            Step::NotifyPortal,
-            Error::Remote {
-                code: "PORTAL_UNAVAILABLE",
-                message: "server: Portal was not told the share is stored; try again later".into(),
-                status: None,
-            },
-        ));
-    }
+    let server = server(options);
+    let versions = run(&progress, Step::FetchShare, server.versions(method.name())).await?;
+    let ids = &versions.current.summary.backup_share_pair_ids;
+    run(&progress, Step::NotifyPortal, tell_portal(options, &server, method.name(), ids)).await?;
     Ok(js::object(&[
         ("method", method.name().into()),
         ("backupSharePairIds", js::string_array(ids)),

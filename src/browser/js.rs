@@ -157,10 +157,14 @@ impl FromJs for DriveFileList {
 
 impl ToJs for StoreClientBackup {
     fn to_js(&self) -> JsValue {
-        object(&[
+        let body = object(&[
             ("cipherText", self.cipher_text.as_str().into()),
             ("backupSharePairIds", string_array(&self.backup_share_pair_ids)),
-        ])
+        ]);
+        if let Some(notify) = self.notify_portal {
+            let _ = js_sys::Reflect::set(&body, &"notifyPortal".into(), &notify.into());
+        }
+        body
     }
 }
 

@@ -131,6 +131,7 @@ async fn put(
         portal_notified: false,
         confirmed: false,
     };
+    let notify_now = upload.notify_portal;
     let record = ClientBackupRecord::store(existing, version);
     kv::put_json(
         kv,
@@ -142,7 +143,7 @@ async fn put(
     let mut current = record.current;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
-    current.portal_notified = tell_portal(kv, caller, config, method, &current).await;
+    current.portal_notified = notify_now && tell_portal(kv, caller, config, method, &current).await;
     json(201, &stored(caller, method, &current))
 }
 

@@ -134,19 +134,31 @@ pub fn custodian_fetch(body: &[u8]) -> Result<String> {
 pub struct ClientBackupUpload {
     pub cipher_text: String,
     pub backup_share_pair_ids: Vec<String>,
+    /// Tell Portal right after storing (default), or wait for `/notify`.
+    pub notify_portal: bool,
 }
 
 pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
     let map = json_object(body)?;
     if map
         .keys()
-        .any(|k| k != "cipherText" && k != "backupSharePairIds")
+        .any(|k| k != "cipherText" && k != "backupSharePairIds" && k != "notifyPortal")
     {
         return Err(Error::invalid(
             "UNKNOWN_FIELD",
-            "only cipherText and backupSharePairIds are accepted",
+            "only cipherText, backupSharePairIds and notifyPortal are accepted",
         ));
     }
+    let notify_portal = match map.get("notifyPortal") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(notify)) => *notify,
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_FIELD_TYPE",
+                "notifyPortal must be a boolean",
+            ));
+        }
+    };
     let cipher_text = string_field(
         &map,
         "cipherText",
@@ -196,6 +208,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
     Ok(ClientBackupUpload {
         cipher_text: cipher_text.trim().into(),
         backup_share_pair_ids,
+        notify_portal,
     })
 }
 
@@ -294,6 +307,12 @@ mod tests {
         let parsed = client_backup_upload(body.to_string().as_bytes()).unwrap();
         assert_eq!(parsed.cipher_text, text);
         assert_eq!(parsed.backup_share_pair_ids, ["p1", "p2"]);
+        assert!(parsed.notify_portal, "Portal is told by default");
+
+        let deferred = serde_json::json!({"cipherText": text, "backupSharePairIds": ["p1"], "notifyPortal": false});
+        assert!(!client_backup_upload(deferred.to_string().as_bytes()).unwrap().notify_portal);
+        let wrong_type = serde_json::json!({"cipherText": text, "backupSharePairIds": ["p1"], "notifyPortal": "no"});
+        assert_eq!(code(client_backup_upload(wrong_type.to_string().as_bytes())), "INVALID_FIELD_TYPE");
 
         let with = |cipher: Value, ids: Value| {
             client_backup_upload(
