@@ -66,6 +66,23 @@ describe('client backups', () => {
     assert.deepEqual(list.body, { clientId: 'client-alice', backups: [put.body.backup] });
   });
 
+  test('notifyPortal: false defers the notification until /notify', async () => {
+    const put = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS, { notifyPortal: false });
+    assert.equal(put.status, 201);
+    assert.equal(put.body.backup.portalNotified, false);
+    assert.deepEqual(await control(portal, 'calls'), [], 'Portal not told yet');
+
+    const notified = await alice.notify('GDRIVE');
+    assert.equal(notified.status, 200);
+    assert.equal(notified.body.backup.portalNotified, true);
+    const calls = await control(portal, 'calls');
+    assert.deepEqual(calls.map((c) => c.status), ['STORED_CLIENT_BACKUP_SHARE']);
+
+    const wrongType = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS, { notifyPortal: 'no' });
+    assert.equal(wrongType.status, 400);
+    assert.equal(wrongType.body.error.code, 'INVALID_FIELD_TYPE');
+  });
+
   test('nothing stored: GET is 404, list is empty', async () => {
     const got = await alice.get('GDRIVE');
     assert.equal(got.status, 404);

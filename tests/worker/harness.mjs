@@ -146,7 +146,8 @@ export function clientApi(worker, { token } = {}) {
   };
   return {
     call,
-    put: (method, cipherText, backupSharePairIds) => call('PUT', `/${method}`, { cipherText, backupSharePairIds }),
+    put: (method, cipherText, backupSharePairIds, extra = {}) =>
+      call('PUT', `/${method}`, { cipherText, backupSharePairIds, ...extra }),
     get: (method) => call('GET', `/${method}`),
     list: () => call('GET', ''),
     remove: (method) => call('DELETE', `/${method}`),
