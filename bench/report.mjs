@@ -24,7 +24,7 @@ p('# Benchmarks', '',
 
 if (env) {
   p('## Machine and versions', '',
-    `Run ${env.started} → ${env.finished ?? '?'} at commit \`${env.commit}\`.`, '',
+    `Run ${env.started} → ${env.finished ?? '?'}${env.finished ? ` (${Math.round((Date.parse(env.finished) - Date.parse(env.started)) / 60000)} min)` : ''} at commit \`${env.commit}\`.`, '',
     '| | |', '| --- | --- |',
     `| CPU | ${env.cpu}, ${env.cores} cores |`, `| memory | ${env.memory_gib} GiB |`, `| OS | ${env.os}, Linux ${env.kernel} |`,
     `| load average (1/5/15 min) | start ${env.loadavg_start.join(' / ')}, end ${(env.loadavg_end ?? ['?']).join(' / ')} |`,
