@@ -147,7 +147,7 @@ const g = result.methods.GDRIVE;
 result.backup = { sequential: g.backup.sequential };
 result.recovery = { sequential: g.recover.sequential };
 const lines = [
-  'Headless Chromium runs `backupWallet` / `recoverWallet` from the npm package (`scripts/build`'s web target, built into `bench/out/pkg/web`) against the Drive and Portal',
+  'Headless Chromium runs `backupWallet` / `recoverWallet` from the npm package (`scripts/build`\'s web target, built into `bench/out/pkg/web`) against the Drive and Portal',
   'stand-ins and the real Worker (workerd via Miniflare, in-memory KV), all on 127.0.0.1. Request intervals (the page\'s',
   '`fetch()` to the last byte) come from Chromium itself over the DevTools protocol, one clock for every host; overlapping',
   'requests form one sequential round trip. CORS preflights are listed too: a request that needs one waits for it, so',
