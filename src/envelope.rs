@@ -309,13 +309,14 @@ pub fn open_with_password(password: &str, context: &Context, envelope: &[u8]) ->
     parsed.open(&key, context).map_err(|_| Error::WrongPassword)
 }
 
-/// Text form of an envelope for JSON: base64url without padding.
+/// Text form of an envelope for JSON: base64url without padding. The
+/// envelope is public, so this takes the fast variable-time codec.
 pub fn envelope_to_text(envelope: &[u8]) -> String {
-    Base64UrlUnpadded::encode_string(envelope)
+    crate::base64url::encode(envelope)
 }
 
 pub fn envelope_from_text(text: &str) -> Result<Vec<u8>> {
-    Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| Error::Malformed("ciphertext is not base64url"))
+    crate::base64url::decode(text.trim().as_bytes()).ok_or(Error::Malformed("ciphertext is not base64url"))
 }
 
 struct Reader<'a> {

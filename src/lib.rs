@@ -6,6 +6,7 @@
 //! the JSON both sides speak). The core here is plain Rust that `cargo test`
 //! runs natively; the `browser` feature adds the wasm-bindgen face.
 
+mod base64url;
 pub mod drive;
 pub mod envelope;
 pub mod error;

@@ -139,3 +139,38 @@ async fn the_key_file_name_from_webcrypto_equals_the_native_one() {
         );
     }
 }
+
+/// The native base64 path (`Uint8Array.fromBase64`, lenient) accepts
+/// exactly what the wasm path does, and round-trips the vectors.
+#[wasm_bindgen_test]
+fn native_base64_is_as_strict_as_the_wasm_path() {
+    use portal_backup::browser::base64;
+    use wasm_bindgen::JsValue;
+    for v in &vectors() {
+        let bytes = envelope::envelope_from_text(&v.envelope).unwrap();
+        assert_eq!(String::from(base64::envelope_to_text(&bytes)), v.envelope, "vector {}", v.name);
+        assert_eq!(base64::envelope_from_text(&JsValue::from_str(&v.envelope)).unwrap(), bytes, "vector {}", v.name);
+    }
+    let valid = vectors()[0].envelope.clone();
+    let (head, tail) = valid.split_at(8);
+    let cases = [
+        format!(" {valid}\n"),
+        format!("{head} {tail}"),
+        format!("{head}\n{tail}"),
+        format!("{valid}="),
+        format!("{valid}=="),
+        format!("{head}+/{tail}"),
+        format!("{valid}A"),
+        "QQ".into(),
+        "QR".into(),
+        "QUF".into(),
+        "QUE".into(),
+        "".into(),
+    ];
+    for text in cases {
+        let wasm = envelope::envelope_from_text(&text);
+        let native = base64::envelope_from_text(&JsValue::from_str(&text));
+        assert_eq!(native, wasm, "{text:?}");
+    }
+    assert!(base64::envelope_from_text(&JsValue::from_f64(1.0)).is_err());
+}

@@ -1,6 +1,7 @@
 //! The wasm-bindgen face: what a web wallet imports. Thin over the core;
 //! every error reaches JS as an `Error` with a stable `code`.
 
+pub mod base64;
 mod drive;
 mod flows;
 mod http;
@@ -13,7 +14,7 @@ pub mod webcrypto;
 
 pub use js_error::{Failure, JsResult};
 
-use js_sys::Uint8Array;
+use js_sys::{JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::Error;
@@ -90,7 +91,7 @@ pub struct SealedShare {
     pub key: String,
     /// The envelope, base64url without padding.
     #[wasm_bindgen(js_name = cipherText)]
-    pub cipher_text: String,
+    pub cipher_text: JsString,
 }
 
 /// Seal `plaintext` under a fresh random key, bound to (clientId, backupMethod).
@@ -100,16 +101,21 @@ pub async fn encrypt_share(plaintext: Vec<u8>, client_id: String, backup_method:
     let context = Context::new(&client_id, &backup_method)?;
     let key = BackupKey::generate()?;
     let sealed = webcrypto::seal(&key, KeyKind::Random, &context, &plaintext).await?;
-    Ok(SealedShare { key: key.to_text().to_string(), cipher_text: envelope::envelope_to_text(&sealed) })
+    Ok(SealedShare { key: key.to_text().to_string(), cipher_text: base64::envelope_to_text(&sealed) })
 }
 
 /// Open a ciphertext from `encryptShare` with its key.
 #[wasm_bindgen(js_name = decryptShare)]
-pub async fn decrypt_share(cipher_text: String, key: String, client_id: String, backup_method: String) -> JsResult<Vec<u8>> {
+pub async fn decrypt_share(
+    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
+    key: String,
+    client_id: String,
+    backup_method: String,
+) -> JsResult<Uint8Array> {
     let context = Context::new(&client_id, &backup_method)?;
     let key = BackupKey::from_text(&key)?;
-    let sealed = envelope::envelope_from_text(&cipher_text)?;
-    Ok(webcrypto::open(&key, &Envelope::parse(&sealed)?, &context).await?)
+    let sealed = base64::envelope_from_text(&cipher_text)?;
+    Ok(webcrypto::open_to_js(&key, &Envelope::parse(&sealed)?, &context).await?)
 }
 
 /// Seal `plaintext` under a key derived from `password` (Argon2id, default
@@ -120,7 +126,7 @@ pub async fn encrypt_share_with_password(
     password: String,
     client_id: String,
     backup_method: String,
-) -> JsResult<String> {
+) -> JsResult<JsString> {
     let password = Zeroizing::new(password);
     let context = Context::new(&client_id, &backup_method)?;
     if password.is_empty() {
@@ -131,19 +137,19 @@ pub async fn encrypt_share_with_password(
     let params = PasswordParams::DEFAULT;
     let key = envelope::derive_password_key(&password, &params, &salt)?;
     let sealed = webcrypto::seal(&key, KeyKind::Password { params, salt }, &context, &plaintext).await?;
-    Ok(envelope::envelope_to_text(&sealed))
+    Ok(base64::envelope_to_text(&sealed))
 }
 
 /// Open a password envelope. A wrong password throws `WRONG_PASSWORD`.
 #[wasm_bindgen(js_name = decryptShareWithPassword)]
 pub async fn decrypt_share_with_password(
-    cipher_text: String,
+    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
     password: String,
     client_id: String,
     backup_method: String,
-) -> JsResult<Vec<u8>> {
+) -> JsResult<Uint8Array> {
     let password = Zeroizing::new(password);
     let context = Context::new(&client_id, &backup_method)?;
-    let sealed = envelope::envelope_from_text(&cipher_text)?;
-    Ok(webcrypto::open_with_password(&password, &Envelope::parse(&sealed)?, &context).await?)
+    let sealed = base64::envelope_from_text(&cipher_text)?;
+    Ok(webcrypto::open_with_password_to_js(&password, &Envelope::parse(&sealed)?, &context).await?)
 }

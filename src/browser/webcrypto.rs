@@ -73,29 +73,48 @@ pub async fn seal_with_nonce(
     let promise =
         subtle.encrypt_with_object_and_u8_array(&algorithm, &crypto_key, plaintext).map_err(|_| unavailable())?;
     let ciphertext = JsFuture::from(promise).await.map_err(|_| Error::InvalidInput("WebCrypto refused to encrypt"))?;
-    sealed.extend_from_slice(&Uint8Array::new(&ciphertext).to_vec());
+    // Straight from WebCrypto's buffer behind the header: one copy.
+    let ciphertext = Uint8Array::new(&ciphertext);
+    let header_len = sealed.len();
+    sealed.resize(header_len + ciphertext.length() as usize, 0);
+    ciphertext.copy_to(&mut sealed[header_len..]);
     Ok(sealed)
 }
 
 /// Opens a parsed envelope with `key`. Any failure is `CannotDecrypt`.
 pub async fn open(key: &BackupKey, parsed: &Envelope<'_>, context: &Context<'_>) -> Result<Vec<u8>, Error> {
+    Ok(open_to_js(key, parsed, context).await?.to_vec())
+}
+
+/// `open`, leaving the plaintext in WebCrypto's buffer: for callers that
+/// hand it straight back to JS (no copy into wasm memory and out again).
+pub async fn open_to_js(key: &BackupKey, parsed: &Envelope<'_>, context: &Context<'_>) -> Result<Uint8Array, Error> {
     let subtle = subtle()?;
     let crypto_key = import_key(&subtle, key).await?;
     let algorithm: Object = params(&parsed.nonce, &parsed.associated_data(context)).into();
     let promise =
         subtle.decrypt_with_object_and_u8_array(&algorithm, &crypto_key, parsed.sealed()).map_err(|_| unavailable())?;
     let plaintext = JsFuture::from(promise).await.map_err(|_| Error::CannotDecrypt)?;
-    Ok(Uint8Array::new(&plaintext).to_vec())
+    Ok(Uint8Array::new(&plaintext))
 }
 
 /// Opens a password envelope: Argon2id in Rust (WebCrypto has none), then
 /// AES-GCM here. Any failure to authenticate is `WrongPassword`.
 pub async fn open_with_password(password: &str, parsed: &Envelope<'_>, context: &Context<'_>) -> Result<Vec<u8>, Error> {
+    Ok(open_with_password_to_js(password, parsed, context).await?.to_vec())
+}
+
+/// `open_with_password`, leaving the plaintext in WebCrypto's buffer.
+pub async fn open_with_password_to_js(
+    password: &str,
+    parsed: &Envelope<'_>,
+    context: &Context<'_>,
+) -> Result<Uint8Array, Error> {
     let KeyKind::Password { params, salt } = &parsed.kind else {
         return Err(Error::InvalidInput("this backup is not protected by a password"));
     };
     let key = envelope::derive_password_key(password, params, salt)?;
-    open(&key, parsed, context).await.map_err(|error| match error {
+    open_to_js(&key, parsed, context).await.map_err(|error| match error {
         Error::CannotDecrypt => Error::WrongPassword,
         other => other,
     })
