@@ -57,6 +57,32 @@ describe('custodian backup webhooks', () => {
     assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [body.share]);
   });
 
+  test('each store writes the complete method index; fetch reads that index alone', async () => {
+    for (const backupMethod of ['GDRIVE', 'PASSWORD']) {
+      await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
+    }
+    assert.deepEqual(JSON.parse(await worker.kv.get('custodian-index/client-1')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
+    // A record the complete index does not name is not looked for: the
+    // fetch makes no list() scan.
+    await worker.kv.delete('custodian-index/client-1');
+    await worker.kv.put('custodian-index/client-1', JSON.stringify({ v: 2, methods: ['PASSWORD'] }));
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [shareText('client-1', 'PASSWORD')]);
+  });
+
+  test('records from before the complete index are still found, and the next store completes it', async () => {
+    for (const backupMethod of ['GDRIVE', 'PASSWORD']) {
+      await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
+    }
+    // The old best-effort index: a bare array, here missing PASSWORD (its write failed).
+    await worker.kv.put('custodian-index/client-1', JSON.stringify(['GDRIVE']));
+    const both = [shareText('client-1', 'GDRIVE'), shareText('client-1', 'PASSWORD')];
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, both);
+    await worker.kv.delete('custodian-index/client-1');
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, both, 'no index at all: list() finds them');
+    await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE', 2) });
+    assert.deepEqual(JSON.parse(await worker.kv.get('custodian-index/client-1')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
+  });
+
   test('KV never holds the share in clear', async () => {
     const share = shareText('client-1', 'GDRIVE');
     await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share });

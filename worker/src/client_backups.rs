@@ -4,16 +4,17 @@
 //! store.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use futures_util::future::{join, join_all};
 use portal_backup::wire::{ClientBackupList, StoredClientBackup};
-use worker::kv::KvStore;
 use worker::{Method, Request, Response};
 
 use crate::entry::{Config, now_ms, shares};
 use crate::error::{Error, Result};
 use crate::http::{Target, empty, header, json, read_body};
 use crate::portal::{self, bearer_token};
+use crate::store;
 use crate::store::client::{ClientBackupRecord, StoredVersion};
-use crate::store::{self, kv};
+use crate::store::kv::{self, Kv};
 use crate::validate;
 
 /// The caller, as Portal knows them. Checked before anything else is read.
@@ -65,16 +66,17 @@ pub async fn handle(
 }
 
 /// The record with the `client-notified` marker applied.
-async fn load(kv: &KvStore, client_id: &str, method: &str) -> Result<Option<ClientBackupRecord>> {
-    let Some(mut record) =
-        kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method))
-            .await?
-    else {
-        return Ok(None);
-    };
-    let notified = kv::get_text(kv, &store::client_notified_key(client_id, method)).await?;
-    record.fold_notified(notified.as_deref());
-    Ok(Some(record))
+async fn load(kv: &Kv, client_id: &str, method: &str) -> Result<Option<ClientBackupRecord>> {
+    let (record, notified) = join(
+        kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method)),
+        kv::get_text(kv, &store::client_notified_key(client_id, method)),
+    )
+    .await;
+    let (record, notified) = (record?, notified?);
+    Ok(record.map(|mut record| {
+        record.fold_notified(notified.as_deref());
+        record
+    }))
 }
 
 fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClientBackup {
@@ -86,7 +88,7 @@ fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClien
 
 /// Tells Portal and, when it accepted, records that in the marker key.
 async fn tell_portal(
-    kv: &KvStore,
+    kv: &Kv,
     caller: &Caller,
     config: &Config,
     method: &str,
@@ -114,7 +116,7 @@ fn new_backup_id() -> Result<String> {
 
 async fn put(
     req: &mut Request,
-    kv: &KvStore,
+    kv: &Kv,
     caller: &Caller,
     config: &Config,
     method: &str,
@@ -122,7 +124,15 @@ async fn put(
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
-    let existing = load(kv, &caller.client_id, method).await?;
+    let index_key = store::client_index_key(&caller.client_id);
+    let prefix = store::client_backup_prefix(&caller.client_id);
+    // The reads a store needs, at once: existing record, index.
+    let (existing, index) = join(
+        load(kv, &caller.client_id, method),
+        kv::index(kv, &index_key, &prefix),
+    )
+    .await;
+    let (existing, index) = (existing?, index?);
     let version = StoredVersion {
         backup_id: new_backup_id()?,
         cipher_text: upload.cipher_text,
@@ -133,13 +143,19 @@ async fn put(
     };
     let notify_now = upload.notify_portal;
     let record = ClientBackupRecord::store(existing, version);
-    kv::put_json(
-        kv,
-        &store::client_backup_key(&caller.client_id, method),
-        &record,
+    // Record and index together; either failing fails the PUT (503), so a
+    // stored backup is always listed.
+    let (written, indexed) = join(
+        kv::put_json(
+            kv,
+            &store::client_backup_key(&caller.client_id, method),
+            &record,
+        ),
+        kv::remember_method(kv, &index, &index_key, &prefix, method),
     )
-    .await?;
-    kv::remember_method(kv, &store::client_index_key(&caller.client_id), method).await;
+    .await;
+    written?;
+    indexed?;
     let mut current = record.current;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
@@ -147,19 +163,26 @@ async fn put(
     json(201, &stored(caller, method, &current))
 }
 
-async fn get(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+async fn get(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     let record = load(kv, &caller.client_id, method)
         .await?
         .ok_or(Error::NotFound)?;
     json(200, &record.versions(&caller.client_id, method))
 }
 
-async fn list(kv: &KvStore, caller: &Caller) -> Result<Response> {
+async fn list(kv: &Kv, caller: &Caller) -> Result<Response> {
     let prefix = store::client_backup_prefix(&caller.client_id);
+    let methods = kv::methods(kv, &store::client_index_key(&caller.client_id), &prefix).await?;
+    let records = join_all(
+        methods
+            .iter()
+            .map(|method| load(kv, &caller.client_id, method)),
+    )
+    .await;
     let mut backups = Vec::new();
-    for method in kv::methods(kv, &store::client_index_key(&caller.client_id), &prefix).await? {
-        if let Some(record) = load(kv, &caller.client_id, &method).await? {
-            backups.push(record.current.summary(&method));
+    for (method, record) in methods.iter().zip(records) {
+        if let Some(record) = record? {
+            backups.push(record.current.summary(method));
         }
     }
     json(
@@ -171,22 +194,19 @@ async fn list(kv: &KvStore, caller: &Caller) -> Result<Response> {
     )
 }
 
-async fn delete(kv: &KvStore, caller: &Caller, method: &str) -> Result<Response> {
+async fn delete(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     let key = store::client_backup_key(&caller.client_id, method);
     if kv::get_text(kv, &key).await?.is_none() {
         return Err(Error::NotFound);
     }
-    kv::delete(kv, &key).await?;
-    kv::delete(kv, &store::client_notified_key(&caller.client_id, method)).await?;
+    let marker = store::client_notified_key(&caller.client_id, method);
+    let (record, marker) = join(kv::delete(kv, &key), kv::delete(kv, &marker)).await;
+    record?;
+    marker?;
     empty(204)
 }
 
-async fn confirm(
-    req: &mut Request,
-    kv: &KvStore,
-    caller: &Caller,
-    method: &str,
-) -> Result<Response> {
+async fn confirm(req: &mut Request, kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
     let backup_id = validate::confirm(&body)?;
@@ -204,7 +224,7 @@ async fn confirm(
     json(200, &stored(caller, method, &record.current))
 }
 
-async fn notify(kv: &KvStore, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
+async fn notify(kv: &Kv, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
     let mut record = load(kv, &caller.client_id, method)
         .await?
         .ok_or(Error::NotFound)?;

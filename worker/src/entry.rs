@@ -1,6 +1,5 @@
 //! The fetch entry point: route, CORS, dispatch, one log line.
 
-use worker::kv::KvStore;
 use worker::{Context, Env, Method, Request, Response, console_log, event};
 
 use crate::error::{Error, Result};
@@ -8,6 +7,7 @@ use crate::http::{
     AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, RequestLog, Target, empty, error_response,
     header, request_id, route,
 };
+use crate::store::kv::Kv;
 use crate::{client_backups, webhooks};
 
 /// The vars of `wrangler.toml`. Secrets are read where they are used.
@@ -32,9 +32,8 @@ impl Config {
     }
 }
 
-pub fn shares(env: &Env) -> Result<KvStore> {
-    env.kv("SHARES")
-        .map_err(|_| Error::Misconfigured("KV binding SHARES is missing"))
+pub fn shares(env: &Env) -> Result<Kv> {
+    Kv::binding(env, "SHARES")
 }
 
 pub fn now_ms() -> f64 {

@@ -207,22 +207,35 @@ mod glue {
     }
 
     /// The body, refused with 413 once it passes `limit` bytes: declared
-    /// length first, then the bytes actually received (a chunked body has no
-    /// Content-Length).
+    /// length first, then the bytes actually received.
     pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>> {
-        super::content_length_within(header(req, "Content-Length").as_deref(), limit)?;
-        let mut body = Vec::new();
-        let Ok(mut stream) = req.stream() else {
-            return Ok(body);
-        };
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| {
-                Error::invalid("BODY_UNREADABLE", "the request body could not be read")
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(Error::PayloadTooLarge { limit });
+        let unreadable =
+            |_| Error::invalid("BODY_UNREADABLE", "the request body could not be read");
+        let declared = header(req, "Content-Length");
+        super::content_length_within(declared.as_deref(), limit)?;
+        let body = if declared.is_some() {
+            // Declared within the limit: one `arrayBuffer()` call instead of a
+            // boundary crossing per chunk (the runtime holds a body to its
+            // Content-Length; what arrived is still counted below).
+            req.bytes().await.map_err(unreadable)?
+        } else {
+            // Chunked, no length declared: read chunk by chunk and stop as
+            // soon as the limit is passed, never buffering more.
+            let mut body = Vec::new();
+            let Ok(mut stream) = req.stream() else {
+                return Ok(body);
+            };
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(unreadable)?;
+                if body.len() + chunk.len() > limit {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
+            body
+        };
+        if body.len() > limit {
+            return Err(Error::PayloadTooLarge { limit });
         }
         Ok(body)
     }

@@ -67,12 +67,16 @@ pub use calls::*;
 
 #[cfg(target_arch = "wasm32")]
 mod calls {
-    use std::cell::RefCell;
-    use std::time::Duration;
+    //! `fetch` is called directly through js-sys: workers-rs's `RequestInit`
+    //! serialises its options with serde-wasm-bindgen and its timeout needs
+    //! a `Delay` raced against the fetch, all of which cost bundle size; a
+    //! plain init object with `AbortSignal.timeout()` does the same.
 
-    use futures_util::future::{Either, select};
+    use std::cell::RefCell;
+
+    use js_sys::{Function, Object, Promise, Reflect};
     use portal_backup::wire::{BackupSharePairStatus, PortalClient, UpdateBackupSharePairs};
-    use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+    use worker::wasm_bindgen::{JsCast, JsValue};
 
     use super::*;
     use crate::error::{Error, Result};
@@ -81,42 +85,55 @@ mod calls {
         static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
     }
 
-    async fn send(
-        url: &str,
-        method: Method,
-        token: &str,
-        body: Option<String>,
-    ) -> Result<Response> {
-        let headers = Headers::new();
-        let set = |name: &str, value: &str| {
-            headers
-                .set(name, value)
-                .map_err(|_| Error::Internal("headers"))
-        };
-        set("Authorization", &format!("Bearer {token}"))?;
-        set("Accept", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(method);
+    fn get(target: &JsValue, name: &str) -> JsValue {
+        Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    fn set(target: &Object, name: &str, value: &JsValue) -> Result<()> {
+        Reflect::set(target, &JsValue::from_str(name), value)
+            .map(drop)
+            .map_err(|_| Error::Internal("request init"))
+    }
+
+    fn global_function(owner: &JsValue, name: &str) -> Result<Function> {
+        get(owner, name)
+            .dyn_into()
+            .map_err(|_| Error::Internal("runtime function missing"))
+    }
+
+    /// Portal's response (a JS `Response`), or `PortalUnavailable` when it
+    /// did not answer within [`PORTAL_TIMEOUT_MS`].
+    async fn send(url: &str, method: &str, token: &str, body: Option<String>) -> Result<JsValue> {
+        let global: JsValue = js_sys::global().into();
+        let headers = Object::new();
+        set(&headers, "Authorization", &format!("Bearer {token}").into())?;
+        set(&headers, "Accept", &"application/json".into())?;
+        let init = Object::new();
+        set(&init, "method", &method.into())?;
         if let Some(body) = body {
-            set("Content-Type", "application/json")?;
-            init.with_body(Some(body.into()));
+            set(&headers, "Content-Type", &"application/json".into())?;
+            set(&init, "body", &body.into())?;
         }
-        init.with_headers(headers);
-        let request = Request::new_with_init(url, &init)
+        set(&init, "headers", &headers)?;
+        let abort_signal = get(&global, "AbortSignal");
+        let signal = global_function(&abort_signal, "timeout")?
+            .call1(&abort_signal, &JsValue::from_f64(PORTAL_TIMEOUT_MS as f64))
+            .map_err(|_| Error::Internal("AbortSignal.timeout"))?;
+        set(&init, "signal", &signal)?;
+        // `new Request` throws on a malformed URL: a configuration error,
+        // not Portal being down.
+        let request_class = global_function(&global, "Request")?;
+        let request = Reflect::construct(&request_class, &js_sys::Array::of2(&url.into(), &init))
             .map_err(|_| Error::Misconfigured("PORTAL_API_BASE"))?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Fetch::Request(request);
-        let sent = Box::pin(fetch.send_with_signal(&signal));
-        let timeout = Box::pin(Delay::from(Duration::from_millis(PORTAL_TIMEOUT_MS)));
-        match select(sent, timeout).await {
-            Either::Left((Ok(response), _)) => Ok(response),
-            Either::Left((Err(_), _)) => Err(Error::PortalUnavailable),
-            Either::Right(_) => {
-                controller.abort();
-                Err(Error::PortalUnavailable)
-            }
-        }
+        let sent: Promise = global_function(&global, "fetch")?
+            .call1(&global, &request)
+            .map_err(|_| Error::PortalUnavailable)?
+            .unchecked_into();
+        sent.await.map_err(|_| Error::PortalUnavailable)
+    }
+
+    fn status(response: &JsValue) -> u16 {
+        get(response, "status").as_f64().unwrap_or(0.0) as u16
     }
 
     /// The clientId the token belongs to. Portal's 401/403: `Unauthenticated`;
@@ -129,16 +146,23 @@ mod calls {
             return Ok(client_id);
         }
         let url = portal_url(api_base, "/api/v3/clients/me");
-        let mut response = send(&url, Method::Get, token, None).await?;
-        match response.status_code() {
+        let response = send(&url, "GET", token, None).await?;
+        match status(&response) {
             200 => {}
             401 | 403 => return Err(Error::Unauthenticated),
             _ => return Err(Error::PortalUnavailable),
         }
-        let client: PortalClient = response
-            .json()
+        let text: Promise = global_function(&response, "text")?
+            .call0(&response)
+            .map_err(|_| Error::PortalUnavailable)?
+            .unchecked_into();
+        let text = text
             .await
-            .map_err(|_| Error::PortalUnavailable)?;
+            .ok()
+            .and_then(|t| t.as_string())
+            .ok_or(Error::PortalUnavailable)?;
+        let client: PortalClient =
+            serde_json::from_str(&text).map_err(|_| Error::PortalUnavailable)?;
         // The id becomes part of KV keys: held to the same charset as webhooks'.
         let client_id = crate::validate::client_id(&client.id)
             .map_err(|_| Error::PortalUnavailable)?
@@ -162,7 +186,7 @@ mod calls {
             return false;
         };
         let url = portal_url(api_base, "/api/v3/clients/me/backup-share-pairs");
-        matches!(send(&url, Method::Patch, token, Some(body)).await, Ok(r) if (200..300).contains(&r.status_code()))
+        matches!(send(&url, "PATCH", token, Some(body)).await, Ok(r) if (200..300).contains(&status(&r)))
     }
 }
 

@@ -310,9 +310,16 @@ mod tests {
         assert!(parsed.notify_portal, "Portal is told by default");
 
         let deferred = serde_json::json!({"cipherText": text, "backupSharePairIds": ["p1"], "notifyPortal": false});
-        assert!(!client_backup_upload(deferred.to_string().as_bytes()).unwrap().notify_portal);
+        assert!(
+            !client_backup_upload(deferred.to_string().as_bytes())
+                .unwrap()
+                .notify_portal
+        );
         let wrong_type = serde_json::json!({"cipherText": text, "backupSharePairIds": ["p1"], "notifyPortal": "no"});
-        assert_eq!(code(client_backup_upload(wrong_type.to_string().as_bytes())), "INVALID_FIELD_TYPE");
+        assert_eq!(
+            code(client_backup_upload(wrong_type.to_string().as_bytes())),
+            "INVALID_FIELD_TYPE"
+        );
 
         let with = |cipher: Value, ids: Value| {
             client_backup_upload(

@@ -2,9 +2,13 @@
 //! custodian share sealed at rest, `POST /{root}/backup/fetch` gives every
 //! stored method's share back exactly as Portal sent it.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{join, join_all};
 use portal_backup::wire::CustodianFetchResponse;
-use serde_json::json;
 use worker::{Env, Request, Response};
+use zeroize::Zeroizing;
 
 use crate::entry::{Config, shares};
 use crate::error::{Error, Result};
@@ -12,6 +16,12 @@ use crate::http::{header, json, read_body, webhook_secret_matches};
 use crate::store::at_rest::{Keyring, SealedShare};
 use crate::store::{self, kv};
 use crate::validate;
+
+thread_local! {
+    /// The parsed `SHARE_ENCRYPTION_KEYS`, with the text it was parsed from:
+    /// parsed once per isolate, again only if the secret's value differs.
+    static KEYRING: RefCell<Option<(Zeroizing<String>, Rc<Keyring>)>> = const { RefCell::new(None) };
+}
 
 /// Checked before the body is read: an unauthenticated caller gets nothing
 /// parsed, and cannot learn which bodies would be valid.
@@ -30,11 +40,23 @@ fn check_secret(req: &Request, env: &Env) -> Result<()> {
     }
 }
 
-fn keyring(env: &Env) -> Result<Keyring> {
-    let secret = env
-        .secret("SHARE_ENCRYPTION_KEYS")
-        .map_err(|_| Error::Misconfigured("SHARE_ENCRYPTION_KEYS is not set"))?;
-    Keyring::parse(&secret.to_string())
+fn keyring(env: &Env) -> Result<Rc<Keyring>> {
+    let secret = Zeroizing::new(
+        env.secret("SHARE_ENCRYPTION_KEYS")
+            .map_err(|_| Error::Misconfigured("SHARE_ENCRYPTION_KEYS is not set"))?
+            .to_string(),
+    );
+    KEYRING.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((text, keyring)) = cache.as_ref()
+            && *text == secret
+        {
+            return Ok(Rc::clone(keyring));
+        }
+        let keyring = Rc::new(Keyring::parse(&secret)?);
+        *cache = Some((secret, Rc::clone(&keyring)));
+        Ok(keyring)
+    })
 }
 
 async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
@@ -59,19 +81,27 @@ pub async fn store_custodian_share(
         &backup.custodian_share,
     )?;
     let kv = shares(env)?;
-    kv::put_json(
-        &kv,
-        &store::custodian_key(&backup.client_id, &backup.backup_method),
-        &sealed,
-    )
-    .await?;
-    kv::remember_method(
-        &kv,
-        &store::custodian_index_key(&backup.client_id),
-        &backup.backup_method,
+    let index_key = store::custodian_index_key(&backup.client_id);
+    let prefix = store::custodian_prefix(&backup.client_id);
+    let index = kv::index(&kv, &index_key, &prefix).await?;
+    // Record and index are written together; either failing is a 503, so
+    // Portal retries and the index never misses a stored share.
+    let (stored, indexed) = join(
+        kv::put_json(
+            &kv,
+            &store::custodian_key(&backup.client_id, &backup.backup_method),
+            &sealed,
+        ),
+        kv::remember_method(&kv, &index, &index_key, &prefix, &backup.backup_method),
     )
     .await;
-    json(200, &json!({"stored": true}))
+    stored?;
+    indexed?;
+    #[derive(serde::Serialize)]
+    struct Stored {
+        stored: bool,
+    }
+    json(200, &Stored { stored: true })
 }
 
 /// Every stored method's share. Nothing stored is `200 []`, not 404: Portal
@@ -89,12 +119,18 @@ pub async fn fetch_custodian_shares(
     let keyring = keyring(env)?;
     let kv = shares(env)?;
     let prefix = store::custodian_prefix(&client_id);
+    let methods = kv::methods(&kv, &store::custodian_index_key(&client_id), &prefix).await?;
+    let kv = &kv;
+    let records = join_all(methods.iter().map(|method| {
+        let key = store::custodian_key(&client_id, method);
+        async move { kv::get_json::<SealedShare>(kv, &key).await }
+    }))
+    .await;
     let mut backup_shares = Vec::new();
-    for method in kv::methods(&kv, &store::custodian_index_key(&client_id), &prefix).await? {
-        let key = store::custodian_key(&client_id, &method);
+    for (method, record) in methods.iter().zip(records) {
         // An index entry whose record is gone (or not yet visible) is skipped.
-        if let Some(sealed) = kv::get_json::<SealedShare>(&kv, &key).await? {
-            backup_shares.push(keyring.open(&client_id, &method, &sealed)?.to_string());
+        if let Some(sealed) = record? {
+            backup_shares.push(keyring.open(&client_id, method, &sealed)?.to_string());
         }
     }
     json(200, &CustodianFetchResponse { backup_shares })
