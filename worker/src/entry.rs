@@ -1,5 +1,8 @@
 //! The fetch entry point: route, CORS, dispatch, one log line.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use worker::{Context, Env, Method, Request, Response, console_log, event};
 
 use crate::error::{Error, Result};
@@ -18,7 +21,23 @@ pub struct Config {
     pub notify_portal: bool,
 }
 
+thread_local! {
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
 impl Config {
+    /// Read once per isolate: vars are fixed for a deployment, and a new
+    /// deployment (new vars) runs in new isolates.
+    fn cached(env: &Env) -> Rc<Self> {
+        CONFIG.with(|cache| {
+            Rc::clone(
+                cache
+                    .borrow_mut()
+                    .get_or_insert_with(|| Rc::new(Config::from_env(env))),
+            )
+        })
+    }
+
     fn from_env(env: &Env) -> Self {
         let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
         Config {
@@ -91,7 +110,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     let started = now_ms();
     let request_id = request_id(header(&req, "cf-ray").as_deref());
     let method = req.method();
-    let config = Config::from_env(&env);
+    let config = Config::cached(&env);
     let target = route(&req.path(), &config.webhooks_root);
     let origin = header(&req, "Origin");
 
