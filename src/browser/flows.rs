@@ -4,10 +4,10 @@
 
 use std::future::Future;
 
-use futures_util::future::{join, join_all};
 use wasm_bindgen::prelude::*;
 
 use super::drive::DriveClient;
+use super::join::{join, join_all};
 use super::js::{self, ToJs};
 use super::js_error::Failure;
 use super::options::{Method, Options, Progress};

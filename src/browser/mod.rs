@@ -5,6 +5,7 @@ pub mod base64;
 mod drive;
 mod flows;
 mod http;
+mod join;
 mod js;
 mod js_error;
 mod options;
