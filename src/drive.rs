@@ -43,7 +43,7 @@ pub fn key_file_name_from_digest(digest: &[u8]) -> String {
     name
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -92,7 +92,10 @@ fn json_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push_str(&hex_lower(&[c as u8]));
+            }
             c => out.push(c),
         }
     }
@@ -119,7 +122,10 @@ pub fn percent_encode(text: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(DIGITS[usize::from(b >> 4)] as char);
+            out.push(DIGITS[usize::from(b & 0x0f)] as char);
         }
     }
     out
@@ -179,7 +185,15 @@ pub struct DriveFileList {
 /// Newest first by `modifiedTime` (RFC 3339 in UTC, so text order is time
 /// order); a file without one goes last. Stable, so Drive's own order breaks ties.
 pub fn newest_first(mut files: Vec<DriveFile>) -> Vec<DriveFile> {
-    files.sort_by(|a, b| b.modified_time.cmp(&a.modified_time));
+    // Insertion sort: a user has one or two key files, and the general
+    // stable sort costs kilobytes of wasm.
+    for sorted in 1..files.len() {
+        let mut at = sorted;
+        while at > 0 && files[at - 1].modified_time < files[at].modified_time {
+            files.swap(at - 1, at);
+            at -= 1;
+        }
+    }
     files
 }
 

@@ -132,7 +132,7 @@ impl DriveClient {
     pub async fn create_key_file(&self, name: &str, key_text: &str) -> Result<String, Error> {
         let mut boundary_bytes = [0u8; 16];
         getrandom::fill(&mut boundary_bytes).map_err(|_| Error::Randomness)?;
-        let boundary = format!("portal-backup-{}", hex(&boundary_bytes));
+        let boundary = format!("portal-backup-{}", core::hex_lower(&boundary_bytes));
         let upload = core::multipart_create_body(name, key_text.as_bytes(), &boundary)?;
         let response = self
             .call(
@@ -181,6 +181,3 @@ fn drive_error(code: &'static str, status: Option<u16>) -> Error {
     Error::Remote { code, message: format!("google drive: {message}"), status }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
