@@ -54,6 +54,23 @@ function sequentialGroups(entries) {
 }
 
 const serviceOf = (url) => (url.startsWith(drive.url) ? 'drive' : portal && url.startsWith(portal.url) ? 'portal' : proxy && url.startsWith(proxy.url) ? 'worker' : url);
+/**
+ * The longest chain of requests each of which started after the previous one
+ * ended: the round trips on the critical path (a request that starts only
+ * after another finished is counted as waiting on it). Overlap groups can
+ * undercount two chains running side by side; this cannot.
+ */
+function longestChain(nodes) {
+  const sorted = [...nodes].sort((a, b) => a.end - b.end);
+  const best = new Map();
+  for (const n of sorted) {
+    let prev = null;
+    for (const m of sorted) if (m.end <= n.start && best.has(m) && (!prev || best.get(m).length > best.get(prev).length)) prev = m;
+    best.set(n, prev ? [...best.get(prev), n] : [n]);
+  }
+  return [...best.values()].reduce((a, b) => (b.length > a.length ? b : a), []);
+}
+
 const describe = (e) => `${e.service} ${e.method} ${e.path.replace(/\?.*/, '')}${e.method === 'OPTIONS' ? ' (preflight)' : ''}`;
 
 const portalWebhookSecret = randomBytes(24).toString('hex');
@@ -82,9 +99,18 @@ try {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   const net = new Map();
-  cdp.on('Network.requestWillBeSent', (e) => net.set(e.requestId, { id: e.requestId, method: e.request.method, url: e.request.url, type: e.type, start: e.timestamp * 1000, end: null }));
-  cdp.on('Network.loadingFinished', (e) => { const r = net.get(e.requestId); if (r) r.end = e.timestamp * 1000; });
-  cdp.on('Network.loadingFailed', (e) => { const r = net.get(e.requestId); if (r) { r.end = e.timestamp * 1000; r.failed = true; } });
+  cdp.on('Network.requestWillBeSent', (e) => {
+    // One id can be announced twice (a preflight and its request may share
+    // it); keep each request's first start.
+    const key = `${e.requestId} ${e.request.method}`;
+    if (!net.has(key)) net.set(key, { id: e.requestId, method: e.request.method, url: e.request.url, type: e.type, start: e.timestamp * 1000, end: null });
+  });
+  if (process.env.BENCH_DEBUG_CDP) for (const ev of ['Network.requestWillBeSent', 'Network.loadingFinished', 'Network.responseReceived']) cdp.on(ev, (e) => { if (e.request?.method === 'OPTIONS' || e.type === 'Preflight' || String(e.requestId).includes('reflight')) console.error(ev, e.requestId, e.type, e.request?.method, round((e.timestamp % 1000) * 1000, 1)); });
+  const finish = (e) => { for (const r of net.values()) if (r.id === e.requestId && r.end === null) r.end = e.timestamp * 1000; };
+  cdp.on('Network.loadingFinished', finish);
+  // A preflight is done when its answer's headers arrive (it has no body).
+  cdp.on('Network.responseReceived', (e) => { if (e.type === 'Preflight') finish(e); });
+  cdp.on('Network.loadingFailed', finish);
   globalThis.__net = net;
   await page.goto(`${server.url}/bench/page/flows.html`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
@@ -104,7 +130,7 @@ try {
     if (flow === 'recover' && answer.r.clientBackup !== clientBackup) throw new Error('recovered plaintext differs');
     await control(portal, 'webhooks', 'GET'); // waits for Portal's webhook calls in flight
     // The browser's requests (DevTools protocol: one monotonic clock, preflights included).
-    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(server.url) && r.end !== null)
+    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(server.url) && r.end !== null && r.end >= r.start)
       .map((r) => ({ service: serviceOf(r.url), method: r.method, path: new URL(r.url).pathname, start: r.start, end: r.end, preflight: r.method === 'OPTIONS' }));
     const requests = seen.filter((r) => !r.preflight);
     const preflights = seen.filter((r) => r.preflight);
@@ -112,13 +138,21 @@ try {
     // it already covers its own preflight; a preflight is still one more
     // wait on the path, counted separately below.
     const groups = sequentialGroups(requests).map((g) => ({ ...g, preflights: preflights.filter((p) => p.start >= g.start && p.start <= g.end) }));
+    const chain = longestChain(requests);
+    // With preflights: a request that had one really starts when it ends.
+    const withPre = requests.map((r) => {
+      const pre = preflights.find((p) => p.service === r.service && p.path === r.path && p.start >= r.start && p.end <= r.end);
+      return pre ? { ...r, start: pre.end } : r;
+    });
+    const chainPre = longestChain([...withPre, ...preflights]);
     // The Worker's own calls to Portal: in the Portal stand-in's log, inside
     // one of the Worker's requests (proxy log), never made by the page.
     const portalLog = await control(portal, 'log', 'GET');
     const workerLog = proxy.log.filter((e) => e.end !== null);
     const pagePortalCalls = requests.filter((r) => r.service === 'portal').length + preflights.filter((r) => r.service === 'portal').length;
     const inner = portalLog.filter((p) => p.method !== 'OPTIONS' && workerLog.some((w) => p.start >= w.start && p.end <= w.end));
-    return { wall_ms: answer.wall_ms, sequential: groups.length, with_preflights: groups.reduce((n, g) => n + 1 + (g.preflights.length ? 1 : 0), 0),
+    return { wall_ms: answer.wall_ms, sequential: chain.length, with_preflights: chainPre.length, overlap_groups: groups.length,
+      chain: chainPre.map((e) => `${describe(e)} (${round(e.end - e.start, 1)} ms)`),
       requests: requests.length, preflights: preflights.length, portal_log_total: portalLog.length, page_portal_calls: pagePortalCalls,
       groups: groups.map((g) => ({ ms: round(g.end - g.start, 1), items: g.items.map(describe), preflights: g.preflights.map(describe) })),
       worker_inner: inner.map((e) => `${e.method} ${e.path}`), progress: answer.progress.map((p) => `${p.step}:${p.phase}`) };
@@ -134,6 +168,7 @@ try {
       runs.recover.push(await runFlow('recover', method));
     }
     const sum = (list, first) => ({ sequential: median(list.map((r) => r.sequential)), sequential_all: list.map((r) => r.sequential),
+      overlap_groups: median(list.map((r) => r.overlap_groups)),
       with_preflights: median(list.map((r) => r.with_preflights)), requests: median(list.map((r) => r.requests)), preflights: median(list.map((r) => r.preflights)),
       wall_ms: round(median(list.map((r) => r.wall_ms)), 1), example: list.at(-1), cold: first });
     result.methods[method] = { backup: sum(runs.backup, cold.backup), recover: sum(runs.recover, cold.recover) };
@@ -149,25 +184,28 @@ result.recovery = { sequential: g.recover.sequential };
 const lines = [
   'Headless Chromium runs `backupWallet` / `recoverWallet` from the npm package (`scripts/build`\'s web target, built into `bench/out/pkg/web`) against the Drive and Portal',
   'stand-ins and the real Worker (workerd via Miniflare, in-memory KV), all on 127.0.0.1. Request intervals (the page\'s',
-  '`fetch()` to the last byte) come from Chromium itself over the DevTools protocol, one clock for every host; overlapping',
-  'requests form one sequential round trip. CORS preflights are listed too: a request that needs one waits for it, so',
-  '"with preflights" counts such a round trip twice. Chromium caches a preflight per URL (the Worker allows 10 min), so',
+  '`fetch()` to the last byte) come from Chromium itself over the DevTools protocol, one clock for every host. Sequential',
+  'round trips = the longest chain of requests in which each started only after the previous one ended (requests that',
+  'overlap count once); "overlap groups" (merging every overlapping interval) is shown as a lower bound, since two chains',
+  'running side by side merge there. CORS preflights: a request that needs one waits for it, so "with preflights" puts',
+  'each preflight in the chain as its own round trip. Chromium caches a preflight per URL (the Worker allows 10 min), so',
   'the first run in a fresh page pays more of them; Drive key files get new URLs every backup, so theirs recur. The',
   'Worker\'s own calls to Portal (from the Portal stand-in\'s log, inside a Worker request) are listed apart.',
   `Medians of ${QUICK ? 2 : 5} runs after the first (cold) run; wall time is the page's call to the function.`, '',
-  '| method | flow | sequential round trips | with preflights | requests + preflights | wall ms | first run: round trips / with preflights / wall ms | Worker → Portal inside |',
-  '| --- | --- | ---: | ---: | ---: | ---: | --- | --- |',
+  '| method | flow | sequential round trips | with preflights | overlap groups | requests + preflights | wall ms | first run: round trips / with preflights / wall ms | Worker → Portal inside |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
 ];
 for (const [method, r] of Object.entries(result.methods)) {
   for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery']]) {
     const x = r[flow];
-    lines.push(`| ${method} | ${label} | **${x.sequential}** (runs: ${x.sequential_all.join(', ')}) | ${x.with_preflights} | ${x.requests} + ${x.preflights} | ${x.wall_ms} | ${x.cold.sequential} / ${x.cold.with_preflights} / ${round(x.cold.wall_ms, 1)} | ${x.example.worker_inner.join('; ') || '–'}${x.cold.worker_inner.join() !== x.example.worker_inner.join() ? ` (first run: ${x.cold.worker_inner.join('; ') || '–'})` : ''} |`);
+    lines.push(`| ${method} | ${label} | **${x.sequential}** (runs: ${x.sequential_all.join(', ')}) | ${x.with_preflights} | ${x.overlap_groups} | ${x.requests} + ${x.preflights} | ${x.wall_ms} | ${x.cold.sequential} / ${x.cold.with_preflights} / ${round(x.cold.wall_ms, 1)} | ${x.example.worker_inner.join('; ') || '–'}${x.cold.worker_inner.join() !== x.example.worker_inner.join() ? ` (first run: ${x.cold.worker_inner.join('; ') || '–'})` : ''} |`);
   }
 }
 for (const [method, r] of Object.entries(result.methods)) {
   for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery']]) {
-    lines.push('', `${method} ${label}, one warm run's round trips in order (∥ = in parallel):`, '');
-    r[flow].example.groups.forEach((grp, i) => lines.push(`${i + 1}. ${grp.items.join(' ∥ ')}${grp.preflights.length ? ` — after preflight: ${grp.preflights.join(', ')}` : ''} (${grp.ms} ms)`));
+    lines.push('', `${method} ${label}, one warm run: every request, grouped where they overlap (∥ = in parallel); then its longest chain.`, '');
+    r[flow].example.groups.forEach((grp, i) => lines.push(`${i + 1}. ${grp.items.join(' ∥ ')}${grp.preflights.length ? ` — preflights: ${grp.preflights.join(', ')}` : ''} (${grp.ms} ms)`));
+    lines.push('', `Longest chain, preflights included: ${r[flow].example.chain.join(' → ')}.`);
   }
 }
 lines.push('', 'Portal\'s SDK, for comparison, takes 9 sequential round trips for a Google Drive backup.',
