@@ -6,66 +6,21 @@
 use portal_backup::Error;
 use portal_backup::browser::webcrypto;
 use portal_backup::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
-use serde::Deserialize;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const VECTORS: &str = include_str!("vectors/envelope-v1.json");
-
-#[derive(Deserialize)]
-struct VectorFile {
-    vectors: Vec<Vector>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Vector {
-    name: String,
-    client_id: String,
-    backup_method: String,
-    plaintext_hex: String,
-    nonce_hex: String,
-    key: Option<String>,
-    password: Option<String>,
-    m_cost: Option<u32>,
-    t_cost: Option<u32>,
-    p_cost: Option<u8>,
-    salt_hex: Option<String>,
-    envelope: String,
-}
-
-impl Vector {
-    fn key_and_kind(&self) -> (BackupKey, KeyKind) {
-        match (&self.key, &self.password) {
-            (Some(key), None) => (BackupKey::from_text(key).unwrap(), KeyKind::Random),
-            (None, Some(password)) => {
-                let params = PasswordParams {
-                    m_cost: self.m_cost.unwrap(),
-                    t_cost: self.t_cost.unwrap(),
-                    p_cost: self.p_cost.unwrap(),
-                };
-                let salt: [u8; 16] = hex::decode(self.salt_hex.as_ref().unwrap()).unwrap().try_into().unwrap();
-                (envelope::derive_password_key(password, &params, &salt).unwrap(), KeyKind::Password { params, salt })
-            }
-            _ => panic!("vector {} needs exactly one of key and password", self.name),
-        }
-    }
-}
-
-fn vectors() -> Vec<Vector> {
-    let all = serde_json::from_str::<VectorFile>(VECTORS).unwrap().vectors;
-    assert!(all.len() >= 4, "the vector file lost vectors");
-    all
-}
+#[path = "common/vectors.rs"]
+mod vectors;
+use vectors::vectors;
 
 #[wasm_bindgen_test]
 async fn webcrypto_reproduces_the_known_answer_vectors_byte_for_byte() {
     for v in &vectors() {
         let (key, kind) = v.key_and_kind();
-        let nonce: [u8; 12] = hex::decode(&v.nonce_hex).unwrap().try_into().unwrap();
+        let nonce = v.nonce();
         let context = Context::new(&v.client_id, &v.backup_method).unwrap();
-        let plaintext = hex::decode(&v.plaintext_hex).unwrap();
+        let plaintext = v.plaintext();
         let sealed = webcrypto::seal_with_nonce(&key, kind, &nonce, &context, &plaintext).await.unwrap();
         assert_eq!(envelope::envelope_to_text(&sealed), v.envelope, "vector {}", v.name);
     }

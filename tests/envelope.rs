@@ -2,7 +2,7 @@
 //! Chromium (`wasm-pack test --headless --chrome`), where randomness comes
 //! from WebCrypto. The same vector files must give the same bytes in both.
 
-use portal_backup::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
+use portal_backup::envelope::{self, BackupKey, Context, PasswordParams};
 use portal_backup::Error;
 use serde::Deserialize;
 
@@ -11,65 +11,16 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-const VECTORS: &str = include_str!("vectors/envelope-v1.json");
 const NIST_VECTORS: &str = include_str!("vectors/aes-256-gcm-nist.json");
 const PLAINTEXT: &str = include_str!("fixtures/client-backup-plaintext.json");
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VectorFile {
-    vectors: Vec<Vector>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Vector {
-    name: String,
-    client_id: String,
-    backup_method: String,
-    plaintext_hex: String,
-    nonce_hex: String,
-    /// Random-key vectors: the key as stored in Drive.
-    key: Option<String>,
-    /// Password vectors: password, cost parameters and salt.
-    password: Option<String>,
-    m_cost: Option<u32>,
-    t_cost: Option<u32>,
-    p_cost: Option<u8>,
-    salt_hex: Option<String>,
-    envelope: String,
-}
-
-impl Vector {
-    fn context(&self) -> Context<'_> {
-        Context::new(&self.client_id, &self.backup_method).unwrap()
-    }
-    fn key_and_kind(&self) -> (BackupKey, KeyKind) {
-        match (&self.key, &self.password) {
-            (Some(key), None) => (BackupKey::from_text(key).unwrap(), KeyKind::Random),
-            (None, Some(password)) => {
-                let params = PasswordParams {
-                    m_cost: self.m_cost.unwrap(),
-                    t_cost: self.t_cost.unwrap(),
-                    p_cost: self.p_cost.unwrap(),
-                };
-                let salt: [u8; 16] = hex::decode(self.salt_hex.as_ref().unwrap()).unwrap().try_into().unwrap();
-                (envelope::derive_password_key(password, &params, &salt).unwrap(), KeyKind::Password { params, salt })
-            }
-            _ => panic!("vector {} needs exactly one of key and password", self.name),
-        }
-    }
-}
-
-fn vectors() -> Vec<Vector> {
-    serde_json::from_str::<VectorFile>(VECTORS).unwrap().vectors
-}
+#[path = "common/vectors.rs"]
+mod vectors;
+use vectors::vectors;
 
 #[test]
 fn known_answer_vectors_open_to_their_plaintext() {
-    let all = vectors();
-    assert!(all.len() >= 4, "the vector file lost vectors");
-    for v in &all {
+    for v in &vectors() {
         let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
         let opened = match &v.password {
             Some(password) => envelope::open_with_password(password, &v.context(), &sealed),
@@ -83,9 +34,7 @@ fn known_answer_vectors_open_to_their_plaintext() {
 fn known_answer_vectors_are_reproduced_byte_for_byte() {
     for v in &vectors() {
         let (key, kind) = v.key_and_kind();
-        let nonce: [u8; 12] = hex::decode(&v.nonce_hex).unwrap().try_into().unwrap();
-        let plaintext = hex::decode(&v.plaintext_hex).unwrap();
-        let sealed = envelope::seal_with_nonce(&key, kind, &nonce, &v.context(), &plaintext).unwrap();
+        let sealed = envelope::seal_with_nonce(&key, kind, &v.nonce(), &v.context(), &v.plaintext()).unwrap();
         assert_eq!(envelope::envelope_to_text(&sealed), v.envelope, "vector {}", v.name);
     }
 }
