@@ -9,7 +9,7 @@ import { launchChromium } from './lib/chromium.mjs';
 import { median, round } from './lib/stats.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const nativeBin = process.argv[2];
+const [nativeBin, nativeO3Bin] = process.argv.slice(2);
 const QUICK = process.env.BENCH_QUICK === '1';
 
 const server = await startStatic(ROOT, { isolate: true });
@@ -65,7 +65,7 @@ try {
   // Each round: the module and hash-wasm in the page (order alternating), then
   // the native binary (its second, warm derivation), so all three see the
   // same stretch of machine noise.
-  Object.assign(result.argon2, { module_ms: [], hashwasm_ms: [], native_ms: [], native_first_ms_all: [] });
+  Object.assign(result.argon2, { module_ms: [], hashwasm_ms: [], native_ms: [], native_o3_ms: [], native_first_ms_all: [] });
   for (let r = 0; r < runs; r++) {
     const round1 = await argonPage.evaluate((r) => window.bench.argonRound(r), r);
     result.argon2.module_ms.push(round1.module);
@@ -74,6 +74,7 @@ try {
     result.argon2.native_ms.push(native.runs_ms[0]);
     result.argon2.native_first_ms_all.push(native.first_ms);
     result.argon2.native_params = native.params;
+    if (nativeO3Bin) result.argon2.native_o3_ms.push(JSON.parse(execFileSync(nativeO3Bin, ['1'], { encoding: 'utf8' }).trim()).runs_ms[0]);
   }
   await argonPage.close();
 } finally {
@@ -86,6 +87,10 @@ a.native_first_ms = median(a.native_first_ms_all);
 a.median_ms = { module: round(median(a.module_ms), 1), hashwasm: round(median(a.hashwasm_ms), 1), native: round(median(a.native_ms), 1) };
 a.ratio_module_vs_hashwasm = round(median(a.module_ms.map((m, i) => m / a.hashwasm_ms[i])), 2);
 a.ratio_module_vs_native = round(median(a.module_ms.map((m, i) => m / a.native_ms[i])), 2);
+if (a.native_o3_ms.length) {
+  a.median_ms.native_o3 = round(median(a.native_o3_ms), 1);
+  a.ratio_module_vs_native_o3 = round(median(a.module_ms.map((m, i) => m / a.native_o3_ms[i])), 2);
+}
 
 writeFileSync(new URL('out/crypto.json', import.meta.url), JSON.stringify(result, null, 2));
 console.log(JSON.stringify({ envelope: Object.fromEntries(Object.entries(result.envelope).map(([k, v]) => [k, { module: v.module, webcrypto: v.webcrypto, ratio_encrypt: v.ratio_encrypt, ratio_decrypt: v.ratio_decrypt }])), argon2: a.median_ms, first: [a.first_module, a.first_hashwasm], ratios: [a.ratio_module_vs_hashwasm, a.ratio_module_vs_native] }, null, 1));

@@ -113,9 +113,16 @@ if (crypto) {
   }
   const a = crypto.argon2;
   goal('3a. Argon2id vs hash-wasm (Chromium)', 'faster (< 1.0×)', `${a.ratio_module_vs_hashwasm}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.hashwasm)} ms)`, a.ratio_module_vs_hashwasm < 1);
-  goal('3b. Argon2id vs native', '≤ 1.5×', `${a.ratio_module_vs_native}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.native)} ms)`, a.ratio_module_vs_native <= 1.5);
-  if (a.ratio_module_vs_native > 1.5) {
-    miss('Argon2id vs native (3b)', `${a.ratio_module_vs_native}× is the argon2 crate's portable code compiled to wasm32 against the same code on x86-64 (64-bit multiplies and wide registers in the BlaMka compression; the crate has no simd128 path, so enabling simd128 gains nothing). Single runs on this machine, for the spread: module ${a.module_ms.map((x) => fmt(x, 0)).join(', ')} ms; native ${a.native_ms.map((x) => fmt(x, 0)).join(', ')} ms.`,
+  // Judged against the faster native build: the project's release profile
+  // slows the native code too, and comparing with that would flatter the wasm.
+  const o3 = a.ratio_module_vs_native_o3;
+  goal('3b. Argon2id vs native', '≤ 1.5×', `${o3 ?? '–'}× vs native at opt-level 3 (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.native_o3)} ms); ${a.ratio_module_vs_native}× vs native with the project's release profile (${fmt(a.median_ms.native)} ms)`, (o3 ?? a.ratio_module_vs_native) <= 1.5);
+  if (o3 && a.median_ms.native / a.median_ms.native_o3 > 1.2) {
+    miss('Release profile slows Argon2id (3)', `natively, the same code takes ${fmt(a.median_ms.native)} ms with the project's release profile and ${fmt(a.median_ms.native_o3)} ms with opt-level 3 for everything (${(a.median_ms.native / a.median_ms.native_o3).toFixed(2)}×). The profile sets opt-level "z" with fat LTO and asks for opt-level 3 only on argon2, blake2 and the AES crates; with fat LTO the merged code is optimised again at the root's "z", which likely undoes those overrides. The wasm build uses the same profile, so the module's Argon2id likely pays the same.`,
+      'measure the wasm with opt-level 3 (or "s") for the whole crate against the size budget, or LTO off for the hot crates (e.g. `lto = "thin"` or a separately optimised build), and keep whichever meets both goals.');
+  }
+  if ((a.ratio_module_vs_native_o3 ?? a.ratio_module_vs_native) > 1.5) {
+    miss('Argon2id vs native (3b)', `${a.ratio_module_vs_native_o3 ?? a.ratio_module_vs_native}× is the argon2 crate's portable code compiled to wasm32 against the same code on x86-64 (64-bit multiplies and wide registers in the BlaMka compression; the crate has no simd128 path, so enabling simd128 gains nothing). Single runs on this machine, for the spread: module ${a.module_ms.map((x) => fmt(x, 0)).join(', ')} ms; native ${a.native_ms.map((x) => fmt(x, 0)).join(', ')} ms.`,
       'a simd128 implementation of the compression function (not in argon2 0.6), or rerunning on a quiet machine to see whether it is noise.');
   }
   crypto.argonLines = [
@@ -123,8 +130,9 @@ if (crypto) {
     '| implementation | median ms | runs | first call ms |', '| --- | ---: | ---: | ---: |',
     `| this module in Chromium (\`encryptShareWithPassword\`, 8 KiB share) | ${fmt(a.median_ms.module)} | ${a.module_ms.length} | ${fmt(a.first_module.first_ms)} (wasm memory ${kib(a.first_module.module_memory_before)} → ${(a.first_module.module_memory_after / 2 ** 20).toFixed(1)} MiB) |`,
     `| hash-wasm ${env?.versions['hash-wasm'] ?? ''} in the same page | ${fmt(a.median_ms.hashwasm)} | ${a.hashwasm_ms.length} | ${fmt(a.first_hashwasm.first_ms)} |`,
-    `| same Rust code, native release (\`bench/native-argon2\`) | ${fmt(a.median_ms.native)} | ${a.native_ms.length} | ${fmt(a.native_first_ms)} |`, '',
-    `Module ÷ hash-wasm: ${a.ratio_module_vs_hashwasm}×, module ÷ native: ${a.ratio_module_vs_native}× (medians of per-round ratios; each round runs all three back to back).`,
+    `| same Rust code, native, the project's release profile (\`bench/native-argon2\`) | ${fmt(a.median_ms.native)} | ${a.native_ms.length} | ${fmt(a.native_first_ms)} |`,
+    ...(a.median_ms.native_o3 ? [`| same Rust code, native, opt-level 3 for everything | ${fmt(a.median_ms.native_o3)} | ${a.native_o3_ms.length} | |`] : []), '',
+    `Module ÷ hash-wasm: ${a.ratio_module_vs_hashwasm}×, module ÷ native: ${a.ratio_module_vs_native}× (project profile), ${a.ratio_module_vs_native_o3 ?? '–'}× (opt-level 3); medians of per-round ratios, each round runs every implementation back to back.`,
     `Native first call (fresh process, median of rounds): ${fmt(a.native_first_ms)} ms.`,
     'The module has no bare key-derivation export, so its figure includes one AES-GCM seal of 8 KiB (tens of µs, see',
     'above). First call: a fresh page each; it includes growing the wasm memory to hold the 64 MiB of blocks.',
