@@ -4,8 +4,10 @@
 // entries), SHA-256 + constant-time webhook secret check, the same input
 // validation, AES-256-GCM at rest through crypto.subtle with the same
 // associated data, the same KV keys, records and index writes, the same
-// PATCH to Portal after a PUT. The secrets are parsed per request, as the
-// Rust Worker does. Not used by the product.
+// PATCH to Portal after a PUT, the same versioned method index (list() only
+// for a pre-v2 index), the same KV calls issued together where the Rust
+// Worker joins them, the keyring parsed once per isolate. Not used by the
+// product.
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -82,6 +84,12 @@ async function readBody(request, limit) {
     if (n > limit) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
   }
   if (!request.body) return new Uint8Array();
+  if (length !== null) {
+    // Declared within the limit: one arrayBuffer() call, as the Rust Worker.
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.length > limit) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
+    return body;
+  }
   const chunks = [];
   let size = 0;
   for await (const chunk of request.body) {
@@ -131,6 +139,14 @@ function envelopeHeaderOk(bytes) {
 }
 
 // ---- at-rest sealing (worker/src/store/at_rest.rs)
+let keyringCache = null; // [secret text, parsed keyring], once per isolate
+function keyringFor(secret) {
+  if (keyringCache && keyringCache[0] === secret) return keyringCache[1];
+  const keyring = parseKeyring(secret);
+  keyringCache = [secret, keyring];
+  return keyring;
+}
+
 function parseKeyring(secret) {
   const keys = [];
   for (const entry of (secret ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
@@ -197,17 +213,34 @@ async function listKeys(kv, prefix) {
     cursor = page.cursor;
   }
 }
-async function methods(kv, indexKey, prefix) {
-  const index = (await kvGetJson(kv, indexKey)) ?? [];
-  const listed = await listKeys(kv, prefix);
-  const all = [...index, ...listed.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))].filter(isSafeId);
+// The method index (worker/src/store/mod.rs MethodIndex): {"v":2,"methods"}
+// is complete and read alone; a pre-v2 array or no index is partial, and
+// readers add list().
+async function readIndex(kv, indexKey, prefix) {
+  const text = await kvGetText(kv, indexKey);
+  let complete = false, methods = [];
+  if (text !== null) {
+    let value;
+    try { value = JSON.parse(text); } catch { throw UNREADABLE(); }
+    if (Array.isArray(value)) methods = value;
+    else if (value?.v === 2 && Array.isArray(value.methods)) { complete = true; methods = value.methods; }
+    else throw UNREADABLE();
+  }
+  const listed = complete ? [] : await listKeys(kv, prefix);
+  return { complete, methods, listed };
+}
+function indexMethods(index, prefix) {
+  const all = [...index.methods, ...index.listed.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))].filter(isSafeId);
   return [...new Set(all)].sort();
 }
-async function rememberMethod(kv, indexKey, method) {
-  let index = [];
-  try { index = (await kvGetJson(kv, indexKey)) ?? []; } catch { index = []; }
-  if (index.includes(method)) return;
-  try { await kvPut(kv, indexKey, JSON.stringify([...index, method].sort())); } catch { /* best effort */ }
+async function methods(kv, indexKey, prefix) {
+  return indexMethods(await readIndex(kv, indexKey, prefix), prefix);
+}
+async function rememberMethod(kv, index, indexKey, prefix, method) {
+  if (index.complete && index.methods.includes(method)) return;
+  const next = indexMethods(index, prefix);
+  if (!next.includes(method)) { next.push(method); next.sort(); }
+  await kvPut(kv, indexKey, JSON.stringify({ v: 2, methods: next }));
 }
 
 // ---- Portal (worker/src/portal.rs)
@@ -277,10 +310,14 @@ async function storeCustodianShare(request, env) {
   let shareValue;
   try { shareValue = JSON.parse(share); } catch { shareValue = null; }
   if (shareValue === null || typeof shareValue !== 'object' || Array.isArray(shareValue)) throw invalid('INVALID_SHARE', 'share must be a string holding a JSON object');
-  const keyring = parseKeyring(env.SHARE_ENCRYPTION_KEYS);
+  const keyring = keyringFor(env.SHARE_ENCRYPTION_KEYS);
   const record = await seal(keyring, clientId, method, share);
-  await kvPut(env.SHARES, `custodian/${clientId}/${method}`, JSON.stringify(record));
-  await rememberMethod(env.SHARES, `custodian-index/${clientId}`, method);
+  const indexKey = `custodian-index/${clientId}`, prefix = `custodian/${clientId}/`;
+  const index = await readIndex(env.SHARES, indexKey, prefix);
+  await Promise.all([
+    kvPut(env.SHARES, `custodian/${clientId}/${method}`, JSON.stringify(record)),
+    rememberMethod(env.SHARES, index, indexKey, prefix, method),
+  ]);
   return json(200, { stored: true });
 }
 
@@ -289,12 +326,11 @@ async function fetchCustodianShares(request, env) {
   jsonContentType(request.headers.get('Content-Type'), false);
   const map = jsonObject(await readBody(request, MAX_WEBHOOK_BODY));
   const clientId = clientIdOk(stringField(map, 'clientId'));
-  const keyring = parseKeyring(env.SHARE_ENCRYPTION_KEYS);
+  const keyring = keyringFor(env.SHARE_ENCRYPTION_KEYS);
+  const stored = await methods(env.SHARES, `custodian-index/${clientId}`, `custodian/${clientId}/`);
+  const records = await Promise.all(stored.map((method) => kvGetJson(env.SHARES, `custodian/${clientId}/${method}`)));
   const backupShares = [];
-  for (const method of await methods(env.SHARES, `custodian-index/${clientId}`, `custodian/${clientId}/`)) {
-    const record = await kvGetJson(env.SHARES, `custodian/${clientId}/${method}`);
-    if (record) backupShares.push(await open(keyring, clientId, method, record));
-  }
+  for (let i = 0; i < stored.length; i++) if (records[i]) backupShares.push(await open(keyring, clientId, stored[i], records[i]));
   return json(200, { backupShares });
 }
 
@@ -314,16 +350,17 @@ function summary(version, method) {
 }
 
 async function loadRecord(kv, clientId, method) {
-  const record = await kvGetJson(kv, `client/${clientId}/${method}`);
+  const [record, notified] = await Promise.all([kvGetJson(kv, `client/${clientId}/${method}`), kvGetText(kv, `client-notified/${clientId}/${method}`)]);
   if (!record) return null;
-  const notified = await kvGetText(kv, `client-notified/${clientId}/${method}`);
   if (notified !== null) for (const v of [record.current, record.previous]) if (v && v.backupId === notified) v.portalNotified = true;
   return record;
 }
 
 function validateUpload(body) {
   const map = jsonObject(body);
-  if (Object.keys(map).some((k) => k !== 'cipherText' && k !== 'backupSharePairIds')) throw invalid('UNKNOWN_FIELD', 'only cipherText and backupSharePairIds are accepted');
+  if (Object.keys(map).some((k) => k !== 'cipherText' && k !== 'backupSharePairIds' && k !== 'notifyPortal')) throw invalid('UNKNOWN_FIELD', 'only cipherText, backupSharePairIds and notifyPortal are accepted');
+  const notify = map.notifyPortal;
+  if (notify !== undefined && notify !== null && typeof notify !== 'boolean') throw invalid('INVALID_FIELD_TYPE', 'notifyPortal must be a boolean');
   const cipherText = stringField(map, 'cipherText');
   const bytes = b64Decode(cipherText.trim(), true);
   if (!bytes) throw invalid('INVALID_CIPHERTEXT', 'cipherText is not base64url');
@@ -333,7 +370,7 @@ function validateUpload(body) {
   if (!Array.isArray(ids)) throw invalid('INVALID_FIELD_TYPE', 'backupSharePairIds must be an array');
   if (ids.length === 0 || ids.length > 16) throw invalid('INVALID_SHARE_PAIR_IDS', 'backupSharePairIds must hold 1 to 16 ids');
   if (!ids.every(isSafeId)) throw invalid('INVALID_SHARE_PAIR_IDS', 'each backupSharePairId must be 1-128 characters of A-Z a-z 0-9 _ -');
-  return { cipherText: cipherText.trim(), backupSharePairIds: ids };
+  return { cipherText: cipherText.trim(), backupSharePairIds: ids, notifyPortal: notify ?? true };
 }
 
 async function clientBackups(target, request, env) {
@@ -353,15 +390,15 @@ async function clientBackups(target, request, env) {
   if (request.method !== 'PUT') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
   jsonContentType(request.headers.get('Content-Type'), true);
   const upload = validateUpload(await readBody(request, MAX_CLIENT_BACKUP_BODY));
-  const existing = await loadRecord(kv, clientId, method);
+  const indexKey = `client-index/${clientId}`, prefix = `client/${clientId}/`;
+  const [existing, index] = await Promise.all([loadRecord(kv, clientId, method), readIndex(kv, indexKey, prefix)]);
   const version = { backupId: b64urlEncode(crypto.getRandomValues(new Uint8Array(16))), cipherText: upload.cipherText,
     backupSharePairIds: upload.backupSharePairIds, createdAt: new Date().toISOString(), portalNotified: false, confirmed: false };
   const previous = existing === null ? null : existing.current.confirmed ? existing.current : existing.previous;
   const record = { v: 1, current: version, previous: previous ?? null };
-  await kvPut(kv, `client/${clientId}/${method}`, JSON.stringify(record));
-  await rememberMethod(kv, `client-index/${clientId}`, method);
+  await Promise.all([kvPut(kv, `client/${clientId}/${method}`, JSON.stringify(record)), rememberMethod(kv, index, indexKey, prefix, method)]);
   const current = { ...version };
-  if ((env.NOTIFY_PORTAL ?? 'true').trim().toLowerCase() !== 'false' && (await reportStored(base, token, version.backupSharePairIds))) {
+  if (upload.notifyPortal && (env.NOTIFY_PORTAL ?? 'true').trim().toLowerCase() !== 'false' && (await reportStored(base, token, version.backupSharePairIds))) {
     try { await kvPut(kv, `client-notified/${clientId}/${method}`, version.backupId); current.portalNotified = true; } catch { /* as Rust: false */ }
   }
   return json(201, { clientId, backup: summary(current, method) });
