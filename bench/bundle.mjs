@@ -3,7 +3,7 @@
 // scale, the JS comparison Worker.
 // Usage: node bench/bundle.mjs   → bench/out/bundle.json
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,29 +34,34 @@ const lines = [
   `| Rust (\`worker/\`) | ${kib(rust.raw_bytes)} | **${kib(rust.gzip_bytes)}** | ${rust.files.map((f) => `\`${f.file}\` ${kib(f.raw)} / ${kib(f.gzip)}`).join(', ')} |`,
   `| JS comparison (\`bench/js-worker\`) | ${kib(js.raw_bytes)} | ${kib(js.gzip_bytes)} | ${js.files.map((f) => `\`${f.file}\` ${kib(f.raw)} / ${kib(f.gzip)}`).join(', ')} |`,
 ];
-// Where the Worker's wasm goes, from its own name section (worker-build
-// keeps it), and what the same wasm weighs without that section.
-const wasmFile = join(ROOT, 'worker/build/index_bg.wasm');
-const wasm = readFileSync(wasmFile);
-const parsed = parseWasm(wasm);
+// Where the Worker's wasm goes: by function names, from the named copy
+// scripts/build-worker keeps beside the stripped, deployed wasm.
+const deployedFile = join(ROOT, 'worker/build/index_bg.wasm');
+const namedFile = join(ROOT, 'worker/build/index_bg.named.wasm');
+const deployed = parseWasm(readFileSync(deployedFile));
+const parsed = parseWasm(readFileSync(existsSync(namedFile) ? namedFile : deployedFile));
 const byCrate = new Map();
 for (const f of parsed.functions) byCrate.set(crateOf(f.name), (byCrate.get(crateOf(f.name)) ?? 0) + f.size);
 const codeBytes = parsed.functions.reduce((sum, f) => sum + f.size, 0);
 const crates = [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 14);
 const largest = [...parsed.functions].sort((a, b) => b.size - a.size).slice(0, 6).map((f) => ({ name: f.name.replace(/\[[0-9a-f]{8,}\]/g, '').replace(/::h[0-9a-f]{16}$/, ''), size: f.size }));
-const stripped = join(OUT, 'worker-stripped.wasm');
-execFileSync('wasm-opt', ['--strip-debug', '--strip-producers', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
-  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', wasmFile, '-o', stripped]);
-const strippedBytes = readFileSync(stripped);
+const nameSection = deployed.sections['custom:name'] ?? 0;
 const jsGzip = rust.files.find((f) => f.file === 'index.js')?.gzip ?? 0;
-const nameSection = parsed.sections['custom:name'] ?? 0;
-lines.push('', `The Rust Worker's wasm: code ${kib(codeBytes)}, data ${kib(parsed.dataBytes)}, name section ${kib(nameSection)}` +
-  ` (function names, kept by worker-build; nothing at run time needs them). Without the name section the wasm is`,
-  `${kib(strippedBytes.length)} raw / ${kib(gzipSync(strippedBytes, { level: 9 }).length)} gzip -9, so the upload would be about ${kib(gzipSync(strippedBytes, { level: 9 }).length + jsGzip)} gzip with \`index.js\`.`,
-  '', 'Code by crate (function bodies, generics counted for their defining crate):', '',
+let stripped = null;
+if (nameSection > 0) {
+  const out = join(OUT, 'worker-stripped.wasm');
+  execFileSync('wasm-opt', ['--strip-debug', '--strip-producers', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+    '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', deployedFile, '-o', out]);
+  const bytes = readFileSync(out);
+  stripped = { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+lines.push('', `The deployed wasm: code ${kib(deployed.functions.reduce((sum, f) => sum + f.size, 0))}, data ${kib(deployed.dataBytes)}, ` +
+  (nameSection ? `name section ${kib(nameSection)} (function names; nothing at run time needs them). Without it the wasm is ${kib(stripped.raw)} raw / ${kib(stripped.gzip)} gzip -9, about ${kib(stripped.gzip + jsGzip)} gzip with \`index.js\`.`
+    : 'no name section (scripts/build-worker strips it).'),
+  '', `Code by crate, from ${existsSync(namedFile) ? 'the named copy scripts/build-worker keeps (`worker/build/index_bg.named.wasm`, same code)' : 'the deployed wasm'}; function bodies, generics counted for their defining crate:`, '',
   '| crate | code | share |', '| --- | ---: | ---: |', ...crates.map(([c, b]) => `| ${c} | ${kib(b)} | ${(100 * b / codeBytes).toFixed(1)}% |`),
   '', 'Largest functions:', '', ...largest.map((f) => `- \`${f.name.slice(0, 90)}\` ${kib(f.size)}`),
-  '', 'A `js_sys::futures::future_to_promise` closure that large is the Worker\'s whole async fetch handler inlined into the',
-  'closure that drives it, not js-sys code.');
-writeFileSync(join(OUT, 'bundle.json'), JSON.stringify({ gzip_bytes: rust.gzip_bytes, rust, js, worker_wasm: { codeBytes, nameSection, stripped_raw: strippedBytes.length, stripped_gzip: gzipSync(strippedBytes, { level: 9 }).length, js_gzip: jsGzip, crates, largest }, lines }, null, 2));
+  '', '"(async fn bodies, inlined)" is the Worker\'s async fetch handler, inlined into the closure wasm-bindgen\'s',
+  '`future_to_promise` drives it with: the Worker\'s own code, not js-sys\'.');
+writeFileSync(join(OUT, 'bundle.json'), JSON.stringify({ gzip_bytes: rust.gzip_bytes, rust, js, worker_wasm: { codeBytes, nameSection, stripped_raw: stripped?.raw, stripped_gzip: stripped?.gzip, js_gzip: jsGzip, crates, largest }, lines }, null, 2));
 console.log(lines.join('\n'));

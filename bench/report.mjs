@@ -108,8 +108,12 @@ if (crypto) {
     const extra8 = e8.module.encrypt_us - e8.webcrypto.encrypt_us, extra1 = e1.module.encrypt_us - e1.webcrypto.encrypt_us;
     const perByteNs = ((extra1 - extra8) * 1000) / (e1.size - e8.size);
     const fixedUs = extra8 - (perByteNs * e8.size) / 1000;
-    miss('Envelope speed (2)', `AES-GCM itself is WebCrypto's on the module's path too (${crypto.modulePath}); the time on top is the module's own work around it. Fitting the two sizes, encrypt costs about ${fmt(perByteNs)} ns per byte more than bare WebCrypto (at 8 KiB ${fmt((perByteNs * e8.size) / 1000)} µs; not profiled, the likely parts are the base64url text of the envelope in Rust, which the release profile builds at opt-level "z", and copying the bytes into and out of wasm memory) plus about ${fmt(fixedUs)} µs per call (key generation, header, promise turns through wasm-bindgen-futures). Decrypt pays base64url decoding of the text on top.`,
-      'build base64ct at opt-level 3 like the AES crates (one line in the root Cargo.toml), or hand WebCrypto\'s ArrayBuffer to JS and encode there; then re-run `BENCH_PARTS=crypto ./scripts/bench`.');
+    const perByteAt8 = (perByteNs * e8.size) / 1000;
+    const parts = [[perByteAt8, `about ${fmt(perByteNs)} ns per byte (${fmt(perByteAt8)} µs at 8 KiB: base64url text of the envelope in Rust, which the release profile builds at opt-level "z", and copies into and out of wasm memory)`],
+      [fixedUs, `about ${fmt(fixedUs)} µs per call whatever the size (key generation, header and associated data, the SealedShare object and its two strings, promise turns through wasm-bindgen-futures on top of WebCrypto's own two)`]]
+      .sort((x, y) => y[0] - x[0]).map((x) => x[1]);
+    miss('Envelope speed (2)', `AES-GCM itself is WebCrypto's on the module's path too (${crypto.modulePath}); the time on top is the module's own work around it. Fitting the two sizes, encrypt costs ${parts[0]}, plus ${parts[1]}. Not profiled: these are the candidates, not measured shares. Decrypt also decodes the base64url text.`,
+      'profile the bench page (`bench/page/crypto.html`) in Chromium\'s performance panel to split the fixed cost; for the per-byte part, build base64ct at opt-level 3 like the AES crates, or hand WebCrypto\'s ArrayBuffer to JS and encode there; re-run `BENCH_PARTS=crypto ./scripts/bench`.');
   }
   const a = crypto.argon2;
   goal('3a. Argon2id vs hash-wasm (Chromium)', 'faster (< 1.0×)', `${a.ratio_module_vs_hashwasm}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.hashwasm)} ms)`, a.ratio_module_vs_hashwasm < 1);
@@ -160,8 +164,8 @@ if (load5) {
   }
   const slow = load5.routes.filter((r) => !(r.ratio_rps >= 1 && r.ratio_p99 <= 1));
   if (slow.length) {
-    miss('Worker throughput (5)', `${slow.map((r) => `\`${r.route}\` ${r.ratio_rps}× req/s, p99 ${r.ratio_p99}× (pairs ${r.pairs.map((p) => p.rps).join(', ')})`).join('; ')}. Not profiled; the likely contributors: each Rust request crosses the JS↔wasm boundary for every header read, each body chunk (\`read_body\` streams the body chunk by chunk), every KV call and the response, and parses and prints JSON with serde_json in wasm, where the JS Worker hands strings to V8's native JSON. Most of each request's time is the local KV simulation (a Durable Object over SQLite in workerd), the same for both, so the pair-to-pair spread on this loaded 2-core machine is as large as some of the differences.`,
-      'read the body with one `bytes()` call, parse `SHARE_ENCRYPTION_KEYS` once per isolate instead of per request, profile the PUT path (the largest request), and measure on a quiet machine or on Cloudflare itself.');
+    miss('Worker throughput (5)', `${slow.map((r) => `\`${r.route}\` ${r.ratio_rps}× req/s, p99 ${r.ratio_p99}× (pairs ${r.pairs.map((p) => p.rps).join(', ')})`).join('; ')}. Not profiled. Both Workers now do the same work (one-call body read, keyring parsed once per isolate, the same KV calls joined); what is left is the likely cost of being Rust here: every header read, KV call and response crosses the JS↔wasm boundary, and JSON is parsed and printed by serde_json in wasm where the JS Worker uses V8's. Most of each request is the local KV simulation (a Durable Object over SQLite in workerd), the same for both, and the pair-to-pair spread is as large as some of the differences; the Rust Worker's p99 was ${load5.routes.map((r) => r.ratio_p99).join(', ')}× the JS one's.`,
+      'profile one route under load (workerd\'s inspector through Miniflare) to see where the Rust request spends the extra time; fewer boundary crossings on the hot routes (e.g. one KV call returning JSON text the handler parses once); and measure on Cloudflare itself, where KV is not simulated.');
   }
 } else goal('5. Worker throughput vs JS Worker', '≥ 1.0×, p99 no worse', `not measured: ${why('throughput')}`, null);
 const bundle = load('bundle');
