@@ -3,9 +3,9 @@
 // optional on-disk KV (for the 100,000-client preload).
 import { Miniflare } from 'miniflare';
 import { fileURLToPath } from 'node:url';
+import { workerOptions } from '../../tests/support/worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const COMPATIBILITY_DATE = '2026-04-26';
 export const WEBHOOKS_ROOT = 'webhooks';
 export const WORKERS = {
   rust: { scriptPath: `${ROOT}worker/build/index.js`, label: 'Rust Worker (worker/build)' },
@@ -24,18 +24,15 @@ export async function startWorker({ kind, port, portalUrl, webhookSecret, shareK
       stderr.on('data', (c) => log?.(c));
     },
     kvPersist: kvPersist ?? false,
-    workers: [{
+    workers: [workerOptions({
       name: `bench-${kind}`,
-      modules: true,
       scriptPath: WORKERS[kind].scriptPath,
-      modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      compatibilityDate: COMPATIBILITY_DATE,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
       bindings: {
         WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800',
         NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,
       },
-    }],
+    })],
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   return { url, mf, kv: () => mf.getKVNamespace('SHARES'), stop: () => mf.dispose() };

@@ -13,21 +13,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { SCRIPT_PATH, workerOptions } from './worker.mjs';
 import { startDrive } from '../standins/drive.mjs';
 import { startPortal } from '../standins/portal.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = '127.0.0.1';
 export const PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, testPage: 8100 });
 const TEST_PAGE_ORIGIN = `http://${HOST}:${PORTS.testPage}`;
 const WEBHOOKS_ROOT = 'webhooks';
-// Not later than the workerd that comes with wrangler 4.86.0.
-const COMPATIBILITY_DATE = '2026-04-26';
 
 /** Starts the three services; `stop()` ends them. */
 export async function startServices({ log = () => {} } = {}) {
-  const scriptPath = `${ROOT}worker/build/index.js`;
-  if (!existsSync(scriptPath)) throw new Error(`${scriptPath} is missing: run scripts/build-worker first`);
+  if (!existsSync(SCRIPT_PATH)) throw new Error(`${SCRIPT_PATH} is missing: run scripts/build-worker first`);
   // Fresh per run: tests never depend on a fixed secret.
   const webhookSecret = randomBytes(24).toString('hex');
   const shareKeys = `test1:${randomBytes(32).toString('base64')}`;
@@ -50,16 +47,7 @@ export async function startServices({ log = () => {} } = {}) {
         stderr.on('data', (chunk) => log(`[worker] ${chunk}`));
       },
       workers: [
-        {
-          name: 'portal-backup-worker',
-          modules: true,
-          scriptPath,
-          modulesRules: [
-            { type: 'ESModule', include: ['**/*.js'] },
-            { type: 'CompiledWasm', include: ['**/*.wasm'] },
-          ],
-          compatibilityDate: COMPATIBILITY_DATE,
-          kvNamespaces: ['SHARES'],
+        workerOptions({
           bindings: {
             WEBHOOKS_ROOT,
             PORTAL_API_BASE: portal.url,
@@ -68,7 +56,7 @@ export async function startServices({ log = () => {} } = {}) {
             WEBHOOK_SECRET: webhookSecret,
             SHARE_ENCRYPTION_KEYS: shareKeys,
           },
-        },
+        }),
       ],
     });
     running.push({ stop: () => mf.dispose() });

@@ -1,15 +1,12 @@
 // Runs the built Worker (worker/build) in workerd through Miniflare, next to
 // the Portal stand-in, and gives tests small helpers to call it.
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
 
 export { startPortal, custodianShare, backupSharePairId };
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const SCRIPT_PATH = `${ROOT}worker/build/index.js`;
-export const COMPATIBILITY_DATE = '2026-04-26';
 
 export const WEBHOOK_SECRET = 'whsec-test-3b9f0c7e2d1a4b58';
 // kid:base64(32 bytes). Distinct, recognisable only by their kid.
@@ -54,16 +51,7 @@ export async function startWorker({
       collect(stderr);
     },
     workers: [
-      {
-        name: 'portal-backup-worker',
-        modules: true,
-        scriptPath: SCRIPT_PATH,
-        modulesRules: [
-          { type: 'ESModule', include: ['**/*.js'] },
-          { type: 'CompiledWasm', include: ['**/*.wasm'] },
-        ],
-        compatibilityDate: COMPATIBILITY_DATE,
-        kvNamespaces: ['SHARES'],
+      workerOptions({
         bindings: {
           WEBHOOKS_ROOT: 'webhooks',
           PORTAL_API_BASE: portalUrl,
@@ -71,7 +59,7 @@ export async function startWorker({
           NOTIFY_PORTAL: notifyPortal,
           ...secrets,
         },
-      },
+      }),
     ],
   });
   const url = await mf.ready;
