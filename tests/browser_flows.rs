@@ -374,6 +374,50 @@ async fn drive_down_mid_backup_leaves_the_previous_backup_recoverable() {
 }
 
 #[wasm_bindgen_test]
+async fn a_full_drive_is_a_typed_error_not_retried_and_the_previous_backup_stays() {
+    let user = new_user("quota").await;
+    let first = client_backup(&user, "first");
+    backup(&user, GDRIVE, &first).await.expect("first backup");
+
+    drive_control("log/clear", obj(&[])).await;
+    let quota = [("count", 1.into()), ("status", 403.into()), ("reason", "storageQuotaExceeded".into()), ("path", "/upload/".into())];
+    drive_control("fail", obj(&quota)).await;
+    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
+    assert_eq!(failure(&error), ("DRIVE_QUOTA_EXCEEDED".into(), "storeKey".into()));
+    assert_eq!(number(&error, "status"), 403.0);
+    // A full Drive does not empty itself: one upload, no retries.
+    let log: Vec<JsValue> = js_sys::Array::from(&drive_log().await).iter().collect();
+    let uploads = log.iter().filter(|entry| text(entry, "path").starts_with("/upload/")).count();
+    assert_eq!(uploads, 1);
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+}
+
+#[wasm_bindgen_test]
+async fn a_drive_too_slow_to_answer_fails_in_bounded_time_and_the_previous_backup_stays() {
+    let user = new_user("slow").await;
+    let first = client_backup(&user, "first");
+    backup(&user, GDRIVE, &first).await.expect("first backup");
+
+    let impatient = [
+        ("timeoutMs", 300.into()),
+        ("retry", obj(&[("maxAttempts", 2.into()), ("baseDelayMs", 5.into()), ("maxDelayMs", 10.into()), ("maxTotalMs", 2000.into())])),
+    ];
+    drive_control("slow", obj(&[("ms", 3000.into())])).await;
+    let started = js_sys::Date::now();
+    let error = backup_with(&user, opts_with(&user, GDRIVE, &impatient), &client_backup(&user, "second")).await.unwrap_err();
+    let waited = js_sys::Date::now() - started;
+    drive_control("slow", obj(&[("ms", 0.into())])).await;
+    assert_eq!(failure(&error), ("NETWORK".into(), "storeKey".into()));
+    // Two attempts of 300 ms, not the stand-in's 3 s: the user is not left waiting.
+    assert!(waited < 2500.0, "gave up after {waited} ms");
+
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+}
+
+#[wasm_bindgen_test]
 async fn a_failed_storage_check_deletes_nothing_old() {
     let user = new_user("check").await;
     let first = client_backup(&user, "first");
