@@ -59,7 +59,10 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>> {
     })
 }
 
-async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
+/// Both webhooks' body, read only once the secret matched: an unauthenticated
+/// caller never gets its body parsed or its size checked.
+async fn authenticated_body(req: &mut Request, env: &Env) -> Result<Vec<u8>> {
+    check_secret(req, env)?;
     validate::json_content_type(header(req, "Content-Type").as_deref(), false)?;
     read_body(req, validate::MAX_WEBHOOK_BODY).await
 }
@@ -71,8 +74,7 @@ pub async fn store_custodian_share(
     env: &Env,
     _config: &Config,
 ) -> Result<Response> {
-    check_secret(req, env)?;
-    let body = read_json_body(req).await?;
+    let body = authenticated_body(req, env).await?;
     let backup = validate::custodian_backup(&body)?;
     let keyring = keyring(env)?;
     let sealed = keyring.seal(
@@ -113,8 +115,7 @@ pub async fn fetch_custodian_shares(
     env: &Env,
     _config: &Config,
 ) -> Result<Response> {
-    check_secret(req, env)?;
-    let body = read_json_body(req).await?;
+    let body = authenticated_body(req, env).await?;
     let client_id = validate::custodian_fetch(&body)?;
     let keyring = keyring(env)?;
     let kv = shares(env)?;
