@@ -209,16 +209,16 @@ describe('client backups', () => {
     assert.equal(got.previous, null);
   });
 
-  test('list reads the complete method index; backups from before it are still listed', async () => {
+  test('list reads the method index with list(); a backup the index lost is still listed', async () => {
     await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
     await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
     assert.deepEqual(JSON.parse(await worker.kv.get('client-index/client-alice')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
     // The old best-effort index (a bare array) missing a method: list() fills in.
     await worker.kv.put('client-index/client-alice', JSON.stringify(['PASSWORD']));
     assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
-    // A complete index is read alone.
+    // A complete index that lost a method to overlapping stores: still listed.
     await worker.kv.put('client-index/client-alice', JSON.stringify({ v: 2, methods: ['GDRIVE'] }));
-    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE']);
+    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
   });
 
   test('delete removes a backup; deleting again is 404', async () => {

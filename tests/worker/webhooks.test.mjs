@@ -57,16 +57,26 @@ describe('custodian backup webhooks', () => {
     assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [body.share]);
   });
 
-  test('each store writes the complete method index; fetch reads that index alone', async () => {
+  test('each store writes the complete method index; a method it lost is still fetched', async () => {
     for (const backupMethod of ['GDRIVE', 'PASSWORD']) {
       await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
     }
     assert.deepEqual(JSON.parse(await worker.kv.get('custodian-index/client-1')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
-    // A record the complete index does not name is not looked for: the
-    // fetch makes no list() scan.
-    await worker.kv.delete('custodian-index/client-1');
+    // What two overlapping stores leave behind: an index naming one method.
     await worker.kv.put('custodian-index/client-1', JSON.stringify({ v: 2, methods: ['PASSWORD'] }));
-    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [shareText('client-1', 'PASSWORD')]);
+    assert.deepEqual(
+      new Set((await fetchShares(worker, 'client-1')).body.backupShares),
+      new Set(['GDRIVE', 'PASSWORD'].map((m) => shareText('client-1', m))),
+    );
+  });
+
+  test('per-curve deliveries arriving together are all fetched back', async () => {
+    const methods = ['GDRIVE-SECP256K1', 'GDRIVE-ED25519', 'GDRIVE-STARK', 'GDRIVE-BLS'];
+    const stored = await Promise.all(methods.map((backupMethod) =>
+      postBackup(worker, { backupMethod, clientId: 'client-2', share: shareText('client-2', backupMethod) })));
+    assert.deepEqual(stored.map((res) => res.status), methods.map(() => 200));
+    const { body } = await fetchShares(worker, 'client-2');
+    assert.deepEqual(new Set(body.backupShares), new Set(methods.map((m) => shareText('client-2', m))));
   });
 
   test('records from before the complete index are still found, and the next store completes it', async () => {

@@ -8,6 +8,7 @@
 //! path, which also links float printing), which costs bundle size and time
 //! on every call for nothing these plain-text records need.
 
+use futures_util::future::join;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -125,10 +126,13 @@ pub async fn index(kv: &Kv, index_key: &str, prefix: &str) -> Result<(MethodInde
     Ok((index, listed))
 }
 
-/// Backup methods stored for a client.
+/// Backup methods stored for a client: the index (which covers `list()`'s
+/// lag for a fresh write) united with `list()` (which covers a method the
+/// index lost when two stores of new methods for one client overlapped, as
+/// Portal's per-curve webhooks do). Both reads run together.
 pub async fn methods(kv: &Kv, index_key: &str, prefix: &str) -> Result<Vec<String>> {
-    let (index, listed) = index(kv, index_key, prefix).await?;
-    Ok(index.methods(&listed, prefix))
+    let (index, listed) = join(get_text(kv, index_key), list_keys(kv, prefix)).await;
+    Ok(MethodIndex::parse(index?.as_deref())?.methods(&listed?, prefix))
 }
 
 /// Writes the complete index naming `method`, unless it already does.

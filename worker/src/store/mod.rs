@@ -64,7 +64,9 @@ pub fn client_notified_key(client_id: &str, backup_method: &str) -> String {
 /// A client's method index (`custodian-index/…`, `client-index/…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MethodIndex {
-    /// `{"v":2,"methods":[…]}`: written with every store, names every method.
+    /// `{"v":2,"methods":[…]}`: written with every store. Overlapping stores
+    /// of new methods can still lose one (read-extend-write), so readers
+    /// unite it with `list()`; stores need no `list()`.
     Complete(Vec<String>),
     /// A pre-v2 array (written best effort) or no index: may miss methods,
     /// so readers add `list()`.
