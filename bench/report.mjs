@@ -185,10 +185,10 @@ if (scale) {
   const grew = scale.routes.filter((r) => r.ratio > 1.2);
   if (grew.length) {
     const why = grew.map((r) => r.route.endsWith('/fetch')
-      ? `\`${r.route}\` p50 ${r.ratio}× (pairs ${r.pairs.join(', ')}): besides reading the client's index, the fetch calls KV \`list({prefix})\` on every request (worker/src/store/kv.rs \`methods\`, the union that covers list()'s lag), and Miniflare's local KV answers list() with \`WHERE substr(key, 1, length(prefix)) = prefix\`, a scan of every stored key. Cloudflare's KV lists by prefix without a scan, so that growth is local-only, but the call is the Worker's choice.`
+      ? `\`${r.route}\` p50 ${r.ratio}× (pairs ${r.pairs.join(', ')}): besides reading the client's index, the fetch calls KV \`list({prefix})\` on every request (worker/src/store/kv.rs \`methods\`: the union that finds a share whose method the index lost when Portal's per-curve webhooks for one client overlapped), and Miniflare's local KV answers list() with \`WHERE substr(key, 1, length(prefix)) = prefix\`, a scan of every stored key. Cloudflare's KV lists by prefix without a scan, so that growth is local-only, but the call is the Worker's choice.`
       : `\`${r.route}\` p50 ${r.ratio}× (pairs ${r.pairs.join(', ')}): this route only reads and writes single keys (the record, the index); not profiled, the likely cause is the local store itself (one blob file per value, 200,000 of them in one directory, and a larger SQLite file, on a shared disk).`).join(' ');
     miss('Scale (7)', why,
-      'for the fetch, read the index alone when it is present and fall back to list() only when it is missing (the index is written right after each record), which takes list() off the hot path everywhere; for the rest, measure against a deployed KV namespace, where the store is not a local directory.');
+      'for the fetch, an index that overlapping stores cannot lose (a Durable Object per client, or one index entry per method that no other store overwrites), which would take list() off the hot path; reading today\'s index alone was tried and lost shares (tests/worker/webhooks.test.mjs, per-curve deliveries arriving together). For the rest, measure against a deployed KV namespace, where the store is not a local directory.');
   }
 
 } else goal('7. p50 with 100,000 clients ÷ with 10', '≤ 1.2×', `not measured: ${why('scale')}`, null);
