@@ -28,6 +28,8 @@ export async function startWorker({ kind, port, portalUrl, webhookSecret, shareK
       name: `bench-${kind}`,
       scriptPath: WORKERS[kind].scriptPath,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
+      // The JS comparison Worker keeps its method index in KV (no object).
+      ...(kind === 'js' ? { durableObjects: {} } : {}),
       bindings: {
         WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800',
         NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,

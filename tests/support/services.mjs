@@ -48,6 +48,9 @@ export async function startServices({ log = () => {} } = {}) {
       },
       workers: [
         workerOptions({
+          // The browser tests back up many times as one client; the limits
+          // themselves are tested in tests/worker/limits.test.mjs.
+          rateLimits: { CLIENT_WRITES: 100_000 },
           bindings: {
             WEBHOOKS_ROOT,
             PORTAL_API_BASE: portal.url,

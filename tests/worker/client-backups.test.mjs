@@ -24,7 +24,8 @@ describe('client backups', () => {
   let bob;
   before(async () => {
     portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url });
+    // Many writes as one client: limits are tests/worker/limits.test.mjs's.
+    worker = await startWorker({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 100_000 } });
     alice = clientApi(worker, ALICE);
     bob = clientApi(worker, BOB);
   });
@@ -179,7 +180,7 @@ describe('client backups', () => {
     assert.equal(calls.length, 1);
     assert.deepEqual(calls[0].backupSharePairIds, ALICE_PAIRS);
     assert.equal((await alice.get('GDRIVE')).body.current.portalNotified, true);
-    assert.equal((await alice.notify('NOTHING')).status, 404);
+    assert.equal((await alice.notify('PASSWORD')).status, 404);
   });
 
   test('the last confirmed backup survives until a new one is confirmed', async () => {
@@ -209,16 +210,22 @@ describe('client backups', () => {
     assert.equal(got.previous, null);
   });
 
-  test('list reads the method index with list(); a backup the index lost is still listed', async () => {
+  test('list reads each supported method directly: no index, no list()', async () => {
     await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
     await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
-    assert.deepEqual(JSON.parse(await worker.kv.get('client-index/client-alice')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
-    // The old best-effort index (a bare array) missing a method: list() fills in.
-    await worker.kv.put('client-index/client-alice', JSON.stringify(['PASSWORD']));
+    assert.deepEqual(Object.keys(await dumpKv(worker)).filter((k) => k.startsWith('client/')).sort(),
+      ['client/client-alice/GDRIVE', 'client/client-alice/PASSWORD']);
     assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
-    // A complete index that lost a method to overlapping stores: still listed.
-    await worker.kv.put('client-index/client-alice', JSON.stringify({ v: 2, methods: ['GDRIVE'] }));
-    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
+  });
+
+  test('a method the browser module does not support is refused and nothing is stored', async () => {
+    for (const method of ['ICLOUD', 'GDRIVE-SECP256K1', 'gdrive']) {
+      const put = await alice.put(method, envelopeText(), ALICE_PAIRS);
+      assert.equal(put.status, 400, method);
+      assert.equal(put.body.error.code, 'UNSUPPORTED_BACKUP_METHOD');
+      assert.equal((await alice.get(method)).body.error.code, 'UNSUPPORTED_BACKUP_METHOD');
+    }
+    assert.deepEqual(await dumpKv(worker), {});
   });
 
   test('delete removes a backup; deleting again is 404', async () => {

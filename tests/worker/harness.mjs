@@ -27,6 +27,7 @@ export async function startWorker({
   notifyPortal = 'true',
   kvPersist = false,
   port,
+  rateLimits = {},
 } = {}) {
   const logs = [];
   const collect = (stream) => {
@@ -45,6 +46,8 @@ export async function startWorker({
   const mf = new Miniflare({
     cf: false,
     kvPersist,
+    // The custodian directory lives in Durable Objects: kept with KV.
+    durableObjectsPersist: kvPersist,
     ...(port === undefined ? {} : { host: '127.0.0.1', port }),
     handleRuntimeStdio(stdout, stderr) {
       collect(stdout);
@@ -52,6 +55,7 @@ export async function startWorker({
     },
     workers: [
       workerOptions({
+        rateLimits,
         bindings: {
           WEBHOOKS_ROOT: 'webhooks',
           PORTAL_API_BASE: portalUrl,

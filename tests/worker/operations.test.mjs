@@ -82,8 +82,9 @@ describe('rotating SHARE_ENCRYPTION_KEYS', () => {
     const newShare = shareText('client-1', 'PASSWORD');
     await postBackup(worker, { backupMethod: 'PASSWORD', clientId: 'client-1', share: newShare });
     const raw = await dumpKv(worker);
-    assert.equal(JSON.parse(raw['custodian/client-1/GDRIVE']).kid, 'k1');
-    assert.equal(JSON.parse(raw['custodian/client-1/PASSWORD']).kid, 'k2');
+    const kidOf = (method) => JSON.parse(Object.entries(raw).find(([k]) => k.startsWith(`custodian/client-1/${method}/`))[1]).kid;
+    assert.equal(kidOf('GDRIVE'), 'k1');
+    assert.equal(kidOf('PASSWORD'), 'k2');
     assert.deepEqual(new Set((await fetchShares(worker, 'client-1')).body.backupShares), new Set([oldShare, newShare]));
     await worker.close();
 

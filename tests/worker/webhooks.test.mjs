@@ -12,8 +12,10 @@ describe('custodian backup webhooks', () => {
     worker = await startWorker();
   });
   after(() => worker.close());
+  // A fresh Worker per test: KV and the clients' Durable Objects both start empty.
   beforeEach(async () => {
-    for (const key of Object.keys(await dumpKv(worker))) await worker.kv.delete(key);
+    await worker.close();
+    worker = await startWorker();
   });
 
   test('a stored share comes back from /backup/fetch exactly as sent', async () => {
@@ -51,53 +53,60 @@ describe('custodian backup webhooks', () => {
   test('the same delivery twice leaves the same state', async () => {
     const body = { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE') };
     assert.equal((await postBackup(worker, body)).status, 200);
-    const keysAfterFirst = Object.keys(await dumpKv(worker)).sort();
     assert.equal((await postBackup(worker, body)).status, 200);
-    assert.deepEqual(Object.keys(await dumpKv(worker)).sort(), keysAfterFirst);
+    // One record for the method: the replaced delivery's key is gone.
+    assert.deepEqual(Object.keys(await dumpKv(worker)).filter((k) => k.startsWith('custodian/client-1/GDRIVE/')).length, 1);
     assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [body.share]);
   });
 
-  test('each store writes the complete method index; a method it lost is still fetched', async () => {
-    for (const backupMethod of ['GDRIVE', 'PASSWORD']) {
-      await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
-    }
-    assert.deepEqual(JSON.parse(await worker.kv.get('custodian-index/client-1')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
-    // What two overlapping stores leave behind: an index naming one method.
-    await worker.kv.put('custodian-index/client-1', JSON.stringify({ v: 2, methods: ['PASSWORD'] }));
-    assert.deepEqual(
-      new Set((await fetchShares(worker, 'client-1')).body.backupShares),
-      new Set(['GDRIVE', 'PASSWORD'].map((m) => shareText('client-1', m))),
-    );
-  });
-
-  test('per-curve deliveries arriving together are all fetched back', async () => {
-    const methods = ['GDRIVE-SECP256K1', 'GDRIVE-ED25519', 'GDRIVE-STARK', 'GDRIVE-BLS'];
-    const stored = await Promise.all(methods.map((backupMethod) =>
-      postBackup(worker, { backupMethod, clientId: 'client-2', share: shareText('client-2', backupMethod) })));
-    assert.deepEqual(stored.map((res) => res.status), methods.map(() => 200));
+  test('per-curve deliveries arriving together are each fetched right after their 200', async () => {
+    const methods = ['GDRIVE-SECP256K1', 'GDRIVE-ED25519', 'GDRIVE-STARK', 'GDRIVE-BLS', 'PASSWORD-SECP256K1', 'PASSWORD-ED25519'];
+    // Portal's check: each delivery's own fetch, right after its 200, must hold it.
+    const checks = await Promise.all(methods.map(async (backupMethod) => {
+      const share = shareText('client-2', backupMethod);
+      const stored = await postBackup(worker, { backupMethod, clientId: 'client-2', share });
+      assert.equal(stored.status, 200);
+      return (await fetchShares(worker, 'client-2')).body.backupShares.includes(share);
+    }));
+    assert.deepEqual(checks, methods.map(() => true));
     const { body } = await fetchShares(worker, 'client-2');
-    assert.deepEqual(new Set(body.backupShares), new Set(methods.map((m) => shareText('client-2', m))));
+    assert.deepEqual(body.backupShares, [...methods].sort().map((m) => shareText('client-2', m)));
   });
 
-  test('records from before the complete index are still found, and the next store completes it', async () => {
+  test('shares are found through the client\'s directory, never by listing KV', async () => {
+    await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE') });
+    // A record under the client's prefix that no delivery named (what a
+    // list() would find): not served.
+    const [named] = Object.entries(await dumpKv(worker)).filter(([k]) => k.startsWith('custodian/client-1/'));
+    await worker.kv.put(`custodian/client-1/ICLOUD/${'0'.repeat(32)}`, named[1]);
+    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, [shareText('client-1', 'GDRIVE')]);
+  });
+
+  test('a named record KV cannot produce is a 503 with Retry-After, never a shorter list', async () => {
     for (const backupMethod of ['GDRIVE', 'PASSWORD']) {
       await postBackup(worker, { backupMethod, clientId: 'client-1', share: shareText('client-1', backupMethod) });
     }
-    // The old best-effort index: a bare array, here missing PASSWORD (its write failed).
-    await worker.kv.put('custodian-index/client-1', JSON.stringify(['GDRIVE']));
-    const both = [shareText('client-1', 'GDRIVE'), shareText('client-1', 'PASSWORD')];
-    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, both);
-    await worker.kv.delete('custodian-index/client-1');
-    assert.deepEqual((await fetchShares(worker, 'client-1')).body.backupShares, both, 'no index at all: list() finds them');
-    await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share: shareText('client-1', 'GDRIVE', 2) });
-    assert.deepEqual(JSON.parse(await worker.kv.get('custodian-index/client-1')), { v: 2, methods: ['GDRIVE', 'PASSWORD'] });
+    const [key] = Object.keys(await dumpKv(worker)).filter((k) => k.startsWith('custodian/client-1/PASSWORD/'));
+    await worker.kv.delete(key);
+    const response = await worker.fetch('/webhooks/backup/fetch', {
+      method: 'POST',
+      headers: { 'X-Webhook-Secret': WEBHOOK_SECRET, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientId: 'client-1' }),
+    });
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('Retry-After'), '1');
+    assert.equal((await response.json()).error.code, 'STORAGE_UNAVAILABLE');
+    // Portal's retry of the delivery heals it.
+    await postBackup(worker, { backupMethod: 'PASSWORD', clientId: 'client-1', share: shareText('client-1', 'PASSWORD') });
+    assert.equal((await fetchShares(worker, 'client-1')).body.backupShares.length, 2);
   });
 
   test('KV never holds the share in clear', async () => {
     const share = shareText('client-1', 'GDRIVE');
     await postBackup(worker, { backupMethod: 'GDRIVE', clientId: 'client-1', share });
     const raw = await dumpKv(worker);
-    const record = JSON.parse(raw['custodian/client-1/GDRIVE']);
+    const [key] = Object.keys(raw).filter((k) => k.startsWith('custodian/client-1/GDRIVE/'));
+    const record = JSON.parse(raw[key]);
     assert.equal(record.kid, 'k1');
     const everything = JSON.stringify(raw);
     const fragments = shareFragments(share);

@@ -11,6 +11,7 @@ use worker::{Method, Request, Response};
 use crate::entry::{Config, now_ms, shares};
 use crate::error::{Error, Result};
 use crate::http::{Target, empty, header, json, read_body};
+use crate::limits;
 use crate::portal::{self, bearer_token};
 use crate::store;
 use crate::store::client::{ClientBackupRecord, StoredVersion};
@@ -39,25 +40,45 @@ pub async fn handle(
     config: &Config,
 ) -> Result<Response> {
     let caller = authenticate(req, config).await?;
+    let routed = matches!(
+        (target, req.method()),
+        (Target::ClientBackupList, Method::Get)
+            | (Target::ClientBackup(_), Method::Get | Method::Put | Method::Delete)
+            | (
+                Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_),
+                Method::Post
+            )
+    );
+    if !routed {
+        return Err(Error::MethodNotAllowed {
+            allow: target.allow(),
+        });
+    }
+    let method = match target {
+        Target::ClientBackupList => None,
+        Target::ClientBackup(method)
+        | Target::ClientBackupConfirm(method)
+        | Target::ClientBackupNotify(method) => Some(validate::client_backup_method(method)?),
+        _ => return Err(Error::RouteNotFound),
+    };
+    if !matches!(req.method(), Method::Get) {
+        limits::client_write(env, &caller.client_id).await?;
+    }
     let kv = shares(env)?;
-    match (target, req.method()) {
-        (Target::ClientBackupList, Method::Get) => list(&kv, &caller).await,
-        (Target::ClientBackup(method), Method::Get) => {
-            get(&kv, &caller, validate::backup_method(method)?).await
-        }
-        (Target::ClientBackup(method), Method::Put) => {
-            let method = validate::backup_method(method)?;
+    match (target, req.method(), method) {
+        (Target::ClientBackupList, Method::Get, _) => list(&kv, &caller).await,
+        (Target::ClientBackup(_), Method::Get, Some(method)) => get(&kv, &caller, method).await,
+        (Target::ClientBackup(_), Method::Put, Some(method)) => {
             put(req, &kv, &caller, config, method).await
         }
-        (Target::ClientBackup(method), Method::Delete) => {
-            delete(&kv, &caller, validate::backup_method(method)?).await
+        (Target::ClientBackup(_), Method::Delete, Some(method)) => {
+            delete(&kv, &caller, method).await
         }
-        (Target::ClientBackupConfirm(method), Method::Post) => {
-            let method = validate::backup_method(method)?;
+        (Target::ClientBackupConfirm(_), Method::Post, Some(method)) => {
             confirm(req, &kv, &caller, method).await
         }
-        (Target::ClientBackupNotify(method), Method::Post) => {
-            notify(&kv, &caller, config, validate::backup_method(method)?).await
+        (Target::ClientBackupNotify(_), Method::Post, Some(method)) => {
+            notify(&kv, &caller, config, method).await
         }
         _ => Err(Error::MethodNotAllowed {
             allow: target.allow(),
@@ -124,15 +145,7 @@ async fn put(
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
-    let index_key = store::client_index_key(&caller.client_id);
-    let prefix = store::client_backup_prefix(&caller.client_id);
-    // The reads a store needs, at once: existing record, index.
-    let (existing, index) = join(
-        load(kv, &caller.client_id, method),
-        kv::index(kv, &index_key, &prefix),
-    )
-    .await;
-    let (existing, index) = (existing?, index?);
+    let existing = load(kv, &caller.client_id, method).await?;
     let version = StoredVersion {
         backup_id: new_backup_id()?,
         cipher_text: upload.cipher_text,
@@ -143,19 +156,12 @@ async fn put(
     };
     let notify_now = upload.notify_portal;
     let record = ClientBackupRecord::store(existing, version);
-    // Record and index together; either failing fails the PUT (503), so a
-    // stored backup is always listed.
-    let (written, indexed) = join(
-        kv::put_json(
-            kv,
-            &store::client_backup_key(&caller.client_id, method),
-            &record,
-        ),
-        kv::remember_method(kv, &index, &index_key, &prefix, method),
+    kv::put_json(
+        kv,
+        &store::client_backup_key(&caller.client_id, method),
+        &record,
     )
-    .await;
-    written?;
-    indexed?;
+    .await?;
     let mut current = record.current;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
@@ -170,9 +176,10 @@ async fn get(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     json(200, &record.versions(&caller.client_id, method))
 }
 
+/// One `get` per supported method, all at once: the set is closed, so no
+/// index and no `list()` (which may lag a write by a minute).
 async fn list(kv: &Kv, caller: &Caller) -> Result<Response> {
-    let prefix = store::client_backup_prefix(&caller.client_id);
-    let methods = kv::methods(kv, &store::client_index_key(&caller.client_id), &prefix).await?;
+    let methods = validate::CLIENT_BACKUP_METHODS;
     let records = join_all(
         methods
             .iter()

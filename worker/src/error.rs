@@ -27,6 +27,13 @@ pub enum Error {
     },
     /// `confirm` named a version that is no longer current.
     NotCurrent,
+    /// A custodian delivery for a new method when the client already has
+    /// [`crate::store::custodian::MAX_METHODS`].
+    TooManyBackupMethods,
+    /// A Rate Limiting binding refused; `retry_after` is seconds.
+    RateLimited {
+        retry_after: u32,
+    },
     PayloadTooLarge {
         limit: usize,
     },
@@ -55,9 +62,10 @@ impl Error {
             Error::OriginNotAllowed => 403,
             Error::NotFound | Error::RouteNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
-            Error::NotCurrent => 409,
+            Error::NotCurrent | Error::TooManyBackupMethods => 409,
             Error::PayloadTooLarge { .. } => 413,
             Error::UnsupportedMediaType => 415,
+            Error::RateLimited { .. } => 429,
             Error::Misconfigured(_) | Error::StoredRecordUnreadable | Error::Internal(_) => 500,
             Error::PortalUnavailable | Error::StorageUnavailable => 503,
         }
@@ -72,6 +80,8 @@ impl Error {
             Error::RouteNotFound => "ROUTE_NOT_FOUND",
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Error::NotCurrent => "NOT_CURRENT",
+            Error::TooManyBackupMethods => "TOO_MANY_BACKUP_METHODS",
+            Error::RateLimited { .. } => "RATE_LIMITED",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Error::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Error::Misconfigured(_) => "MISCONFIGURED",
@@ -79,6 +89,16 @@ impl Error {
             Error::PortalUnavailable => "PORTAL_UNAVAILABLE",
             Error::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Seconds for the `Retry-After` header: every answer that invites a
+    /// retry (429, 503) says when.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::PortalUnavailable | Error::StorageUnavailable => Some(1),
+            _ => None,
         }
     }
 
@@ -103,6 +123,10 @@ impl fmt::Display for Error {
             Error::RouteNotFound => f.write_str("no such route"),
             Error::MethodNotAllowed { allow } => write!(f, "method not allowed; allowed: {allow}"),
             Error::NotCurrent => f.write_str("backupId is not the current version"),
+            Error::TooManyBackupMethods => f.write_str(
+                "this client already has the most backup methods allowed; nothing was stored",
+            ),
+            Error::RateLimited { .. } => f.write_str("too many requests; retry after Retry-After seconds"),
             Error::PayloadTooLarge { limit } => write!(f, "body larger than {limit} bytes"),
             Error::UnsupportedMediaType => f.write_str("Content-Type must be application/json"),
             Error::Misconfigured(what) => write!(f, "server misconfigured: {what}"),

@@ -199,6 +199,11 @@ mod glue {
         if let Error::MethodNotAllowed { allow } = error {
             let _ = response.headers_mut().set("Allow", allow);
         }
+        if let Some(seconds) = error.retry_after() {
+            let _ = response
+                .headers_mut()
+                .set("Retry-After", &seconds.to_string());
+        }
         response
     }
 

@@ -38,6 +38,22 @@ pub fn backup_method(text: &str) -> Result<&str> {
     ))
 }
 
+/// The methods the browser module backs up with: the only ones the client
+/// routes store, so one client holds at most this many client backups.
+pub const CLIENT_BACKUP_METHODS: [&str; 2] = ["GDRIVE", "PASSWORD"];
+
+/// A `{backupMethod}` of the client routes: well-formed, then supported.
+pub fn client_backup_method(text: &str) -> Result<&str> {
+    let method = backup_method(text)?;
+    CLIENT_BACKUP_METHODS
+        .contains(&method)
+        .then_some(method)
+        .ok_or(Error::invalid(
+            "UNSUPPORTED_BACKUP_METHOD",
+            "backupMethod must be one the browser module supports: GDRIVE or PASSWORD",
+        ))
+}
+
 /// `Content-Type` must be JSON when a body is sent; `None` means the header
 /// is absent, which only the webhooks tolerate (Portal's docs do not say it
 /// sends one).
@@ -234,6 +250,23 @@ mod tests {
 
     fn code(result: Result<impl core::fmt::Debug>) -> &'static str {
         result.expect_err("must be rejected").code()
+    }
+
+    #[test]
+    fn client_routes_take_only_the_methods_the_browser_module_supports() {
+        assert_eq!(client_backup_method("GDRIVE"), Ok("GDRIVE"));
+        assert_eq!(client_backup_method("PASSWORD"), Ok("PASSWORD"));
+        for method in ["ICLOUD", "gdrive", "GDRIVE-SECP256K1"] {
+            assert_eq!(
+                client_backup_method(method).map_err(|e| e.code()),
+                Err("UNSUPPORTED_BACKUP_METHOD"),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            client_backup_method("a/b").map_err(|e| e.code()),
+            Err("INVALID_BACKUP_METHOD")
+        );
     }
 
     #[test]

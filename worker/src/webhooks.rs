@@ -1,20 +1,21 @@
-//! Portal's custodian backup webhooks: `POST /{root}/backup` stores the
-//! custodian share sealed at rest, `POST /{root}/backup/fetch` gives every
-//! stored method's share back exactly as Portal sent it.
+//! Portal's custodian backup webhooks: `POST /{root}/backup` seals the
+//! custodian share and hands it to the client's [`custodian_directory`],
+//! `POST /{root}/backup/fetch` opens every stored method's share and gives
+//! it back exactly as Portal sent it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::future::{join, join_all};
 use portal_backup::wire::CustodianFetchResponse;
 use worker::{Env, Request, Response};
 use zeroize::Zeroizing;
 
-use crate::entry::{Config, shares};
+use crate::custodian_directory;
+use crate::entry::Config;
 use crate::error::{Error, Result};
 use crate::http::{header, json, read_body, webhook_secret_matches};
-use crate::store::at_rest::{Keyring, SealedShare};
-use crate::store::{self, kv};
+use crate::limits;
+use crate::store::at_rest::Keyring;
 use crate::validate;
 
 thread_local! {
@@ -60,15 +61,25 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>> {
 }
 
 /// Both webhooks' body, read only once the secret matched: an unauthenticated
-/// caller never gets its body parsed or its size checked.
+/// caller never gets its body parsed or its size checked. An address over
+/// its limit of failed authentications gets 429 before the secret is looked
+/// at (see `limits`).
 async fn authenticated_body(req: &mut Request, env: &Env) -> Result<Vec<u8>> {
-    check_secret(req, env)?;
+    let address = limits::caller_address(req);
+    limits::webhook_caller_allowed(&address)?;
+    match check_secret(req, env) {
+        Err(failure @ Error::BadWebhookSecret) => {
+            return Err(limits::webhook_auth_failed(env, &address, failure).await);
+        }
+        checked => checked?,
+    }
     validate::json_content_type(header(req, "Content-Type").as_deref(), false)?;
     read_body(req, validate::MAX_WEBHOOK_BODY).await
 }
 
-/// One record per (clientId, backupMethod): a new share replaces the old,
-/// and the same delivery twice leaves the same share stored.
+/// One share per (clientId, backupMethod): a new one replaces the old, and
+/// the same delivery twice leaves the same share stored. 200 only once the
+/// client's directory names it, so the fetch Portal makes next finds it.
 pub async fn store_custodian_share(
     req: &mut Request,
     env: &Env,
@@ -76,29 +87,12 @@ pub async fn store_custodian_share(
 ) -> Result<Response> {
     let body = authenticated_body(req, env).await?;
     let backup = validate::custodian_backup(&body)?;
-    let keyring = keyring(env)?;
-    let sealed = keyring.seal(
+    let sealed = keyring(env)?.seal(
         &backup.client_id,
         &backup.backup_method,
         &backup.custodian_share,
     )?;
-    let kv = shares(env)?;
-    let index_key = store::custodian_index_key(&backup.client_id);
-    let prefix = store::custodian_prefix(&backup.client_id);
-    let index = kv::index(&kv, &index_key, &prefix).await?;
-    // Record and index are written together; either failing is a 503, so
-    // Portal retries and the index never misses a stored share.
-    let (stored, indexed) = join(
-        kv::put_json(
-            &kv,
-            &store::custodian_key(&backup.client_id, &backup.backup_method),
-            &sealed,
-        ),
-        kv::remember_method(&kv, &index, &index_key, &prefix, &backup.backup_method),
-    )
-    .await;
-    stored?;
-    indexed?;
+    custodian_directory::commit(env, &backup.client_id, &backup.backup_method, sealed).await?;
     #[derive(serde::Serialize)]
     struct Stored {
         stored: bool,
@@ -118,21 +112,14 @@ pub async fn fetch_custodian_shares(
     let body = authenticated_body(req, env).await?;
     let client_id = validate::custodian_fetch(&body)?;
     let keyring = keyring(env)?;
-    let kv = shares(env)?;
-    let prefix = store::custodian_prefix(&client_id);
-    let methods = kv::methods(&kv, &store::custodian_index_key(&client_id), &prefix).await?;
-    let kv = &kv;
-    let records = join_all(methods.iter().map(|method| {
-        let key = store::custodian_key(&client_id, method);
-        async move { kv::get_json::<SealedShare>(kv, &key).await }
-    }))
-    .await;
-    let mut backup_shares = Vec::new();
-    for (method, record) in methods.iter().zip(records) {
-        // An index entry whose record is gone (or not yet visible) is skipped.
-        if let Some(sealed) = record? {
-            backup_shares.push(keyring.open(&client_id, method, &sealed)?.to_string());
-        }
+    let stored = custodian_directory::read(env, &client_id).await?;
+    let mut backup_shares = Vec::with_capacity(stored.len());
+    for share in &stored {
+        backup_shares.push(
+            keyring
+                .open(&client_id, &share.backup_method, &share.sealed)?
+                .to_string(),
+        );
     }
     json(200, &CustodianFetchResponse { backup_shares })
 }
