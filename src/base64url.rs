@@ -115,3 +115,102 @@ mod tests {
         }
     }
 }
+
+/// Property tests (proptest): 10,000 cases each, `PROPTEST_CASES=N` for more
+/// (docs/RELIABILITY.md §3).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use proptest::test_runner::RngAlgorithm;
+
+    /// Same defaults as tests/properties.rs: 10,000 cases, XorShift, each
+    /// overridden by proptest's own variables.
+    fn config() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 10_000;
+        }
+        if std::env::var_os("PROPTEST_RNG_ALGORITHM").is_none() {
+            config.rng_algorithm = RngAlgorithm::XorShift;
+        }
+        config
+    }
+
+    /// A way of writing the same bytes that `encode` never produces.
+    #[derive(Debug, Clone)]
+    enum NonCanonical {
+        /// `=` padding, as standard base64 writes it.
+        Padding(usize),
+        /// `+` or `/` (the standard alphabet) or another byte in place of a character.
+        ForeignCharacter(Index, u8),
+        /// Whitespace or a line break anywhere, as a mail client or a pretty-printer adds.
+        Whitespace(Index, u8),
+        /// Unused low bits of the last character set: decodes to the same bytes.
+        TrailingBits(u8),
+    }
+
+    fn non_canonical() -> impl Strategy<Value = NonCanonical> {
+        let foreign = prop::sample::select((0..=255u8).filter(|b| DECODE[usize::from(*b)] == INVALID).collect::<Vec<_>>());
+        prop_oneof![
+            (1..=2usize).prop_map(NonCanonical::Padding),
+            (any::<Index>(), prop_oneof![Just(b'+'), Just(b'/'), foreign]).prop_map(|(at, b)| NonCanonical::ForeignCharacter(at, b)),
+            (any::<Index>(), prop::sample::select(b" \t\r\n".to_vec())).prop_map(|(at, b)| NonCanonical::Whitespace(at, b)),
+            (1..=15u8).prop_map(NonCanonical::TrailingBits),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any bytes come back from their text, and the text is base64ct's.
+        #[test]
+        fn decode_of_encode_gives_the_bytes_back(bytes in vec(any::<u8>(), 0..=600)) {
+            let text = encode(&bytes);
+            prop_assert_eq!(&text, &Base64UrlUnpadded::encode_string(&bytes));
+            prop_assert_eq!(decode(text.as_bytes()), Some(bytes));
+        }
+
+        /// Each byte string has one text: whatever is accepted is exactly the
+        /// encoding of what it decodes to (near-base64url noise included).
+        #[test]
+        fn only_canonical_text_is_accepted(text in "[A-Za-z0-9_=+/ \t\n-]{0,64}|\\PC{0,16}") {
+            if let Some(bytes) = decode(text.as_bytes()) {
+                prop_assert_eq!(encode(&bytes), text);
+            }
+        }
+
+        /// Padding, a foreign character, whitespace or set unused bits in
+        /// any valid text: refused, never read as some other bytes.
+        #[test]
+        fn non_canonical_text_is_refused(bytes in vec(any::<u8>(), 0..=96), change in non_canonical()) {
+            let mut bytes = bytes;
+            // Room for the change: a character to replace, unused bits to set.
+            match change {
+                NonCanonical::ForeignCharacter(..) if bytes.is_empty() => bytes.push(0),
+                NonCanonical::TrailingBits(_) if bytes.len() % 3 == 0 => bytes.push(0),
+                _ => {}
+            }
+            let mut text = encode(&bytes).into_bytes();
+            match change {
+                NonCanonical::Padding(n) => text.extend(core::iter::repeat_n(b'=', n)),
+                NonCanonical::ForeignCharacter(at, b) => {
+                    let at = at.index(text.len());
+                    text[at] = b;
+                }
+                NonCanonical::Whitespace(at, b) => text.insert(at.index(text.len() + 1), b),
+                NonCanonical::TrailingBits(bits) => {
+                    // 1 byte left over: 4 unused bits; 2 bytes: 2 unused bits.
+                    let unused_mask = if bytes.len() % 3 == 1 { 0x0f } else { 0x03 };
+                    let last = text.len() - 1;
+                    let value = DECODE[usize::from(text[last])] | (bits & unused_mask).max(1);
+                    text[last] = ALPHABET[usize::from(value)];
+                }
+            }
+            prop_assert_eq!(decode(&text), None, "{:?}", String::from_utf8_lossy(&text));
+        }
+    }
+}
