@@ -1,8 +1,10 @@
-// Shared machinery of the local stand-ins for Portal and Google Drive:
-// JSON helpers, CORS, a request log, and the `/__control/` API tests use
-// to inject failures, latency and outages. Node 20, node:http only.
+// Shared machinery of the local stand-ins for Portal and Google Drive (and
+// the edge in front of the real Worker): JSON helpers, CORS, a request log,
+// and the `/__control/` API tests use to inject failures, dropped
+// connections, latency and outages. Node 20, node:http only.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 
 export const CONTROL_PREFIX = '/__control/';
 
@@ -65,6 +67,36 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const FAILABLE_STATUSES = new Set([400, 401, 403, 404, 429, 500, 502, 503, 504]);
 
 /**
+ * A fault rule from `fail`, `drop` or `delay`: which requests it hits (every
+ * one whose method equals `method` and whose path contains `path`, after
+ * letting `skip` of them through) and how many (`count`).
+ */
+function faultRule(kind, body, extra) {
+  const count = body.count === undefined ? 1 : body.count;
+  const skip = body.skip === undefined ? 0 : body.skip;
+  if (!Number.isInteger(count) || count < 1) return { error: 'count must be an integer >= 1' };
+  if (!Number.isInteger(skip) || skip < 0) return { error: 'skip must be an integer >= 0' };
+  for (const key of ['method', 'path']) {
+    if (body[key] !== undefined && (typeof body[key] !== 'string' || !body[key])) return { error: `${key} must be a non-empty string` };
+  }
+  return { rule: { kind, remaining: count, skip, method: body.method?.toUpperCase(), path: body.path, ...extra } };
+}
+
+/**
+ * A request whose body was read already, replayed to the service's handler:
+ * a delayed request then takes effect even if its client gave up meanwhile,
+ * as on a slow server that received the whole request.
+ */
+function replay(req, body) {
+  return Object.assign(Readable.from(body.length ? [body] : []), {
+    headers: req.headers,
+    method: req.method,
+    url: req.url,
+    socket: req.socket,
+  });
+}
+
+/**
  * Starts one stand-in.
  *
  * @param {object} o
@@ -76,21 +108,45 @@ const FAILABLE_STATUSES = new Set([400, 401, 403, 404, 429, 500, 502, 503, 504])
  *        extra control routes, keyed "METHOD /__control/name"
  * @param {(status: number, reason?: string, url?: URL) => object} o.errorBody
  *        the service's real error body for an injected failure
+ * @param {(status: number) => object} [o.errorHeaders]  headers sent with it
+ * @param {Iterable<number>} [o.failableStatuses]  statuses `fail` accepts
+ * @param {boolean} [o.answersPreflight=true]  false: CORS preflights go to `handle`
  * @param {() => void} o.reset     forget the service's state
  */
-export async function startStandin({ name, port = 0, host = '127.0.0.1', handle, control = {}, errorBody, reset }) {
-  const state = { failures: [], slowMs: 0, down: false, log: [] };
+export async function startStandin({
+  name,
+  port = 0,
+  host = '127.0.0.1',
+  handle,
+  control = {},
+  errorBody,
+  errorHeaders = () => ({}),
+  failableStatuses = FAILABLE_STATUSES,
+  answersPreflight = true,
+  reset,
+}) {
+  const state = { faults: [], slowMs: 0, down: false, log: [], inFlight: new Set() };
+  const failable = new Set(failableStatuses);
+
+  async function addRule(req, res, kind, extra = () => ({})) {
+    const body = (await readJson(req)) ?? {};
+    const fields = extra(body);
+    const { rule, error } = fields.error ? fields : faultRule(kind, body, fields);
+    if (error) return sendJson(res, 400, { error: { code: 400, message: `${kind}: ${error}` } });
+    state.faults.push(rule);
+    sendJson(res, 200, { faults: state.faults });
+  }
 
   const commonControl = {
-    'POST /__control/fail': async (req, res) => {
-      const body = (await readJson(req)) ?? {};
-      const count = Number.isInteger(body.count) ? body.count : 1;
-      if (count < 1 || !FAILABLE_STATUSES.has(body.status)) {
-        return sendJson(res, 400, { error: { code: 400, message: `fail needs count >= 1 and status in ${[...FAILABLE_STATUSES]}` } });
-      }
-      state.failures.push({ remaining: count, status: body.status, reason: body.reason, path: body.path });
-      sendJson(res, 200, { failures: state.failures });
-    },
+    'POST /__control/fail': (req, res) =>
+      addRule(req, res, 'fail', (body) =>
+        failable.has(body.status)
+          ? { status: body.status, reason: body.reason }
+          : { error: `status must be one of ${[...failable]}` }),
+    'POST /__control/drop': (req, res) => addRule(req, res, 'drop'),
+    'POST /__control/delay': (req, res) =>
+      addRule(req, res, 'delay', (body) =>
+        Number.isFinite(body.ms) && body.ms > 0 ? { ms: body.ms } : { error: 'ms must be a number > 0' }),
     'POST /__control/slow': async (req, res) => {
       const body = (await readJson(req)) ?? {};
       state.slowMs = Math.max(0, Number(body.ms) || 0);
@@ -101,10 +157,15 @@ export async function startStandin({ name, port = 0, host = '127.0.0.1', handle,
       state.down = body.down !== false;
       sendJson(res, 200, { down: state.down });
     },
+    'POST /__control/heal': async (_req, res) => {
+      heal();
+      // A delayed request may still be on its way to taking effect; the
+      // caller looks at the service's state only once it has.
+      await Promise.allSettled([...state.inFlight]);
+      sendJson(res, 200, { healed: true });
+    },
     'POST /__control/reset': async (_req, res) => {
-      state.failures = [];
-      state.slowMs = 0;
-      state.down = false;
+      heal();
       state.log = [];
       reset();
       sendJson(res, 200, { reset: true });
@@ -117,12 +178,22 @@ export async function startStandin({ name, port = 0, host = '127.0.0.1', handle,
     ...control,
   };
 
-  function takeFailure(url) {
-    const i = state.failures.findIndex((f) => !f.path || url.pathname.includes(f.path));
+  function heal() {
+    state.faults = [];
+    state.slowMs = 0;
+    state.down = false;
+  }
+
+  function takeFault(req, url) {
+    const i = state.faults.findIndex((f) => (!f.method || f.method === req.method) && (!f.path || url.pathname.includes(f.path)));
     if (i < 0) return null;
-    const failure = state.failures[i];
-    if (--failure.remaining === 0) state.failures.splice(i, 1);
-    return failure;
+    const fault = state.faults[i];
+    if (fault.skip > 0) {
+      fault.skip -= 1;
+      return null;
+    }
+    if (--fault.remaining === 0) state.faults.splice(i, 1);
+    return fault;
   }
 
   async function onRequest(req, res) {
@@ -136,10 +207,23 @@ export async function startStandin({ name, port = 0, host = '127.0.0.1', handle,
       return route(req, res, url);
     }
 
+    const served = serve(req, res, url);
+    state.inFlight.add(served);
+    try {
+      await served;
+    } finally {
+      state.inFlight.delete(served);
+    }
+  }
+
+  async function serve(req, res, url) {
     const entry = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), status: null, start: now(), end: null };
     state.log.push(entry);
+    const preflight = req.method === 'OPTIONS';
+    // Preflights are never faulted by a rule: rules name the real request.
+    const fault = preflight ? null : takeFault(req, url);
 
-    if (state.down) {
+    if (state.down || fault?.kind === 'drop') {
       // Looks like a network failure to fetch: no status line at all.
       entry.end = now();
       req.socket.destroy();
@@ -149,13 +233,17 @@ export async function startStandin({ name, port = 0, host = '127.0.0.1', handle,
       entry.status = res.statusCode;
       entry.end = now();
     });
-    if (state.slowMs > 0) await sleep(state.slowMs);
-    if (req.method === 'OPTIONS') return sendEmpty(res, 204);
+    const delayMs = state.slowMs + (fault?.kind === 'delay' ? fault.ms : 0);
+    if (delayMs > 0) {
+      const body = await readBody(req);
+      await sleep(delayMs);
+      req = replay(req, body);
+    }
+    if (preflight && answersPreflight) return sendEmpty(res, 204);
 
-    const failure = takeFailure(url);
-    if (failure) {
+    if (fault?.kind === 'fail') {
       await readBody(req);
-      return sendJson(res, failure.status, errorBody(failure.status, failure.reason, url));
+      return sendJson(res, fault.status, errorBody(fault.status, fault.reason, url), errorHeaders(fault.status));
     }
     return handle(req, res, url);
   }

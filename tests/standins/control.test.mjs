@@ -77,4 +77,69 @@ describe('stand-in control API', () => {
   it('rejects a fail rule with an unsupported status', async () => {
     assert.equal((await control('fail', { count: 1, status: 418 })).status, 400);
   });
+
+  it('rejects rules with a bad count, skip, method or delay', async () => {
+    for (const [path, body] of [
+      ['drop', { count: 0 }],
+      ['drop', { skip: -1 }],
+      ['drop', { method: '' }],
+      ['delay', { ms: 0 }],
+      ['delay', {}],
+    ]) {
+      assert.equal((await control(path, body)).status, 400, `${path} ${JSON.stringify(body)}`);
+    }
+  });
+
+  it('a fail rule hits only its method and path, after skipping', async () => {
+    await control('fail', { count: 1, skip: 1, status: 503, method: 'DELETE', path: '/drive/v3/files/' });
+    const del = () => fetch(`${drive.url}/drive/v3/files/nope`, { method: 'DELETE', headers: AUTH });
+    assert.equal((await fetch(`${drive.url}/drive/v3/files/nope`, { headers: AUTH })).status, 404, 'GET is not DELETE');
+    assert.equal((await del()).status, 404, 'the first DELETE is skipped');
+    const failed = await del();
+    assert.equal(failed.status, 503);
+    assert.equal((await failed.json()).error.errors[0].reason, 'backendError');
+    assert.equal((await del()).status, 404, 'count 1: used up');
+  });
+
+  it('drop closes the next matching connections unanswered; others pass', async () => {
+    await control('drop', { count: 2, method: 'GET', path: '/drive/v3/files' });
+    await assert.rejects(fetch(`${drive.url}/drive/v3/files`, { headers: AUTH }), TypeError);
+    assert.equal((await fetch(`${drive.url}/drive/v3/files/nope`, { method: 'DELETE', headers: AUTH })).status, 404);
+    await assert.rejects(fetch(`${drive.url}/drive/v3/files`, { headers: AUTH }), TypeError);
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: AUTH })).status, 200);
+    const log = await (await fetch(`${drive.url}/__control/log`)).json();
+    assert.deepEqual(log.map((e) => e.status), [null, 404, null, 200]);
+  });
+
+  it('a delayed request takes effect even after its client gave up, and heal waits for it', async () => {
+    await control('delay', { count: 1, ms: 300, method: 'POST', path: '/upload/' });
+    const body = '--b\r\nContent-Type: application/json\r\n\r\n{"name":"late.txt","parents":["appDataFolder"]}\r\n--b\r\nContent-Type: text/plain\r\n\r\nlate\r\n--b--\r\n';
+    const t0 = performance.now();
+    await assert.rejects(
+      fetch(`${drive.url}/upload/drive/v3/files?uploadType=multipart`, {
+        method: 'POST',
+        headers: { ...AUTH, 'Content-Type': 'multipart/related; boundary=b' },
+        body,
+        signal: AbortSignal.timeout(50),
+      }),
+      (err) => err.name === 'TimeoutError',
+    );
+    const files = async () => (await (await fetch(`${drive.url}/__control/files?user=alice`)).json()).map((f) => f.content);
+    assert.deepEqual(await files(), [], 'not yet');
+    await control('heal');
+    assert.ok(performance.now() - t0 >= 290, 'heal answered once the delayed upload was handled');
+    assert.deepEqual(await files(), ['late']);
+  });
+
+  it('heal forgets rules, slowness and outages but keeps files and tokens', async () => {
+    await control('tokens', { token: 'extra', user: 'alice' });
+    await control('fail', { count: 5, status: 500 });
+    await control('delay', { count: 5, ms: 1000 });
+    await control('slow', { ms: 1000 });
+    await control('down', { down: true });
+    await control('heal');
+    const t0 = performance.now();
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: { Authorization: 'Bearer extra' } })).status, 200);
+    assert.ok(performance.now() - t0 < 500);
+  });
 });

@@ -4,7 +4,9 @@
 // - the Portal stand-in on 127.0.0.1:8790 (its webhooks point at the Worker),
 // - the Google Drive stand-in on 127.0.0.1:8791,
 // - the real Worker (worker/build, from scripts/build-worker) in workerd
-//   through Miniflare on 127.0.0.1:8787, with an in-memory KV.
+//   through Miniflare, with an in-memory KV, on a free port behind
+// - the edge (tests/standins/edge.mjs) on 127.0.0.1:8787: the Worker's one
+//   address, where tests drop, delay or fail requests to the Worker.
 // The wasm-bindgen-test page is pinned to http://127.0.0.1:8100
 // (WASM_BINDGEN_TEST_ADDRESS) so the Worker's CORS allow-list can name it.
 // Exits with the command's exit code; stops everything it started.
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { SCRIPT_PATH, workerOptions } from './worker.mjs';
 import { startDrive } from '../standins/drive.mjs';
+import { startEdge } from '../standins/edge.mjs';
 import { startPortal } from '../standins/portal.mjs';
 
 const HOST = '127.0.0.1';
@@ -22,7 +25,7 @@ export const PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, te
 const TEST_PAGE_ORIGIN = `http://${HOST}:${PORTS.testPage}`;
 const WEBHOOKS_ROOT = 'webhooks';
 
-/** Starts the three services; `stop()` ends them. */
+/** Starts the services; `stop()` ends them. */
 export async function startServices({ log = () => {} } = {}) {
   if (!existsSync(SCRIPT_PATH)) throw new Error(`${SCRIPT_PATH} is missing: run scripts/build-worker first`);
   // Fresh per run: tests never depend on a fixed secret.
@@ -41,7 +44,7 @@ export async function startServices({ log = () => {} } = {}) {
     const mf = new Miniflare({
       cf: false,
       host: HOST,
-      port: PORTS.worker,
+      port: 0,
       handleRuntimeStdio(stdout, stderr) {
         stdout.on('data', (chunk) => log(`[worker] ${chunk}`));
         stderr.on('data', (chunk) => log(`[worker] ${chunk}`));
@@ -63,8 +66,9 @@ export async function startServices({ log = () => {} } = {}) {
       ],
     });
     running.push({ stop: () => mf.dispose() });
-    await mf.ready;
-    return { portal, drive, mf, workerUrl, stop };
+    const edge = await startEdge({ upstream: String(await mf.ready), port: PORTS.worker, host: HOST });
+    running.push({ stop: () => edge.close() });
+    return { portal, drive, mf, edge, workerUrl, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -89,8 +93,8 @@ async function main() {
       WASM_BINDGEN_TEST_ADDRESS: `${HOST}:${PORTS.testPage}`,
       // A web wallet is rarely cross-origin isolated; test like one.
       WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION: "1",
-      // Argon2id at 64 MiB plus retries with backoff outlast the 20 s default.
-      WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT ?? '120',
+      // For the whole run, not per test: the fault matrix alone takes minutes.
+      WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT ?? '600',
     },
   });
   const forward = (signal) => child.kill(signal);
