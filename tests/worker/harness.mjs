@@ -2,11 +2,32 @@
 // the Portal stand-in, and gives tests small helpers to call it.
 import { randomBytes } from 'node:crypto';
 import { Miniflare } from 'miniflare';
-import { workerOptions } from '../support/worker.mjs';
+import { fileURLToPath } from 'node:url';
+import { COMPATIBILITY_DATE, workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
 
 export { startPortal, custodianShare, backupSharePairId };
 
+
+const EVENTUAL_KV_PATH = fileURLToPath(new URL('./eventual-kv.js', import.meta.url));
+
+// The model runs as an RPC service; a wrapped binding makes it look like a
+// KV namespace (methods called with the namespace as `this`, as the Worker
+// calls them; an RPC stub refuses that).
+const EVENTUAL_KV_WORKERS = [
+  {
+    name: 'eventual-kv-binding',
+    modules: [{
+      type: 'ESModule',
+      path: 'eventual-kv-binding.js',
+      contents: `export default function ({ MODEL }) {
+        return { get: (...a) => MODEL.get(...a), put: (...a) => MODEL.put(...a), delete: (...a) => MODEL.delete(...a), list: (...a) => MODEL.list(...a) };
+      }`,
+    }],
+    serviceBindings: { MODEL: { name: 'eventual-kv', entrypoint: 'EventualKv' } },
+  },
+  { name: 'eventual-kv', modules: true, scriptPath: EVENTUAL_KV_PATH, compatibilityDate: COMPATIBILITY_DATE },
+];
 
 export const WEBHOOK_SECRET = 'whsec-test-3b9f0c7e2d1a4b58';
 // kid:base64(32 bytes). Distinct, recognisable only by their kid.
@@ -28,6 +49,7 @@ export async function startWorker({
   kvPersist = false,
   port,
   rateLimits = {},
+  eventualKv = false,
 } = {}) {
   const logs = [];
   const collect = (stream) => {
@@ -54,20 +76,26 @@ export async function startWorker({
       collect(stderr);
     },
     workers: [
-      workerOptions({
-        rateLimits,
-        bindings: {
-          WEBHOOKS_ROOT: 'webhooks',
-          PORTAL_API_BASE: portalUrl,
-          ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, http://localhost:8787`,
-          NOTIFY_PORTAL: notifyPortal,
-          ...secrets,
-        },
-      }),
+      {
+        ...workerOptions({
+          rateLimits,
+          ...(eventualKv ? { kvNamespaces: [] } : {}),
+          bindings: {
+            WEBHOOKS_ROOT: 'webhooks',
+            PORTAL_API_BASE: portalUrl,
+            ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, http://localhost:8787`,
+            NOTIFY_PORTAL: notifyPortal,
+            ...secrets,
+          },
+        }),
+        // SHARES as Cloudflare's KV behaves (tests/worker/eventual-kv.js).
+        ...(eventualKv ? { wrappedBindings: { SHARES: { scriptName: 'eventual-kv-binding' } } } : {}),
+      },
+      ...(eventualKv ? EVENTUAL_KV_WORKERS : []),
     ],
   });
   const url = await mf.ready;
-  const kv = await mf.getKVNamespace('SHARES');
+  const kv = eventualKv ? null : await mf.getKVNamespace('SHARES');
   return {
     mf,
     kv,
