@@ -39,21 +39,14 @@ pub async fn handle(
     env: &worker::Env,
     config: &Config,
 ) -> Result<Response> {
-    let caller = authenticate(req, config).await?;
-    let routed = matches!(
-        (target, req.method()),
-        (Target::ClientBackupList, Method::Get)
-            | (Target::ClientBackup(_), Method::Get | Method::Put | Method::Delete)
-            | (
-                Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_),
-                Method::Post
-            )
-    );
-    if !routed {
+    // The method first, as sent: a method no route here takes is 405 with
+    // `Allow` for anyone, before Portal is asked about the token.
+    if !target.serves(&req.inner().method()) {
         return Err(Error::MethodNotAllowed {
             allow: target.allow(),
         });
     }
+    let caller = authenticate(req, config).await?;
     let method = match target {
         Target::ClientBackupList => None,
         Target::ClientBackup(method)

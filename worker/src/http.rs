@@ -47,6 +47,21 @@ impl Target {
     pub fn is_webhook(&self) -> bool {
         matches!(self, Target::WebhookBackup | Target::WebhookFetch)
     }
+
+    /// Whether this route serves `method`, the request's method exactly as
+    /// it arrived (the runtime upper-cases the standard ones). Compared as
+    /// text because workers-rs's `Method` reads any method it does not know
+    /// (`QUERY`, `FOO`) as GET. OPTIONS, the CORS preflight, is answered
+    /// before this is asked.
+    pub fn serves(&self, method: &str) -> bool {
+        let served: &[&str] = match self {
+            Target::WebhookBackup | Target::WebhookFetch => &["POST"],
+            Target::ClientBackupList => &["GET"],
+            Target::ClientBackup(_) => &["GET", "PUT", "DELETE"],
+            Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => &["POST"],
+        };
+        served.contains(&method)
+    }
 }
 
 /// Which route `path` is. `webhooks_root` is the var `WEBHOOKS_ROOT`, with or
@@ -286,6 +301,24 @@ mod tests {
         assert_eq!(route("/v1/client-backups/G/other", "w"), None);
         assert_eq!(route("/v1/client-backupsX", "w"), None);
         assert_eq!(route("/", "w"), None);
+    }
+
+    #[test]
+    fn routes_serve_only_their_methods_spelled_exactly() {
+        let backup = Target::ClientBackup("GDRIVE".into());
+        for method in ["GET", "PUT", "DELETE"] {
+            assert!(backup.serves(method), "{method}");
+        }
+        // Unknown methods are not GET; a method is not its lower case.
+        for method in ["QUERY", "FOO", "PATCH", "POST", "TRACE", "HEAD", "get", ""] {
+            assert!(!backup.serves(method), "{method}");
+        }
+        assert!(Target::ClientBackupList.serves("GET"));
+        assert!(!Target::ClientBackupList.serves("QUERY"));
+        assert!(Target::ClientBackupNotify("G".into()).serves("POST"));
+        assert!(!Target::ClientBackupConfirm("G".into()).serves("GET"));
+        assert!(Target::WebhookFetch.serves("POST"));
+        assert!(!Target::WebhookBackup.serves("QUERY"));
     }
 
     #[test]

@@ -181,6 +181,14 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
         "cipherText is required",
         "cipherText must be a string",
     )?;
+    // One text form: the envelope's canonical base64url, nothing around it
+    // (the decoder would skip surrounding whitespace).
+    if cipher_text.trim() != cipher_text {
+        return Err(Error::invalid(
+            "INVALID_CIPHERTEXT",
+            "cipherText is not base64url",
+        ));
+    }
     // Only the header is checked: the Worker never holds the key.
     let envelope = envelope_from_text(cipher_text)
         .map_err(|_| Error::invalid("INVALID_CIPHERTEXT", "cipherText is not base64url"))?;
@@ -222,7 +230,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(ClientBackupUpload {
-        cipher_text: cipher_text.trim().into(),
+        cipher_text: cipher_text.into(),
         backup_share_pair_ids,
         notify_portal,
     })
@@ -369,6 +377,12 @@ mod tests {
             code(with("aGVsbG8".into(), serde_json::json!(["p"]))),
             "INVALID_CIPHERTEXT"
         );
+        for padded in [format!(" {text}"), format!("{text}\n"), format!("\t{text} ")] {
+            assert_eq!(
+                code(with(padded.into(), serde_json::json!(["p"]))),
+                "INVALID_CIPHERTEXT"
+            );
+        }
         assert_eq!(
             code(with(text.clone().into(), serde_json::json!([]))),
             "INVALID_SHARE_PAIR_IDS"
