@@ -5,6 +5,7 @@ import { Miniflare } from 'miniflare';
 import { fileURLToPath } from 'node:url';
 import { COMPATIBILITY_DATE, workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
+import { checkedFetch } from './contract.mjs';
 
 export { startPortal, custodianShare, backupSharePairId };
 
@@ -101,7 +102,8 @@ export async function startWorker({
     kv,
     logs,
     url: url.href.replace(/\/$/, ''),
-    fetch: (path, init) => mf.dispatchFetch(`http://worker.test${path}`, init),
+    // Every answer is checked against docs/openapi.yaml (tests/worker/contract.mjs).
+    fetch: checkedFetch((path, init) => mf.dispatchFetch(`http://worker.test${path}`, init)),
     close: () => mf.dispose(),
   };
 }
