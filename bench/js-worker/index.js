@@ -1,14 +1,22 @@
-// The comparison Worker for BENCHMARKS.md part 5: the Rust Worker's four
-// benchmarked routes written in plain JavaScript, doing the same work —
-// Portal token check with the same cache (SHA-256 of the token, 60 s, 1024
-// entries), SHA-256 + constant-time webhook secret check, the same input
-// validation, AES-256-GCM at rest through crypto.subtle with the same
-// associated data, the same KV keys, records and index writes, the same
-// PATCH to Portal after a PUT, the same versioned method index (list() only
-// for a pre-v2 index), the same KV calls issued together where the Rust
-// Worker joins them, the keyring parsed once per isolate. Not used by the
-// product.
-
+// The comparison Worker for BENCHMARKS.md part 5: the Rust Worker's routes
+// (webhook backup and fetch, client backup GET/PUT and the list) written in
+// plain JavaScript, doing the same work and the same I/O:
+// - Portal token check with the same cache (SHA-256 of the token, 60 s, 1024
+//   entries); SHA-256 + constant-time webhook secret check;
+// - the same abuse limits on the same Rate Limiting bindings
+//   (WEBHOOK_AUTH_FAILURES on failed webhook auth, with the per-isolate
+//   blocklist; CLIENT_WRITES on client writes), Retry-After on 429 and 503;
+// - the same input validation; client routes take only GDRIVE / PASSWORD;
+// - AES-256-GCM at rest through crypto.subtle with the same associated data,
+//   the keyring parsed once per isolate;
+// - custodian shares through a CustodianDirectory Durable Object per client
+//   (same class name, same binding, same requests and answers, same storage
+//   record, same KV keys custodian/{clientId}/{method}/{version}: write
+//   once, name, delete the replaced key; read the named keys together);
+// - client records as one KV value per (client, method) with the notified
+//   marker, the two gets issued together, the list with one get per method;
+// - the same PATCH to Portal after a PUT, and one JSON log line per request.
+// Not used by the product.
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MAX_ID_LEN = 128;
@@ -24,9 +32,15 @@ class HttpError extends Error {
 }
 const invalid = (code, message) => new HttpError(400, code, message);
 const UNAUTHENTICATED = () => new HttpError(401, 'UNAUTHENTICATED', 'the bearer token was not accepted by Portal');
-const PORTAL_UNAVAILABLE = () => new HttpError(503, 'PORTAL_UNAVAILABLE', 'Portal could not be reached');
-const STORAGE = () => new HttpError(503, 'STORAGE_UNAVAILABLE', 'storage is unavailable');
-const UNREADABLE = () => new HttpError(500, 'STORED_RECORD_UNREADABLE', 'a stored record could not be read');
+const PORTAL_UNAVAILABLE = () => new HttpError(503, 'PORTAL_UNAVAILABLE', 'Portal is unavailable; try again');
+const STORAGE = () => new HttpError(503, 'STORAGE_UNAVAILABLE', 'storage is unavailable; try again');
+const UNREADABLE = () => new HttpError(500, 'STORED_RECORD_UNREADABLE', 'a stored record cannot be read');
+const INTERNAL = (what) => new HttpError(500, 'INTERNAL', `internal error: ${what}`);
+const RATE_LIMITED = () => new HttpError(429, 'RATE_LIMITED', 'too many requests; retry after Retry-After seconds');
+const METHOD_NOT_ALLOWED = (allow) => Object.assign(new HttpError(405, 'METHOD_NOT_ALLOWED', `method not allowed; allowed: ${allow}`), { allow });
+// Seconds for Retry-After (worker/src/error.rs retry_after).
+const retryAfter = (e) => (e.status === 429 ? 60 : e.status === 503 ? 1 : null);
+
 
 const isSafeId = (s) => typeof s === 'string' && s.length >= 1 && s.length <= MAX_ID_LEN && /^[A-Za-z0-9_-]+$/.test(s);
 
@@ -49,6 +63,16 @@ function b64Decode(text, url) {
 }
 
 // ---- routing (same table as worker/src/http.rs)
+const ROUTES = {
+  webhookBackup: { template: '/{webhooksRoot}/backup', allow: 'POST', serves: ['POST'] },
+  webhookFetch: { template: '/{webhooksRoot}/backup/fetch', allow: 'POST', serves: ['POST'] },
+  list: { template: '/v1/client-backups', allow: 'GET, OPTIONS', serves: ['GET'] },
+  backup: { template: '/v1/client-backups/{backupMethod}', allow: 'GET, PUT, DELETE, OPTIONS', serves: ['GET', 'PUT', 'DELETE'] },
+  confirm: { template: '/v1/client-backups/{backupMethod}/confirm', allow: 'POST, OPTIONS', serves: ['POST'] },
+  notify: { template: '/v1/client-backups/{backupMethod}/notify', allow: 'POST, OPTIONS', serves: ['POST'] },
+};
+const isWebhook = (target) => target.kind === 'webhookBackup' || target.kind === 'webhookFetch';
+
 function route(path, root) {
   root = root.replace(/^\/+|\/+$/g, '');
   const prefix = root ? `/${root}/` : '/';
@@ -123,6 +147,12 @@ function stringField(map, name) {
 }
 const clientIdOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_CLIENT_ID', 'clientId must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
 const methodOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_BACKUP_METHOD', 'backupMethod must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
+// worker/src/validate.rs CLIENT_BACKUP_METHODS: the only methods the client routes store.
+const CLIENT_BACKUP_METHODS = ['GDRIVE', 'PASSWORD'];
+const clientMethodOk = (s) => {
+  if (!CLIENT_BACKUP_METHODS.includes(methodOk(s))) throw invalid('UNSUPPORTED_BACKUP_METHOD', 'backupMethod must be one the browser module supports: GDRIVE or PASSWORD');
+  return s;
+};
 
 // The envelope header check the Rust Worker does with Envelope::parse.
 function envelopeHeaderOk(bytes) {
@@ -202,45 +232,32 @@ async function kvGetJson(kv, key) {
   try { return JSON.parse(text); } catch { throw UNREADABLE(); }
 }
 async function kvPut(kv, key, text) { try { await kv.put(key, text); } catch { throw STORAGE(); } }
-async function listKeys(kv, prefix) {
-  const names = [];
-  let cursor;
-  for (;;) {
-    let page;
-    try { page = await kv.list({ prefix, cursor }); } catch { throw STORAGE(); }
-    names.push(...page.keys.map((k) => k.name));
-    if (page.list_complete || !page.cursor) return names;
-    cursor = page.cursor;
+async function kvDelete(kv, key) { try { await kv.delete(key); } catch { throw STORAGE(); } }
+const custodianShareKey = (clientId, method, version) => `custodian/${clientId}/${method}/${version}`;
+
+// ---- abuse limits (worker/src/limits.rs)
+const PERIOD_MS = 60_000;
+const BLOCKLIST_MAX = 4096;
+const blocked = new Map(); // address -> blocked until (ms), this isolate only
+
+async function within(env, binding, key) {
+  const limiter = env[binding];
+  if (!limiter) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: a Rate Limiting binding is missing');
+  try { return (await limiter.limit({ key })).success; } catch { throw INTERNAL('rate limiter'); }
+}
+function block(address, now) {
+  if (blocked.size >= BLOCKLIST_MAX) {
+    for (const [a, until] of blocked) if (now >= until) blocked.delete(a);
+    if (blocked.size >= BLOCKLIST_MAX) {
+      const ends = [...blocked.values()].sort((a, b) => a - b);
+      const cut = ends[ends.length >> 1];
+      for (const [a, until] of blocked) if (until <= cut) blocked.delete(a);
+    }
   }
+  blocked.set(address, now + PERIOD_MS);
 }
-// The method index (worker/src/store/mod.rs MethodIndex): {"v":2,"methods"}
-// is complete and read alone; a pre-v2 array or no index is partial, and
-// readers add list().
-async function readIndex(kv, indexKey, prefix) {
-  const text = await kvGetText(kv, indexKey);
-  let complete = false, methods = [];
-  if (text !== null) {
-    let value;
-    try { value = JSON.parse(text); } catch { throw UNREADABLE(); }
-    if (Array.isArray(value)) methods = value;
-    else if (value?.v === 2 && Array.isArray(value.methods)) { complete = true; methods = value.methods; }
-    else throw UNREADABLE();
-  }
-  const listed = complete ? [] : await listKeys(kv, prefix);
-  return { complete, methods, listed };
-}
-function indexMethods(index, prefix) {
-  const all = [...index.methods, ...index.listed.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))].filter(isSafeId);
-  return [...new Set(all)].sort();
-}
-async function methods(kv, indexKey, prefix) {
-  return indexMethods(await readIndex(kv, indexKey, prefix), prefix);
-}
-async function rememberMethod(kv, index, indexKey, prefix, method) {
-  if (index.complete && index.methods.includes(method)) return;
-  const next = indexMethods(index, prefix);
-  if (!next.includes(method)) { next.push(method); next.sort(); }
-  await kvPut(kv, indexKey, JSON.stringify({ v: 2, methods: next }));
+async function clientWrite(env, clientId) {
+  if (!(await within(env, 'CLIENT_WRITES', clientId))) throw RATE_LIMITED();
 }
 
 // ---- Portal (worker/src/portal.rs)
@@ -289,20 +306,176 @@ async function reportStored(base, token, ids) {
 function json(status, body) {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' } });
 }
-const errorResponse = (e) => json(e.status, { error: { code: e.code, message: e.message } });
+function errorResponse(e) {
+  const response = json(e.status, { error: { code: e.code, message: e.message } });
+  if (e.allow) response.headers.set('Allow', e.allow);
+  const seconds = retryAfter(e);
+  if (seconds !== null) response.headers.set('Retry-After', String(seconds));
+  return response;
+}
+const asHttpError = (e) => (e instanceof HttpError ? e : INTERNAL('internal'));
 
-// ---- webhooks (worker/src/webhooks.rs)
-async function checkSecret(request, env) {
-  if (!env.WEBHOOK_SECRET) throw new HttpError(500, 'MISCONFIGURED', 'WEBHOOK_SECRET is not set');
-  if (!(await webhookSecretMatches(request.headers.get('X-Webhook-Secret'), env.WEBHOOK_SECRET))) {
-    throw new HttpError(401, 'BAD_WEBHOOK_SECRET', 'X-Webhook-Secret does not match');
+// ---- the custodian directory (worker/src/custodian_directory.rs, store/custodian.rs)
+const MAX_METHODS = 32;
+const VERSION_LEN = 32;
+const DIRECTORY_KEY = 'directory';
+const isVersion = (s) => typeof s === 'string' && s.length === VERSION_LEN && /^[0-9a-f]+$/.test(s);
+const newVersion = () => hex(crypto.getRandomValues(new Uint8Array(VERSION_LEN / 2)));
+
+function parseDirectory(text) {
+  if (text === undefined || text === null) return new Map();
+  let record;
+  try { record = JSON.parse(text); } catch { throw UNREADABLE(); }
+  const entries = record?.v === 1 && record.methods && typeof record.methods === 'object' && !Array.isArray(record.methods) ? Object.entries(record.methods) : null;
+  if (!entries || entries.length > MAX_METHODS || !entries.every(([m, v]) => isSafeId(m) && isVersion(v))) throw UNREADABLE();
+  return new Map(entries);
+}
+// Sorted by method, as the Rust BTreeMap writes and reads it.
+const sortedEntries = (directory) => [...directory].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const directoryText = (directory) => JSON.stringify({ v: 1, methods: Object.fromEntries(sortedEntries(directory)) });
+
+export class CustodianDirectory {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+    this.directory = null; // loaded on first use; null again after a failed write
+    this.pendingNew = new Map(); // new methods admitted and being written -> count
+  }
+
+  async fetch(request) {
+    try {
+      const path = new URL(request.url).pathname;
+      if (path === '/commit') return await this.commit(request);
+      if (path === '/read') return await this.read(request);
+      throw new HttpError(404, 'ROUTE_NOT_FOUND', 'no such route');
+    } catch (e) {
+      return errorResponse(asHttpError(e));
+    }
+  }
+
+  async load() {
+    if (this.directory) return;
+    let text;
+    try { text = await this.state.storage.get(DIRECTORY_KEY); } catch { throw STORAGE(); }
+    const record = parseDirectory(text);
+    this.directory ??= record;
+  }
+
+  admit(method) {
+    if (this.directory.has(method)) return false;
+    if (!this.pendingNew.has(method) && this.directory.size + this.pendingNew.size >= MAX_METHODS) {
+      throw new HttpError(409, 'TOO_MANY_BACKUP_METHODS', 'this client already has the most backup methods allowed; nothing was stored');
+    }
+    this.pendingNew.set(method, (this.pendingNew.get(method) ?? 0) + 1);
+    return true;
+  }
+
+  settle(method) {
+    const count = this.pendingNew.get(method);
+    if (count === undefined) return;
+    if (count <= 1) this.pendingNew.delete(method);
+    else this.pendingNew.set(method, count - 1);
+  }
+
+  async commit(request) {
+    let clientId, backupMethod, sealed;
+    try { ({ clientId, backupMethod, sealed } = await request.json()); } catch { throw INTERNAL('custodian directory request'); }
+    await this.load();
+    const isNew = this.admit(backupMethod);
+    const kv = this.env.SHARES;
+    const version = newVersion();
+    try {
+      if (!kv) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: KV binding SHARES is missing');
+      await kvPut(kv, custodianShareKey(clientId, backupMethod, version), JSON.stringify(sealed));
+    } finally {
+      if (isNew) this.settle(backupMethod);
+    }
+    const directory = this.directory ?? (this.directory = new Map());
+    const replaced = directory.get(backupMethod);
+    directory.set(backupMethod, version);
+    try {
+      await this.state.storage.put(DIRECTORY_KEY, directoryText(directory));
+    } catch {
+      // Not named, so never read: drop it, and reload the directory.
+      this.directory = null;
+      await kv.delete(custodianShareKey(clientId, backupMethod, version)).catch(() => {});
+      throw STORAGE();
+    }
+    if (replaced !== undefined) await kv.delete(custodianShareKey(clientId, backupMethod, replaced)).catch(() => {});
+    return json(200, {});
+  }
+
+  async read(request) {
+    let clientId;
+    try { ({ clientId } = await request.json()); } catch { throw INTERNAL('custodian directory request'); }
+    await this.load();
+    const named = this.directory ? sortedEntries(this.directory) : [];
+    const kv = this.env.SHARES;
+    if (!kv) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: KV binding SHARES is missing');
+    const records = await Promise.all(named.map(([method, version]) => kvGetJson(kv, custodianShareKey(clientId, method, version))));
+    const shares = [];
+    for (let i = 0; i < named.length; i++) {
+      const [backupMethod, version] = named[i];
+      shares.push({ backupMethod, sealed: records[i] ?? (await this.reread(kv, clientId, backupMethod, version)) });
+    }
+    return json(200, { shares });
+  }
+
+  // A named share whose key was gone: a delivery replaced it meanwhile.
+  async reread(kv, clientId, method, seen) {
+    for (let n = 0; n < 3; n++) {
+      const version = this.directory?.get(method);
+      if (version === undefined || version === seen) break;
+      const sealed = await kvGetJson(kv, custodianShareKey(clientId, method, version));
+      if (sealed) return sealed;
+      seen = version;
+    }
+    throw STORAGE();
   }
 }
 
-async function storeCustodianShare(request, env) {
-  await checkSecret(request, env);
+// What the Worker asks the client's object, over its stub.
+const DIRECTORY_ERRORS = {
+  TOO_MANY_BACKUP_METHODS: () => new HttpError(409, 'TOO_MANY_BACKUP_METHODS', 'this client already has the most backup methods allowed; nothing was stored'),
+  STORED_RECORD_UNREADABLE: UNREADABLE,
+  STORAGE_UNAVAILABLE: STORAGE,
+  MISCONFIGURED: () => new HttpError(500, 'MISCONFIGURED', 'server misconfigured: KV binding SHARES is missing'),
+};
+async function callDirectory(env, clientId, path, body) {
+  const namespace = env.CUSTODIAN_DIRECTORY;
+  if (!namespace) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: Durable Object binding CUSTODIAN_DIRECTORY is missing');
+  let stub;
+  try { stub = namespace.get(namespace.idFromName(clientId)); } catch { throw STORAGE(); }
+  const request = new Request(`https://custodian-directory${path}`, { method: 'POST', body: JSON.stringify(body) });
+  let response;
+  try { response = await stub.fetch(request); } catch { throw STORAGE(); }
+  if (response.status === 200) return response;
+  const code = await response.json().then((b) => b?.error?.code, () => undefined);
+  throw (DIRECTORY_ERRORS[code] ?? (() => INTERNAL('custodian directory')))();
+}
+
+// ---- webhooks (worker/src/webhooks.rs)
+function checkSecret(request, env) {
+  if (!env.WEBHOOK_SECRET) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: WEBHOOK_SECRET is not set');
+  return webhookSecretMatches(request.headers.get('X-Webhook-Secret'), env.WEBHOOK_SECRET);
+}
+
+// Both webhooks' body, read only once the secret matched.
+async function authenticatedBody(request, env) {
+  const address = request.headers.get('CF-Connecting-IP') ?? 'unknown';
+  const until = blocked.get(address);
+  if (until !== undefined && Date.now() < until) throw RATE_LIMITED();
+  if (!(await checkSecret(request, env))) {
+    if (await within(env, 'WEBHOOK_AUTH_FAILURES', address)) throw new HttpError(401, 'UNAUTHENTICATED', 'missing or wrong X-Webhook-Secret');
+    block(address, Date.now());
+    throw RATE_LIMITED();
+  }
   jsonContentType(request.headers.get('Content-Type'), false);
-  const map = jsonObject(await readBody(request, MAX_WEBHOOK_BODY));
+  return readBody(request, MAX_WEBHOOK_BODY);
+}
+
+async function storeCustodianShare(request, env) {
+  const map = jsonObject(await authenticatedBody(request, env));
   const clientId = stringField(map, 'clientId');
   const method = stringField(map, 'backupMethod');
   const share = stringField(map, 'share');
@@ -310,27 +483,20 @@ async function storeCustodianShare(request, env) {
   let shareValue;
   try { shareValue = JSON.parse(share); } catch { shareValue = null; }
   if (shareValue === null || typeof shareValue !== 'object' || Array.isArray(shareValue)) throw invalid('INVALID_SHARE', 'share must be a string holding a JSON object');
-  const keyring = keyringFor(env.SHARE_ENCRYPTION_KEYS);
-  const record = await seal(keyring, clientId, method, share);
-  const indexKey = `custodian-index/${clientId}`, prefix = `custodian/${clientId}/`;
-  const index = await readIndex(env.SHARES, indexKey, prefix);
-  await Promise.all([
-    kvPut(env.SHARES, `custodian/${clientId}/${method}`, JSON.stringify(record)),
-    rememberMethod(env.SHARES, index, indexKey, prefix, method),
-  ]);
+  const sealed = await seal(keyringFor(env.SHARE_ENCRYPTION_KEYS), clientId, method, share);
+  await callDirectory(env, clientId, '/commit', { clientId, backupMethod: method, sealed });
   return json(200, { stored: true });
 }
 
 async function fetchCustodianShares(request, env) {
-  await checkSecret(request, env);
-  jsonContentType(request.headers.get('Content-Type'), false);
-  const map = jsonObject(await readBody(request, MAX_WEBHOOK_BODY));
+  const map = jsonObject(await authenticatedBody(request, env));
   const clientId = clientIdOk(stringField(map, 'clientId'));
   const keyring = keyringFor(env.SHARE_ENCRYPTION_KEYS);
-  const stored = await methods(env.SHARES, `custodian-index/${clientId}`, `custodian/${clientId}/`);
-  const records = await Promise.all(stored.map((method) => kvGetJson(env.SHARES, `custodian/${clientId}/${method}`)));
+  const response = await callDirectory(env, clientId, '/read', { clientId });
+  let stored;
+  try { stored = (await response.json()).shares; } catch { throw INTERNAL('custodian directory answer'); }
   const backupShares = [];
-  for (let i = 0; i < stored.length; i++) if (records[i]) backupShares.push(await open(keyring, clientId, stored[i], records[i]));
+  for (const { backupMethod, sealed } of stored) backupShares.push(await open(keyring, clientId, backupMethod, sealed));
   return json(200, { backupShares });
 }
 
@@ -349,8 +515,15 @@ function summary(version, method) {
     size: version.cipherText.length, createdAt: version.createdAt, portalNotified: version.portalNotified, confirmed: version.confirmed };
 }
 
+function clientRecord(value) {
+  if (value === null) return null;
+  if (value?.v !== 1 || !value.current) throw UNREADABLE();
+  return value;
+}
+
 async function loadRecord(kv, clientId, method) {
-  const [record, notified] = await Promise.all([kvGetJson(kv, `client/${clientId}/${method}`), kvGetText(kv, `client-notified/${clientId}/${method}`)]);
+  const [value, notified] = await Promise.all([kvGetJson(kv, `client/${clientId}/${method}`), kvGetText(kv, `client-notified/${clientId}/${method}`)]);
+  const record = clientRecord(value);
   if (!record) return null;
   if (notified !== null) for (const v of [record.current, record.previous]) if (v && v.backupId === notified) v.portalNotified = true;
   return record;
@@ -362,7 +535,8 @@ function validateUpload(body) {
   const notify = map.notifyPortal;
   if (notify !== undefined && notify !== null && typeof notify !== 'boolean') throw invalid('INVALID_FIELD_TYPE', 'notifyPortal must be a boolean');
   const cipherText = stringField(map, 'cipherText');
-  const bytes = b64Decode(cipherText.trim(), true);
+  // One text form: the canonical base64url, nothing around it.
+  const bytes = cipherText.trim() === cipherText ? b64Decode(cipherText, true) : null;
   if (!bytes) throw invalid('INVALID_CIPHERTEXT', 'cipherText is not base64url');
   if (!envelopeHeaderOk(bytes)) throw invalid('INVALID_CIPHERTEXT', 'cipherText is not a portal-backup envelope');
   const ids = map.backupSharePairIds;
@@ -370,68 +544,92 @@ function validateUpload(body) {
   if (!Array.isArray(ids)) throw invalid('INVALID_FIELD_TYPE', 'backupSharePairIds must be an array');
   if (ids.length === 0 || ids.length > 16) throw invalid('INVALID_SHARE_PAIR_IDS', 'backupSharePairIds must hold 1 to 16 ids');
   if (!ids.every(isSafeId)) throw invalid('INVALID_SHARE_PAIR_IDS', 'each backupSharePairId must be 1-128 characters of A-Z a-z 0-9 _ -');
-  return { cipherText: cipherText.trim(), backupSharePairIds: ids, notifyPortal: notify ?? true };
+  return { cipherText, backupSharePairIds: ids, notifyPortal: notify ?? true };
 }
 
-async function clientBackups(target, request, env) {
+async function clientBackups(target, request, env, config) {
+  // The method first, as sent: 405 with Allow before Portal is asked.
+  if (!ROUTES[target.kind].serves.includes(request.method)) throw METHOD_NOT_ALLOWED(ROUTES[target.kind].allow);
   const token = bearerToken(request.headers.get('Authorization'));
   if (!token) throw UNAUTHENTICATED();
-  const base = env.PORTAL_API_BASE ?? 'https://api.portalhq.io';
-  const clientId = await clientIdFor(base, token);
+  const clientId = await clientIdFor(config.portalApiBase, token);
+  const method = target.kind === 'list' ? null : clientMethodOk(target.method);
+  if (request.method !== 'GET') await clientWrite(env, clientId);
   const kv = env.SHARES;
-  if (target.kind !== 'backup') throw new HttpError(404, 'ROUTE_NOT_FOUND', 'not benchmarked in the JS comparison Worker');
-  const method = methodOk(target.method);
+  if (!kv) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: KV binding SHARES is missing');
+  if (target.kind === 'list') {
+    const records = await Promise.all(CLIENT_BACKUP_METHODS.map((m) => loadRecord(kv, clientId, m)));
+    const backups = [];
+    CLIENT_BACKUP_METHODS.forEach((m, i) => { if (records[i]) backups.push(summary(records[i].current, m)); });
+    return json(200, { clientId, backups });
+  }
+  if (target.kind !== 'backup' || request.method === 'DELETE') throw new HttpError(404, 'ROUTE_NOT_FOUND', 'not benchmarked in the JS comparison Worker');
   if (request.method === 'GET') {
     const record = await loadRecord(kv, clientId, method);
-    if (!record) throw new HttpError(404, 'NOT_FOUND', 'no backup is stored for this method');
+    if (!record) throw new HttpError(404, 'NOT_FOUND', 'no backup stored for this method');
     const withText = (v) => v && { ...summary(v, method), cipherText: v.cipherText };
     return json(200, { clientId, current: withText(record.current), previous: withText(record.previous) ?? null });
   }
-  if (request.method !== 'PUT') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
   jsonContentType(request.headers.get('Content-Type'), true);
   const upload = validateUpload(await readBody(request, MAX_CLIENT_BACKUP_BODY));
-  const indexKey = `client-index/${clientId}`, prefix = `client/${clientId}/`;
-  const [existing, index] = await Promise.all([loadRecord(kv, clientId, method), readIndex(kv, indexKey, prefix)]);
+  const existing = await loadRecord(kv, clientId, method);
   const version = { backupId: b64urlEncode(crypto.getRandomValues(new Uint8Array(16))), cipherText: upload.cipherText,
     backupSharePairIds: upload.backupSharePairIds, createdAt: new Date().toISOString(), portalNotified: false, confirmed: false };
   const previous = existing === null ? null : existing.current.confirmed ? existing.current : existing.previous;
   const record = { v: 1, current: version, previous: previous ?? null };
-  await Promise.all([kvPut(kv, `client/${clientId}/${method}`, JSON.stringify(record)), rememberMethod(kv, index, indexKey, prefix, method)]);
+  await kvPut(kv, `client/${clientId}/${method}`, JSON.stringify(record));
   const current = { ...version };
-  if (upload.notifyPortal && (env.NOTIFY_PORTAL ?? 'true').trim().toLowerCase() !== 'false' && (await reportStored(base, token, version.backupSharePairIds))) {
+  // Stored first, then Portal told.
+  if (upload.notifyPortal && config.notifyPortal && (await reportStored(config.portalApiBase, token, version.backupSharePairIds))) {
     try { await kvPut(kv, `client-notified/${clientId}/${method}`, version.backupId); current.portalNotified = true; } catch { /* as Rust: false */ }
   }
   return json(201, { clientId, backup: summary(current, method) });
 }
 
+// The vars, read once per isolate (worker/src/entry.rs Config).
+let configCache = null;
+function configFor(env) {
+  return (configCache ??= {
+    webhooksRoot: env.WEBHOOKS_ROOT ?? 'webhooks',
+    portalApiBase: env.PORTAL_API_BASE ?? 'https://api.portalhq.io',
+    allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    notifyPortal: (env.NOTIFY_PORTAL ?? 'true').trim().toLowerCase() !== 'false',
+  });
+}
+
+function requestId(cfRay) {
+  return cfRay && cfRay.length <= 64 && isSafeId(cfRay) ? cfRay : hex(crypto.getRandomValues(new Uint8Array(8)));
+}
+
 export default {
   async fetch(request, env) {
     const started = Date.now();
-    const requestId = hex(crypto.getRandomValues(new Uint8Array(8)));
-    const url = new URL(request.url);
-    const target = route(url.pathname, env.WEBHOOKS_ROOT ?? 'webhooks');
+    const id = requestId(request.headers.get('cf-ray'));
+    const config = configFor(env);
+    const target = route(new URL(request.url).pathname, config.webhooksRoot);
+    const origin = request.headers.get('Origin');
     let response, errorCode;
     try {
       if (!target) throw new HttpError(404, 'ROUTE_NOT_FOUND', 'no such route');
-      if (target.kind === 'webhookBackup' || target.kind === 'webhookFetch') {
-        if (request.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed');
+      if (isWebhook(target)) {
+        if (request.method !== 'POST') throw METHOD_NOT_ALLOWED('POST');
         response = target.kind === 'webhookBackup' ? await storeCustodianShare(request, env) : await fetchCustodianShares(request, env);
       } else {
-        response = await clientBackups(target, request, env);
+        if (request.method === 'OPTIONS') throw new HttpError(404, 'ROUTE_NOT_FOUND', 'not benchmarked in the JS comparison Worker');
+        response = await clientBackups(target, request, env, config);
       }
     } catch (e) {
-      const error = e instanceof HttpError ? e : new HttpError(500, 'INTERNAL', 'internal error');
+      const error = asHttpError(e);
       errorCode = error.code;
       response = errorResponse(error);
     }
-    if (target && target.kind !== 'webhookBackup' && target.kind !== 'webhookFetch') {
+    // CORS on the browser's routes only; Portal's webhooks get none.
+    if (target && !isWebhook(target)) {
       response.headers.set('Vary', 'Origin');
-      const origin = request.headers.get('Origin');
-      const allowed = (env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
-      if (origin && allowed.includes(origin)) response.headers.set('Access-Control-Allow-Origin', origin);
+      if (origin && config.allowedOrigins.includes(origin)) response.headers.set('Access-Control-Allow-Origin', origin);
     }
-    console.log(JSON.stringify({ requestId, method: request.method, route: target?.kind ?? 'unmatched', status: response.status, durationMs: Date.now() - started, ...(errorCode ? { errorCode } : {}) }));
-    response.headers.set('X-Request-Id', requestId);
+    console.log(JSON.stringify({ requestId: id, method: request.method, route: target ? ROUTES[target.kind].template : 'unmatched', status: response.status, durationMs: Math.max(0, Date.now() - started), ...(errorCode ? { errorCode } : {}) }));
+    response.headers.set('X-Request-Id', id);
     return response;
   },
 };

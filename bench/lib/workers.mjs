@@ -12,8 +12,13 @@ export const WORKERS = {
   js: { scriptPath: `${ROOT}bench/js-worker/index.js`, label: 'JS Worker (bench/js-worker)' },
 };
 
-/** {kind, port, portalUrl, webhookSecret, shareKeys, kvPersist?, notifyPortal?} → {url, mf, kv(), stop()} */
-export async function startWorker({ kind, port, portalUrl, webhookSecret, shareKeys, kvPersist, notifyPortal = true, log = null }) {
+/**
+ * {kind, port, portalUrl, webhookSecret, shareKeys, kvPersist?, notifyPortal?, rateLimits?, inspectorPort?}
+ * → {url, mf, kv(), stop()}. Both kinds get the same bindings: KV SHARES, the
+ * CUSTODIAN_DIRECTORY Durable Object and the Rate Limiting bindings of
+ * worker/wrangler.toml (`rateLimits` overrides limits, as in the tests).
+ */
+export async function startWorker({ kind, port, portalUrl, webhookSecret, shareKeys, kvPersist, notifyPortal = true, rateLimits = {}, inspectorPort, log = null }) {
   const mf = new Miniflare({
     cf: false,
     host: '127.0.0.1',
@@ -24,12 +29,13 @@ export async function startWorker({ kind, port, portalUrl, webhookSecret, shareK
       stderr.on('data', (c) => log?.(c));
     },
     kvPersist: kvPersist ?? false,
+    // workerd's own DevTools inspector (bench/profile-worker.mjs).
+    ...(inspectorPort === undefined ? {} : { inspectorPort }),
     workers: [workerOptions({
       name: `bench-${kind}`,
       scriptPath: WORKERS[kind].scriptPath,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
-      // The JS comparison Worker keeps its method index in KV (no object).
-      ...(kind === 'js' ? { durableObjects: {} } : {}),
+      rateLimits,
       bindings: {
         WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800',
         NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,
