@@ -39,7 +39,7 @@ async function post(url, body, headers, method = 'POST') {
 }
 
 function summarize(runs) {
-  return { rps: round(median(runs.map((r) => r.rps)), 0), p50_ms: round(median(runs.map((r) => r.p50_ms)), 2), p99_ms: round(median(runs.map((r) => r.p99_ms)), 2),
+  return { rps: round(median(runs.map((r) => r.rps)), 0), cpu_us_per_req: round(median(runs.map((r) => r.cpu_us_per_req)), 0), p50_ms: round(median(runs.map((r) => r.p50_ms)), 2), p99_ms: round(median(runs.map((r) => r.p99_ms)), 2),
     requests: runs.reduce((s, r) => s + r.requests, 0), non2xx: runs.reduce((s, r) => s + r.non2xx, 0), errors: runs.reduce((s, r) => s + r.errors, 0),
     bad: Object.entries(runs.reduce((acc, r) => { for (const [code, n] of Object.entries(r.statuses ?? {})) if (!code.startsWith('2')) acc[code] = (acc[code] ?? 0) + n; return acc; }, {}))
       .map(([code, n]) => `${n}×${code}`).join(' ') };
@@ -105,15 +105,22 @@ async function throughput() {
       const runs = { rust: [], js: [] };
       for (let p = 0; p < pairs; p++) {
         for (const kind of ['rust', 'js']) {
-          runs[kind].push(await wrk(workers[kind].url, spec, { seconds, scriptPath }));
-          console.error(`${route} ${kind} pair ${p + 1}: ${round(runs[kind].at(-1).rps, 0)} req/s, p99 ${round(runs[kind].at(-1).p99_ms, 2)} ms`);
+          // workerd's CPU time over the run: less disturbed by other load on
+          // the machine than req/s, since time spent descheduled is not counted.
+          const cpuBefore = workers[kind].cpuSeconds();
+          const run = await wrk(workers[kind].url, spec, { seconds, scriptPath });
+          run.cpu_us_per_req = ((workers[kind].cpuSeconds() - cpuBefore) * 1e6) / run.requests;
+          runs[kind].push(run);
+          console.error(`${route} ${kind} pair ${p + 1}: ${round(run.rps, 0)} req/s, p99 ${round(run.p99_ms, 2)} ms, workerd CPU ${round(run.cpu_us_per_req, 0)} µs/req`);
         }
       }
-      const pairRatios = runs.rust.map((r, i) => ({ rps: round(r.rps / runs.js[i].rps, 2), p99: round(r.p99_ms / runs.js[i].p99_ms, 2) }));
+      const pairRatios = runs.rust.map((r, i) => ({ rps: round(r.rps / runs.js[i].rps, 2), p99: round(r.p99_ms / runs.js[i].p99_ms, 2), cpu: round(r.cpu_us_per_req / runs.js[i].cpu_us_per_req, 2) }));
+      const spread = (xs) => ({ min: round(Math.min(...xs), 2), q1: round(quantile(xs, 0.25), 2), q3: round(quantile(xs, 0.75), 2), max: round(Math.max(...xs), 2) });
       const rps = pairRatios.map((x) => x.rps);
+      const cpu = pairRatios.map((x) => x.cpu);
       results.push({ route, rust: summarize(runs.rust), js: summarize(runs.js), pairs: pairRatios,
-        ratio_rps: round(median(rps), 2), ratio_p99: round(median(pairRatios.map((x) => x.p99)), 2),
-        spread_rps: { min: round(Math.min(...rps), 2), q1: round(quantile(rps, 0.25), 2), q3: round(quantile(rps, 0.75), 2), max: round(Math.max(...rps), 2) }, runs });
+        ratio_rps: round(median(rps), 2), ratio_p99: round(median(pairRatios.map((x) => x.p99)), 2), ratio_cpu: round(median(cpu), 2),
+        spread_rps: spread(rps), spread_cpu: spread(cpu), runs });
     }
     const lines = [
       `Both Workers in workerd ${'(Miniflare ' + (await import('miniflare/package.json', { with: { type: 'json' } })).default.version + ')'} on this machine, in-memory KV, the Portal stand-in`,
@@ -121,10 +128,13 @@ async function throughput() {
       `16 connections, ${seconds} s per run after a ${QUICK ? 2 : 3} s warm-up per Worker; ${pairs} pair(s) per route alternating Rust, JS, Rust, JS...`,
       `Ratio = Rust ÷ JS within each pair (req/s: higher is better for Rust; p99: lower is better); the table gives the median of the`,
       'per-pair ratios and their spread (interquartile range, then min–max): a spread that straddles 1.0 is noise, not a gap.',
+      'CPU/req is the CPU time of the whole workerd process per request (the Worker, Miniflare\'s entry worker and its KV',
+      'simulation, which the two Workers share), read from /proc; Rust ÷ JS below 1.0 is better for Rust. Time a run spends',
+      'waiting for a CPU that others hold is not in it, so it is steadier than req/s on a shared machine.',
       'Webhook POSTs spread over 64 clients; the fetch returns 2 shares; PUT bodies carry an 8 KiB share envelope (11 KB of base64url).', '',
-      '| route | Rust req/s | JS req/s | req/s ratio (median pair) | spread: IQR; min–max | Rust p50 / p99 ms | JS p50 / p99 ms | p99 ratio | every pair (req/s ratio/p99 ratio) | non-2xx or socket errors, Rust / JS |',
-      '| --- | ---: | ---: | ---: | --- | --- | --- | ---: | --- | ---: |',
-      ...results.map((r) => `| \`${r.route}\` | ${r.rust.rps} | ${r.js.rps} | ${r.ratio_rps}× | ${r.spread_rps.q1}–${r.spread_rps.q3}; ${r.spread_rps.min}–${r.spread_rps.max} | ${r.rust.p50_ms} / ${r.rust.p99_ms} | ${r.js.p50_ms} / ${r.js.p99_ms} | ${r.ratio_p99}× | ${r.pairs.map((p) => `${p.rps}/${p.p99}`).join(', ')} | ${r.rust.non2xx + r.rust.errors}${r.rust.bad ? ` (${r.rust.bad})` : ''} / ${r.js.non2xx + r.js.errors}${r.js.bad ? ` (${r.js.bad})` : ''} of ${r.rust.requests} / ${r.js.requests} |`),
+      '| route | Rust req/s | JS req/s | req/s ratio (median pair) | spread: IQR; min–max | CPU/req Rust / JS µs | CPU ratio (median pair; IQR; min–max) | Rust p50 / p99 ms | JS p50 / p99 ms | p99 ratio | every pair (req/s ratio/p99 ratio) | non-2xx or socket errors, Rust / JS |',
+      '| --- | ---: | ---: | ---: | --- | --- | --- | --- | --- | ---: | --- | ---: |',
+      ...results.map((r) => `| \`${r.route}\` | ${r.rust.rps} | ${r.js.rps} | ${r.ratio_rps}× | ${r.spread_rps.q1}–${r.spread_rps.q3}; ${r.spread_rps.min}–${r.spread_rps.max} | ${r.rust.cpu_us_per_req} / ${r.js.cpu_us_per_req} | ${r.ratio_cpu}×; ${r.spread_cpu.q1}–${r.spread_cpu.q3}; ${r.spread_cpu.min}–${r.spread_cpu.max} | ${r.rust.p50_ms} / ${r.rust.p99_ms} | ${r.js.p50_ms} / ${r.js.p99_ms} | ${r.ratio_p99}× | ${r.pairs.map((p) => `${p.rps}/${p.p99}`).join(', ')} | ${r.rust.non2xx + r.rust.errors}${r.rust.bad ? ` (${r.rust.bad})` : ''} / ${r.js.non2xx + r.js.errors}${r.js.bad ? ` (${r.js.bad})` : ''} of ${r.rust.requests} / ${r.js.requests} |`),
       '', `Seed check (both Workers answered alike): ${JSON.stringify(checks.rust)}.`,
       'The JS Worker (`bench/js-worker/index.js`) does the Rust one\'s work in plain JavaScript with the same bindings: the same',
       'token cache, SHA-256 + constant-time secret check (`crypto.subtle.timingSafeEqual`), the same Rate Limiting calls',

@@ -2,6 +2,7 @@
 // tests/support/services.mjs runs the real one, with bench-only ports and
 // optional on-disk KV (for the 100,000-client preload).
 import { Miniflare } from 'miniflare';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workerOptions } from '../../tests/support/worker.mjs';
 
@@ -13,12 +14,35 @@ export const WORKERS = {
 };
 
 /**
- * {kind, port, portalUrl, webhookSecret, shareKeys, kvPersist?, notifyPortal?, rateLimits?, inspectorPort?}
- * → {url, mf, kv(), stop()}. Both kinds get the same bindings: KV SHARES, the
+ * {kind, scriptPath?, port, portalUrl, webhookSecret, shareKeys, kvPersist?, notifyPortal?, rateLimits?, inspectorPort?}
+ * → {url, mf, kv(), cpuSeconds(), stop()}. `cpuSeconds()` is the CPU time its
+ * workerd process has used (every isolate a request passes through: the
+ * Worker, Miniflare's entry and its KV simulation). Both kinds get the same bindings: KV SHARES, the
  * CUSTODIAN_DIRECTORY Durable Object and the Rate Limiting bindings of
  * worker/wrangler.toml (`rateLimits` overrides limits, as in the tests).
  */
-export async function startWorker({ kind, port, portalUrl, webhookSecret, shareKeys, kvPersist, notifyPortal = true, rateLimits = {}, inspectorPort, log = null }) {
+/** The workerd processes this Node process started, by pid. */
+function workerdChildren() {
+  const pids = new Set();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (stat.includes('(workerd)') && Number(fields[1]) === process.pid) pids.add(Number(pid));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+}
+
+export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath, port, portalUrl, webhookSecret, shareKeys, kvPersist, notifyPortal = true, rateLimits = {}, inspectorPort, log = null }) {
+  const before = workerdChildren();
   const mf = new Miniflare({
     cf: false,
     host: '127.0.0.1',
@@ -33,7 +57,7 @@ export async function startWorker({ kind, port, portalUrl, webhookSecret, shareK
     ...(inspectorPort === undefined ? {} : { inspectorPort }),
     workers: [workerOptions({
       name: `bench-${kind}`,
-      scriptPath: WORKERS[kind].scriptPath,
+      scriptPath,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
       rateLimits,
       bindings: {
@@ -43,5 +67,9 @@ export async function startWorker({ kind, port, portalUrl, webhookSecret, shareK
     })],
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
-  return { url, mf, kv: () => mf.getKVNamespace('SHARES'), stop: () => mf.dispose() };
+  const pids = [...workerdChildren()].filter((pid) => !before.has(pid));
+  return {
+    url, mf, kv: () => mf.getKVNamespace('SHARES'), stop: () => mf.dispose(),
+    cpuSeconds: () => (pids.length === 1 ? cpuSeconds(pids[0]) : NaN),
+  };
 }
