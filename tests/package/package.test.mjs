@@ -1,27 +1,49 @@
-// The npm package as a web wallet gets it: `npm pack` of the package
-// wasm-pack built (pkg/web), installed from that tarball into a copy of a
-// small Vite 7 + TypeScript app (tests/package/app, its own lockfile),
-// type-checked with tsc, built with Vite, and run in Chromium against the
-// demo's stack: a backup and a recovery with each method, from another
-// origin than the Worker's (CORS), as a real wallet would.
+// The npm package as web wallets get it: `npm pack` of each target wasm-pack
+// built (pkg/web, pkg/bundler), installed from the tarball into small apps
+// bundled by Vite 7 and by webpack 5 (tests/package/vite, tests/package/webpack:
+// each its own lockfile, `npm ci`), all sharing one wallet source and
+// tsconfig (tests/package/wallet). Every bundler × target app is type-checked with
+// TypeScript 5 and 7 (strict, no skipLibCheck, lib ES2020, ES2022 and ESNext,
+// each with DOM), built, and run in Chromium against the demo's stack: a
+// backup and a recovery with each method, from another origin than the
+// Worker's (CORS), as a real wallet would. The Vite apps run under Vite's
+// dev server too.
+//
+// Layout under target/package-test/<bundler>/: the app's lockfile and its
+// node_modules (npm ci only when the lockfile's hash changed, one install at a
+// time), and below it one directory per run and target holding the app's
+// sources and, in its own node_modules, only the package from the tarball.
+// Node's resolution finds the package there and the bundler one level up.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEMO_DRIVE_TOKEN, DEMO_PORTAL_TOKEN, ROOT, freePort } from '../../scripts/lib/stack.mjs';
 import { launchChromium, resetWorld, screenshot, startTestStack } from '../e2e/support.mjs';
 
 const run = promisify(execFile);
-const PACKAGE_DIR = join(ROOT, 'pkg/web');
+const HERE = join(ROOT, 'tests/package');
+const CACHE = join(ROOT, 'target/package-test');
+const TARGETS = ['web', 'bundler'];
+const BUNDLERS = {
+  vite: { config: 'vite.config.ts', build: ['vite', 'build', '--logLevel', 'warn'] },
+  webpack: { config: 'webpack.config.js', build: ['webpack', '--no-stats'] },
+};
+const APPS = Object.keys(BUNDLERS).flatMap((bundler) =>
+  TARGETS.map((target) => ({ bundler, target, name: `${bundler}-${target}`, withDevServer: bundler === 'vite' })),
+);
+const TYPESCRIPTS = { 'TypeScript 5': 'typescript', 'TypeScript 7': 'typescript-7' };
+const LIBS = ['ES2020,DOM', 'ES2022,DOM', 'ESNext,DOM'];
 
-let work;
-let app;
+const tarballs = {};
+const runDirs = [];
 let stack;
-let preview;
 let browser;
+const servers = [];
+const devServers = [];
 
 async function sh(command, args, cwd) {
   try {
@@ -29,6 +51,143 @@ async function sh(command, args, cwd) {
   } catch (error) {
     throw new Error(`${command} ${args.join(' ')} failed:\n${error.stdout}\n${error.stderr}`);
   }
+}
+
+// Runs only when the lockfile differs from the one node_modules was installed
+// from; flock keeps two test runs from installing into one directory at once.
+const CACHED_NPM_CI = `set -e
+cd "$1"
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+[ "$(cat node_modules/.lock-sha256 2>/dev/null)" = "$want" ] && exit 0
+rm -rf node_modules
+npm ci --no-audit --no-fund --loglevel=error
+echo "$want" > node_modules/.lock-sha256`;
+
+async function installBundler(bundler) {
+  const dir = join(CACHE, bundler);
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) cpSync(join(HERE, bundler, file), join(dir, file));
+  await sh('flock', [join(CACHE, `${bundler}.lock`), 'bash', '-c', CACHED_NPM_CI, 'npm-ci', dir], dir);
+  return dir;
+}
+
+/** One app as a user would have it: the bundler's config, the wallet, the package from npm. */
+async function assembleApp({ bundler, target, name }, runDir) {
+  const app = join(runDir, target);
+  mkdirSync(join(app, 'src'), { recursive: true });
+  for (const file of ['index.html', BUNDLERS[bundler].config]) cpSync(join(HERE, bundler, file), join(app, file));
+  cpSync(join(HERE, 'wallet/tsconfig.json'), join(app, 'tsconfig.json'));
+  cpSync(join(HERE, 'wallet/wallet.ts'), join(app, 'src/wallet.ts'));
+  cpSync(join(HERE, `wallet/${target}.ts`), join(app, 'src/main.ts'));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: `wallet-${name}`, private: true, type: 'module' }) + '\n');
+  await sh('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', tarballs[target]], app);
+  const installed = JSON.parse(readFileSync(join(app, 'node_modules/portal-backup/package.json'), 'utf8'));
+  assert.equal(installed.name, 'portal-backup');
+  assert.ok(installed.types && existsSync(join(app, 'node_modules/portal-backup', installed.types)), 'package.json names its types');
+  return app;
+}
+
+/** tsc with each TypeScript major and lib; resolves to the failures, two at a time. */
+async function typeCheck(app, bundlerDir) {
+  const jobs = Object.entries(TYPESCRIPTS).flatMap(([label, pkg]) => LIBS.map((lib) => ({ label, pkg, lib })));
+  const failures = [];
+  const worker = async () => {
+    for (let job; (job = jobs.shift()); ) {
+      // TypeScript's own lib files are not under test and checking them
+      // triples the time; every other .d.ts, the package's too, is checked.
+      const tsc = join(bundlerDir, 'node_modules', job.pkg, 'bin/tsc');
+      try {
+        await run(process.execPath, [tsc, '-p', app, '--lib', job.lib, '--skipDefaultLibCheck', '--pretty', 'false'], { cwd: app });
+      } catch (error) {
+        failures.push(`${job.label}, lib ${job.lib}:\n${error.stdout}${error.stderr}`);
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return failures;
+}
+
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+
+/** The built app as a static host serves it (application/wasm, so the wasm streams). */
+function serveStatic(dir, port) {
+  const server = createServer((request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
+    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' });
+    response.end(readFileSync(file));
+  });
+  servers.push(server);
+  return new Promise((done) => server.listen(port, '127.0.0.1', done));
+}
+
+/** The plaintext Portal's SDK would build, per method, naming the demo client's pair ids. */
+async function clientBackups(client) {
+  const fixture = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/client-backup-plaintext.json'), 'utf8'));
+  const backups = {};
+  for (const method of ['GDRIVE', 'PASSWORD']) {
+    const plaintext = {};
+    for (const wallet of client.wallets) {
+      const pair = wallet.backupSharePairs.find((p) => p.backupMethod === method);
+      plaintext[wallet.curve] = { id: pair.id, share: fixture[wallet.curve].share };
+    }
+    backups[method] = JSON.stringify(plaintext);
+  }
+  return backups;
+}
+
+/** The wallet page at `origin` backs up and recovers with both methods, in a fresh browser context. */
+async function backUpAndRecover(t, origin, screenshotName) {
+  const started = Date.now();
+  if (!stack) {
+    stack = await startTestStack({ extraOrigins: APPS.flatMap(({ port, devPort }) => [port, devPort]).filter(Boolean).map((port) => `http://127.0.0.1:${port}`) });
+    browser = await launchChromium();
+  }
+  await resetWorld(stack);
+  const client = await (
+    await fetch(`${stack.portalUrl}/api/v3/clients/me`, { headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` } })
+  ).json();
+  const backups = await clientBackups(client);
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${origin}/`);
+  await page.getByText('Ready.').waitFor({ timeout: 20_000 });
+
+  const outcome = await page.evaluate((config) => window.portalBackupCheck(config), {
+    clientId: client.id,
+    custodianId: client.custodian.id,
+    portalToken: DEMO_PORTAL_TOKEN,
+    serverUrl: stack.url,
+    portalApiUrl: stack.portalUrl,
+    driveApiUrl: stack.driveUrl,
+    driveToken: DEMO_DRIVE_TOKEN,
+    password: 'package test password',
+    sealedPlaintext: 'a share the wallet sealed itself',
+    clientBackups: backups,
+  });
+  await page.getByText('Backed up and recovered with Google Drive and a password.').waitFor();
+  await screenshot(page, screenshotName);
+  await context.close();
+  t.diagnostic(`Chromium ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.deepEqual(problems, []);
+
+  for (const method of ['GDRIVE', 'PASSWORD']) {
+    const { backup, recovered, steps, errors } = outcome.outcomes[method];
+    assert.equal(recovered.clientBackup, backups[method], `${method}: the recovered shares equal the backed-up ones`);
+    assert.equal(recovered.version, 'current');
+    assert.equal(backup.portalNotified, true, `${method}: Portal was told (errors: ${errors.join('; ') || 'none'})`);
+    assert.ok(steps.includes('encrypt') && steps.includes('confirm'), `${method}: progress events arrived (${steps})`);
+  }
+  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'PASSWORD']);
+  assert.equal(outcome.wrongPasswordCode, 'WRONG_PASSWORD');
+  assert.equal(outcome.sealedViaJson, 'a share the wallet sealed itself', 'encryptShare’s result, kept as JSON, opens again');
 }
 
 async function waitForHttp(url, timeoutMs = 20_000) {
@@ -45,104 +204,89 @@ async function waitForHttp(url, timeoutMs = 20_000) {
 }
 
 before(async () => {
-  assert.ok(existsSync(join(PACKAGE_DIR, 'package.json')), 'pkg/web is missing: run scripts/build web first');
-  work = mkdtempSync(join(tmpdir(), 'portal-backup-package-'));
-  app = join(work, 'app');
-  cpSync(join(ROOT, 'tests/package/app'), app, {
-    recursive: true,
-    filter: (src) => !/\/(node_modules|dist)$/.test(src),
-  });
+  for (const target of TARGETS) {
+    assert.ok(existsSync(join(ROOT, `pkg/${target}/package.json`)), `pkg/${target} is missing: run scripts/build first`);
+  }
+  mkdirSync(CACHE, { recursive: true });
+  for (const app of APPS) {
+    app.port = await freePort();
+    if (app.withDevServer) app.devPort = await freePort();
+  }
 });
 
 after(async () => {
   await browser?.close();
-  if (preview && preview.exitCode === null) {
-    const exited = new Promise((done) => preview.once('exit', done));
-    process.kill(-preview.pid, 'SIGTERM');
-    await exited;
-  }
-  await stack?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-test('npm pack → npm install → tsc → vite build', async () => {
-  const { stdout } = await sh('npm', ['pack', PACKAGE_DIR, '--pack-destination', work, '--json', '--loglevel=error'], work);
-  const [packed] = JSON.parse(stdout);
-  const files = packed.files.map((f) => f.path).sort();
-  for (const needed of ['package.json', 'portal_backup.js', 'portal_backup.d.ts', 'portal_backup_bg.wasm']) {
-    assert.ok(files.includes(needed), `the tarball lacks ${needed} (has ${files.join(', ')})`);
-  }
-
-  await sh('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], app);
-  await sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', join(work, packed.filename)], app);
-  const installed = JSON.parse(readFileSync(join(app, 'node_modules/portal-backup/package.json'), 'utf8'));
-  assert.equal(installed.name, 'portal-backup');
-  assert.ok(installed.types && existsSync(join(app, 'node_modules/portal-backup', installed.types)), 'package.json names its types');
-
-  // The app's TypeScript must compile against the package's .d.ts.
-  await sh(join(app, 'node_modules/.bin/tsc'), ['--noEmit', '-p', app], app);
-  await sh(join(app, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], app);
-  assert.ok(existsSync(join(app, 'dist/index.html')));
-});
-
-test('the built app backs up and recovers in Chromium with both methods', async () => {
-  assert.ok(existsSync(join(app, 'dist/index.html')), 'the build step did not run');
-  const appPort = await freePort();
-  const appOrigin = `http://127.0.0.1:${appPort}`;
-  stack = await startTestStack({ extraOrigins: [appOrigin] });
-  await resetWorld(stack);
-  preview = spawn(
-    join(app, 'node_modules/.bin/vite'),
-    ['preview', '--host', '127.0.0.1', '--port', String(appPort), '--strictPort'],
-    { cwd: app, detached: true, stdio: 'ignore' },
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  await Promise.all(
+    devServers.filter((dev) => dev.exitCode === null).map((dev) => {
+      const exited = new Promise((done) => dev.once('exit', done));
+      process.kill(-dev.pid, 'SIGTERM');
+      return exited;
+    }),
   );
-  await waitForHttp(`${appOrigin}/`);
-
-  // The plaintext Portal's SDK would build, in the fixture's shape, naming
-  // the demo client's real backup share pair ids per method.
-  const client = await (
-    await fetch(`${stack.portalUrl}/api/v3/clients/me`, { headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` } })
-  ).json();
-  const fixture = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/client-backup-plaintext.json'), 'utf8'));
-  const clientBackups = {};
-  for (const method of ['GDRIVE', 'PASSWORD']) {
-    const plaintext = {};
-    for (const wallet of client.wallets) {
-      const pair = wallet.backupSharePairs.find((p) => p.backupMethod === method);
-      plaintext[wallet.curve] = { id: pair.id, share: fixture[wallet.curve].share };
-    }
-    clientBackups[method] = JSON.stringify(plaintext);
-  }
-
-  browser = await launchChromium();
-  const page = await browser.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(`${appOrigin}/`);
-  await page.getByText('Ready.').waitFor({ timeout: 20_000 });
-
-  const outcome = await page.evaluate((config) => window.portalBackupCheck(config), {
-    clientId: client.id,
-    custodianId: client.custodian.id,
-    portalToken: DEMO_PORTAL_TOKEN,
-    serverUrl: stack.url,
-    portalApiUrl: stack.portalUrl,
-    driveApiUrl: stack.driveUrl,
-    driveToken: DEMO_DRIVE_TOKEN,
-    password: 'package test password',
-    clientBackups,
-  });
-  await page.getByText('Backed up and recovered with Google Drive and a password.').waitFor();
-  await screenshot(page, 'package-app');
-  assert.deepEqual(problems, []);
-
-  for (const method of ['GDRIVE', 'PASSWORD']) {
-    const { backup, recovered, steps } = outcome.outcomes[method];
-    assert.equal(recovered.clientBackup, clientBackups[method], `${method}: the recovered shares equal the backed-up ones`);
-    assert.equal(recovered.version, 'current');
-    assert.equal(backup.portalNotified, true, `${method}: Portal was told`);
-    assert.ok(steps.includes('encrypt') && steps.includes('confirm'), `${method}: progress events arrived (${steps})`);
-  }
-  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'PASSWORD']);
-  assert.equal(outcome.wrongPasswordCode, 'WRONG_PASSWORD');
+  await stack?.stop();
+  for (const dir of runDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+test('npm pack: each target’s tarball holds the module, its types and the wasm', async () => {
+  const packDir = mkdtempSync(join(CACHE, 'packed-'));
+  runDirs.push(packDir);
+  for (const target of TARGETS) {
+    // Both targets pack to the same file name: one directory each.
+    const dir = join(packDir, target);
+    mkdirSync(dir);
+    const { stdout } = await sh('npm', ['pack', join(ROOT, 'pkg', target), '--pack-destination', dir, '--json', '--loglevel=error'], dir);
+    const [packed] = JSON.parse(stdout);
+    const files = packed.files.map((f) => f.path).sort();
+    const needed = ['package.json', 'portal_backup.js', 'portal_backup.d.ts', 'portal_backup_bg.wasm'];
+    if (target === 'bundler') needed.push('portal_backup_bg.js');
+    for (const file of needed) assert.ok(files.includes(file), `the ${target} tarball lacks ${file} (has ${files.join(', ')})`);
+    tarballs[target] = join(dir, packed.filename);
+  }
+});
+
+for (const app of APPS) {
+  test(`${app.bundler} + ${app.target} target: npm install from the tarball, tsc (TypeScript 5 and 7; lib ES2020, ES2022, ESNext + DOM), build`, async (t) => {
+    assert.ok(tarballs[app.target], 'npm pack did not run');
+    let started = Date.now();
+    const bundlerDir = await installBundler(app.bundler);
+    const runDir = mkdtempSync(join(bundlerDir, 'run-'));
+    runDirs.push(runDir);
+    app.dir = await assembleApp(app, runDir);
+    t.diagnostic(`install ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // Built even when types fail, so the Chromium run still says whether it works.
+    started = Date.now();
+    const [bin, ...args] = BUNDLERS[app.bundler].build;
+    await sh(join(bundlerDir, 'node_modules/.bin', bin), args, app.dir);
+    assert.ok(existsSync(join(app.dir, 'dist/index.html')), 'the build wrote no dist/index.html');
+    t.diagnostic(`build ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    started = Date.now();
+    const failures = await typeCheck(app.dir, bundlerDir);
+    t.diagnostic(`tsc ×${LIBS.length * 2} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(failures.length === 0, `the app does not type-check against the package:\n${failures.join('\n')}`);
+  });
+
+  test(`${app.bundler} + ${app.target} target: the built app backs up and recovers in Chromium with both methods`, async (t) => {
+    assert.ok(app.dir && existsSync(join(app.dir, 'dist/index.html')), 'the build step did not run');
+    await serveStatic(join(app.dir, 'dist'), app.port);
+    await backUpAndRecover(t, `http://127.0.0.1:${app.port}`, `package-${app.name}`);
+  });
+
+  // `npm run dev` is the first thing a Vite user runs; it serves the package
+  // otherwise than the build does (pre-bundling, no rollup).
+  if (app.withDevServer) {
+    test(`${app.bundler} + ${app.target} target: the dev server's app backs up and recovers in Chromium`, async (t) => {
+      assert.ok(app.dir, 'the install step did not run');
+      const dev = spawn(join(CACHE, app.bundler, 'node_modules/.bin/vite'), ['--host', '127.0.0.1', '--port', String(app.devPort), '--strictPort'], {
+        cwd: app.dir,
+        detached: true,
+        stdio: 'ignore',
+      });
+      devServers.push(dev);
+      await waitForHttp(`http://127.0.0.1:${app.devPort}/`);
+      await backUpAndRecover(t, `http://127.0.0.1:${app.devPort}`, `package-${app.name}-dev`);
+    });
+  }
+}

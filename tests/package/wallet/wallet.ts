@@ -1,8 +1,11 @@
-// A web wallet's use of portal-backup, as its README shows it: the package
-// comes from npm, Vite bundles it, the wasm is fetched from the URL Vite
-// gives it. tsc --noEmit checks this file against the package's .d.ts.
-import init, {
+// A web wallet's use of portal-backup, as the README shows it. The same file
+// goes into every test app (Vite and webpack, `web` and `bundler` targets);
+// each app's entry (web.ts or bundler.ts, copied in as src/main.ts) gets the
+// wasm ready first. tsc checks this file against the package's .d.ts.
+import {
   backupWallet,
+  decryptShare,
+  encryptShare,
   listBackups,
   recoverWallet,
   type BackupMethod,
@@ -12,8 +15,8 @@ import init, {
   type PortalBackupError,
   type ProgressEvent,
   type RecoveredWallet,
+  type SealedShare,
 } from 'portal-backup';
-import wasmUrl from 'portal-backup/portal_backup_bg.wasm?url';
 
 export interface CheckConfig {
   clientId: string;
@@ -24,6 +27,8 @@ export interface CheckConfig {
   driveApiUrl: string;
   driveToken: string;
   password: string;
+  /** For the bare envelope functions. */
+  sealedPlaintext: string;
   /** Per method, what Portal's SDK would hand over: {"<curve>": {"id", "share"}, ...}. */
   clientBackups: Record<BackupMethod, string>;
 }
@@ -32,18 +37,23 @@ export interface MethodOutcome {
   backup: BackupResult;
   recovered: Pick<RecoveredWallet, 'clientBackup' | 'version' | 'method'>;
   steps: string[];
+  /** Steps that failed along the way ("step: CODE (status)"), e.g. a Portal that was not told. */
+  errors: string[];
 }
 
 export interface CheckOutcome {
   outcomes: Record<BackupMethod, MethodOutcome>;
   listed: BackupSummary[];
   wrongPasswordCode: string;
+  /** What decryptShare gave back for `sealedPlaintext`, sealed by encryptShare and kept as JSON. */
+  sealedViaJson: string;
 }
 
 const status = document.getElementById('status') as HTMLParagraphElement;
 
 async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<MethodOutcome> {
   const steps: string[] = [];
+  const errors: string[] = [];
   const options: BackupOptions = {
     method,
     clientId: config.clientId,
@@ -57,16 +67,28 @@ async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<Met
     clientBackup: config.clientBackups[method],
     onProgress: (event: ProgressEvent) => {
       if (event.phase === 'end') steps.push(event.step);
+      if (event.phase === 'error') errors.push(`${event.step}: ${event.error?.code} (${event.error?.status ?? 'no status'}) ${event.error?.message}`);
     },
   };
   const backup = await backupWallet(options);
   const { clientBackup: _sealed, ...recoverOptions } = options;
   const recovered = await recoverWallet(recoverOptions);
-  return { backup, recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method }, steps };
+  return { backup, recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method }, steps, errors };
+}
+
+/** A wallet that seals by itself and keeps the result as JSON, as apps keep data. */
+async function sealViaJson(config: CheckConfig): Promise<string> {
+  const plaintext = new TextEncoder().encode(config.sealedPlaintext);
+  const stored = JSON.stringify(await encryptShare(plaintext, config.clientId, 'GDRIVE'));
+  const sealed = JSON.parse(stored) as SealedShare;
+  try {
+    return new TextDecoder().decode(await decryptShare(sealed.cipherText, sealed.key, config.clientId, 'GDRIVE'));
+  } catch (error) {
+    return `${(error as PortalBackupError).code}: JSON kept ${stored}`;
+  }
 }
 
 async function check(config: CheckConfig): Promise<CheckOutcome> {
-  await init({ module_or_path: wasmUrl });
   const outcomes = {
     GDRIVE: await roundTrip(config, 'GDRIVE'),
     PASSWORD: await roundTrip(config, 'PASSWORD'),
@@ -78,8 +100,9 @@ async function check(config: CheckConfig): Promise<CheckOutcome> {
   } catch (error) {
     wrongPasswordCode = (error as PortalBackupError).code;
   }
+  const sealedViaJson = await sealViaJson(config);
   status.textContent = 'Backed up and recovered with Google Drive and a password.';
-  return { outcomes, listed, wrongPasswordCode };
+  return { outcomes, listed, wrongPasswordCode, sealedViaJson };
 }
 
 declare global {
@@ -87,5 +110,9 @@ declare global {
     portalBackupCheck: (config: CheckConfig) => Promise<CheckOutcome>;
   }
 }
-window.portalBackupCheck = check;
-status.textContent = 'Ready.';
+
+/** Called once the wasm is ready: the test drives the page through this. */
+export function ready(): void {
+  window.portalBackupCheck = check;
+  status.textContent = 'Ready.';
+}
