@@ -193,13 +193,23 @@ if (scale) {
 
 } else goal('7. p50 with 100,000 clients ÷ with 10', '≤ 1.2×', `not measured: ${why('scale')}`, null);
 
+// 8. load with every read checked
+const readback = load('readback');
+if (readback) {
+  const bad = readback.problems;
+  const reads = readback.reads.custodian + readback.reads.client + readback.reads.list;
+  goal(`8. ${readback.clients} clients at once × ${readback.cycles} cycle(s): reads lost / stale`, '0 / 0 (and every 503 with Retry-After)',
+    `${bad.lost} / ${bad.stale} of ${reads} reads checked (${readback.requests} requests, ${readback.retries.after503} retried 503s, ${readback.retries.afterReset} local connection resets retried)`,
+    readback.failed === 0);
+} else goal('8. load with every read checked: reads lost / stale', '0 / 0', `not measured: ${why('readback')}`, null);
+
 p('## Goals', '', '| what | goal | result | verdict |', '| --- | --- | --- | --- |', ...summary, '');
 if (misses.length) p('### Misses: why, and what would close them', '', ...misses, '');
 
 p('## 1. Package size', '', ...(size ? sizeLines : [`Not measured: ${why('size')}`]), '');
 p('## 2. Envelope speed in Chromium', '', ...(crypto ? cryptoLines : [`Not measured: ${why('crypto')}`]), '');
 p('## 3. Password key derivation (Argon2id)', '', ...(crypto ? crypto.argonLines : [`Not measured: ${why('crypto')}`]), '');
-for (const [part, title] of [['roundtrips', '4. Round trips'], ['throughput', '5. Worker throughput'], ['bundle', '6. Worker bundle'], ['scale', '7. Scale']]) {
+for (const [part, title] of [['roundtrips', '4. Round trips'], ['throughput', '5. Worker throughput'], ['bundle', '6. Worker bundle'], ['scale', '7. Scale'], ['readback', '8. Load with every read checked']]) {
   const data = load(part);
   p(`## ${title}`, '', ...(data?.lines ?? [`Not measured: ${why(part)}`]), '');
 }
