@@ -66,6 +66,18 @@ describe('found by checking the Worker against its OpenAPI document', () => {
     assert.equal((await alice.put('PASSWORD', good, PAIRS)).status, 201);
   });
 
+  test('confirm refuses a field other than backupId, as the document says', async () => {
+    // It used to ignore it and confirm (200); PUT already refused them.
+    const alice = clientApi(worker, ALICE);
+    const put = await alice.put('GDRIVE', envelopeText(), PAIRS);
+    const { backupId } = put.body.backup;
+    const extra = await alice.call('POST', '/GDRIVE/confirm', { backupId, clientId: 'client-bob' });
+    assert.equal(extra.status, 400);
+    assert.equal(extra.body.error.code, 'UNKNOWN_FIELD');
+    assert.equal((await alice.get('GDRIVE')).body.current.confirmed, false);
+    assert.equal((await alice.confirm('GDRIVE', backupId)).status, 200);
+  });
+
   test('a preflight is granted whatever the method segment; the request itself is refused', async () => {
     // The document first said a preflight for an unsupported method is
     // refused; the Worker grants it, so the page gets the real 400.

@@ -239,6 +239,11 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
 /// `POST .../confirm`: the backupId.
 pub fn confirm(body: &[u8]) -> Result<String> {
     let map = json_object(body)?;
+    // `ConfirmClientBackup` (wire.rs, docs/openapi.yaml) takes nothing else,
+    // as PUT's body does not.
+    if map.keys().any(|k| k != "backupId") {
+        return Err(Error::invalid("UNKNOWN_FIELD", "only backupId is accepted"));
+    }
     let id = string_field(
         &map,
         "backupId",
@@ -377,7 +382,11 @@ mod tests {
             code(with("aGVsbG8".into(), serde_json::json!(["p"]))),
             "INVALID_CIPHERTEXT"
         );
-        for padded in [format!(" {text}"), format!("{text}\n"), format!("\t{text} ")] {
+        for padded in [
+            format!(" {text}"),
+            format!("{text}\n"),
+            format!("\t{text} "),
+        ] {
             assert_eq!(
                 code(with(padded.into(), serde_json::json!(["p"]))),
                 "INVALID_CIPHERTEXT"
@@ -403,6 +412,17 @@ mod tests {
             code(with(text.clone().into(), "p".into())),
             "INVALID_FIELD_TYPE"
         );
+    }
+
+    #[test]
+    fn confirm_takes_a_backup_id_and_nothing_else() {
+        assert_eq!(confirm(br#"{"backupId":"b-1"}"#).unwrap(), "b-1");
+        assert_eq!(
+            code(confirm(br#"{"backupId":"b-1","x":1}"#)),
+            "UNKNOWN_FIELD"
+        );
+        assert_eq!(code(confirm(br#"{}"#)), "MISSING_FIELD");
+        assert_eq!(code(confirm(br#"{"backupId":"a/b"}"#)), "INVALID_BACKUP_ID");
     }
 
     #[test]
