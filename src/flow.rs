@@ -25,8 +25,9 @@
 //!    gone.
 //!
 //! Recovery, two round trips: list key files ‖ GET current and previous
-//! versions; read every key file in parallel; try the pairs locally
-//! (AES-GCM's tag tells which key belongs to which ciphertext).
+//! versions; read every key file in parallel; try the pairs locally, the
+//! last confirmed version first (AES-GCM's tag tells which key belongs to
+//! which ciphertext).
 
 use std::collections::BTreeMap;
 
@@ -151,15 +152,26 @@ impl Version {
     }
 }
 
-/// The (key file index, version) pairs recovery tries, in order. Key files
-/// are newest first. The newest key with the current version is the normal
-/// case; the rest cover a backup that failed half-way: the key written but
-/// not the ciphertext (older key × current), or the ciphertext written but
-/// not the key (newest key × previous).
-pub fn recovery_candidates(key_files: usize, has_previous: bool) -> Vec<(usize, Version)> {
-    let versions: &[Version] =
-        if has_previous { &[Version::Current, Version::Previous] } else { &[Version::Current] };
-    (0..key_files).flat_map(|k| versions.iter().map(move |&v| (k, v))).collect()
+/// The stored versions recovery tries, in order: the last confirmed backup
+/// first. The Worker keeps `previous` only while `current` is unconfirmed,
+/// i.e. after a backup that failed half-way; that unfinished backup may
+/// even open (its key and ciphertext both written), but it is tried last:
+/// a fault must not silently replace the backup the user last completed.
+pub fn version_order(current_confirmed: bool, has_previous: bool) -> &'static [Version] {
+    match (current_confirmed, has_previous) {
+        (false, true) => &[Version::Previous, Version::Current],
+        (true, true) => &[Version::Current, Version::Previous],
+        (_, false) => &[Version::Current],
+    }
+}
+
+/// The (key file index, version) pairs recovery tries, in order: versions
+/// as `version_order`, each with every key file, newest first. The newest
+/// key with a confirmed current version is the normal case; the rest cover a
+/// backup that failed half-way (an older key for the last confirmed version,
+/// or a key written without its ciphertext).
+pub fn recovery_candidates(key_files: usize, current_confirmed: bool, has_previous: bool) -> Vec<(usize, Version)> {
+    version_order(current_confirmed, has_previous).iter().flat_map(|&v| (0..key_files).map(move |k| (k, v))).collect()
 }
 
 #[cfg(test)]
@@ -196,10 +208,14 @@ mod tests {
     }
 
     #[test]
-    fn recovery_tries_the_normal_pair_first_then_the_half_failed_ones() {
+    fn recovery_tries_the_last_confirmed_backup_first() {
         use Version::*;
-        assert_eq!(recovery_candidates(1, false), [(0, Current)]);
-        assert_eq!(recovery_candidates(2, true), [(0, Current), (0, Previous), (1, Current), (1, Previous)]);
-        assert!(recovery_candidates(0, true).is_empty());
+        assert_eq!(recovery_candidates(1, true, false), [(0, Current)]);
+        // A backup failed half-way: its unconfirmed version goes last.
+        assert_eq!(recovery_candidates(2, false, true), [(0, Previous), (1, Previous), (0, Current), (1, Current)]);
+        // The first backup ever failed half-way: nothing confirmed to prefer.
+        assert_eq!(recovery_candidates(2, false, false), [(0, Current), (1, Current)]);
+        assert!(recovery_candidates(0, false, true).is_empty());
+        assert_eq!(version_order(true, true), [Current, Previous]);
     }
 }

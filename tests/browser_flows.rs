@@ -3,229 +3,24 @@
 //! (`node tests/support/services.mjs -- wasm-pack test --headless --chrome`).
 //! Each test makes its own Portal client and Drive account, so tests do not
 //! see each other's backups; failures are injected with the stand-ins'
-//! `/__control/` API.
+//! `/__control/` API. Every fault kind at every step is in
+//! `browser_fault_matrix.rs`; the fault tests here check what it does not
+//! (a blip that retries cure, bounded waiting, the unused key removed,
+//! `notifyPortal()` finishing the job).
 #![cfg(all(target_arch = "wasm32", feature = "browser"))]
 
 use js_sys::Reflect;
 use portal_backup::browser::{
     BackupOptions, MethodOptions, ServerOptions, backup_wallet, delete_backup, list_backups, notify_portal,
-    recover_wallet,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(inline_js = r#"
-const PORTAL = 'http://127.0.0.1:8790';
-const DRIVE = 'http://127.0.0.1:8791';
-const WORKER = 'http://127.0.0.1:8787';
-
-async function call(base, path, method = 'GET', body, token) {
-  const headers = {};
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${base}${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function register(user) {
-  for (const token of user.portalTokens) await call(PORTAL, '/__control/clients', 'POST', { token, clientId: user.clientId });
-}
-
-export async function newUser(label) {
-  const id = `${label}-${Math.random().toString(36).slice(2, 10)}`;
-  const user = {
-    clientId: `client-${id}`,
-    portalTokens: [`portal-token-${id}`],
-    driveUser: `drive-${id}`,
-    driveToken: `drive-token-${id}`,
-    // getDriveToken hands these out first, then driveToken.
-    tokenQueue: [],
-    tokenCalls: 0,
-    events: [],
-  };
-  await register(user);
-  await call(DRIVE, '/__control/tokens', 'POST', { token: user.driveToken, user: user.driveUser });
-  return user;
-}
-
-/** Another Portal token for the same client (the Worker caches resolved tokens). */
-export async function addPortalToken(user) {
-  const token = `portal-token-${user.clientId}-${user.portalTokens.length}`;
-  user.portalTokens.push(token);
-  await register(user);
-  return token;
-}
-
-/** A fresh Drive token for the same account; the old one expires. */
-export async function rotateDriveToken(user) {
-  const old = user.driveToken;
-  user.driveToken = `${old}-next`;
-  await call(DRIVE, '/__control/tokens', 'POST', { token: user.driveToken, user: user.driveUser });
-  await call(DRIVE, '/__control/expire', 'POST', { token: old });
-  user.tokenQueue.push(old);
-}
-
-export function options(user, method, extra) {
-  return Object.assign({
-    method,
-    clientId: user.clientId,
-    custodianId: 'custodian-demo',
-    portalToken: user.portalTokens[0],
-    serverUrl: WORKER,
-    portalApiUrl: PORTAL,
-    driveApiUrl: DRIVE,
-    password: 'correct horse battery staple',
-    getDriveToken: async () => {
-      user.tokenCalls += 1;
-      return user.tokenQueue.shift() ?? user.driveToken;
-    },
-    onProgress: (event) => user.events.push(event),
-    // Fast backoff: tests wait milliseconds, not seconds.
-    retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxTotalMs: 5000 },
-    timeoutMs: 5000,
-  }, extra ?? {});
-}
-
-/** The plaintext Portal's SDK builds, with the stand-in's pair ids. */
-export function clientBackup(user, label) {
-  const pair = (curve) => `bsp-${user.clientId}-${curve}-gdrive`;
-  const share = (curve) => JSON.stringify({ curve, label, share: String(Math.random()).slice(2) });
-  return JSON.stringify({
-    SECP256K1: { id: pair('secp256k1'), share: share('SECP256K1') },
-    ED25519: { id: pair('ed25519'), share: share('ED25519') },
-  });
-}
-
-export async function driveFiles(user) {
-  return call(DRIVE, `/__control/files?user=${encodeURIComponent(user.driveUser)}`);
-}
-
-export async function driveControl(path, body) {
-  return call(DRIVE, `/__control/${path}`, 'POST', body);
-}
-
-export async function driveLog() {
-  return call(DRIVE, '/__control/log');
-}
-
-export async function portalControl(path, body) {
-  return call(PORTAL, `/__control/${path}`, 'POST', body);
-}
-
-/** Forget injected Portal failures (reset also forgets registered clients). */
-export async function portalReset(user) {
-  await call(PORTAL, '/__control/reset', 'POST', {});
-  await register(user);
-}
-
-export async function portalCalls(user) {
-  const calls = await call(PORTAL, '/__control/calls');
-  // In the order Portal received them.
-  return calls.filter((c) => c.clientId === user.clientId).map((c) => c.status);
-}
-
-/** Replaces the stored ciphertext with one whose middle character changed, and confirms it. */
-export async function tamperStoredCiphertext(user, method) {
-  const token = user.portalTokens[0];
-  const versions = await call(WORKER, `/v1/client-backups/${method}`, 'GET', undefined, token);
-  const text = versions.current.cipherText;
-  const at = Math.floor(text.length / 2);
-  const flipped = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
-  const stored = await call(WORKER, `/v1/client-backups/${method}`, 'PUT',
-    { cipherText: flipped, backupSharePairIds: versions.current.backupSharePairIds }, token);
-  await call(WORKER, `/v1/client-backups/${method}/confirm`, 'POST', { backupId: stored.backup.backupId }, token);
-}
-
-export function steps(user, phase) {
-  return user.events.filter((e) => e.phase === phase).map((e) => e.step);
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = newUser)]
-    async fn new_user(label: &str) -> JsValue;
-    #[wasm_bindgen(js_name = addPortalToken)]
-    async fn add_portal_token(user: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = rotateDriveToken)]
-    async fn rotate_drive_token(user: &JsValue);
-    fn options(user: &JsValue, method: &str, extra: JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = clientBackup)]
-    fn client_backup(user: &JsValue, label: &str) -> String;
-    #[wasm_bindgen(js_name = driveFiles)]
-    async fn drive_files(user: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = driveControl)]
-    async fn drive_control(path: &str, body: JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = driveLog)]
-    async fn drive_log() -> JsValue;
-    #[wasm_bindgen(js_name = portalControl)]
-    async fn portal_control(path: &str, body: JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = portalReset)]
-    async fn portal_reset(user: &JsValue);
-    #[wasm_bindgen(js_name = portalCalls)]
-    async fn portal_calls(user: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = tamperStoredCiphertext)]
-    async fn tamper_stored_ciphertext(user: &JsValue, method: &str);
-    fn steps(user: &JsValue, phase: &str) -> JsValue;
-}
-
-const GDRIVE: &str = "GDRIVE";
-const PASSWORD: &str = "PASSWORD";
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap()
-}
-fn text(value: &JsValue, key: &str) -> String {
-    get(value, key).as_string().unwrap_or_else(|| panic!("{key} is not a string"))
-}
-fn flag(value: &JsValue, key: &str) -> bool {
-    get(value, key).as_bool().unwrap_or_else(|| panic!("{key} is not a boolean"))
-}
-fn number(value: &JsValue, key: &str) -> f64 {
-    get(value, key).as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
-}
-fn strings(value: &JsValue) -> Vec<String> {
-    js_sys::Array::from(value).iter().map(|v| v.as_string().unwrap()).collect()
-}
-fn json(value: &JsValue) -> String {
-    js_sys::JSON::stringify(value).unwrap().as_string().unwrap()
-}
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = js_sys::Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &(*k).into(), v).unwrap();
-    }
-    o.into()
-}
-
-fn opts(user: &JsValue, method: &str) -> JsValue {
-    options(user, method, JsValue::UNDEFINED)
-}
-fn opts_with(user: &JsValue, method: &str, extra: &[(&str, JsValue)]) -> JsValue {
-    options(user, method, obj(extra))
-}
-
-async fn backup(user: &JsValue, method: &str, plaintext: &str) -> Result<JsValue, JsValue> {
-    backup_with(user, opts(user, method), plaintext).await
-}
-async fn backup_with(_user: &JsValue, options: JsValue, plaintext: &str) -> Result<JsValue, JsValue> {
-    Reflect::set(&options, &"clientBackup".into(), &plaintext.into()).unwrap();
-    backup_wallet(options.unchecked_into::<BackupOptions>()).await.map(JsValue::from)
-}
-async fn recover(options: JsValue) -> Result<JsValue, JsValue> {
-    recover_wallet(options.unchecked_into::<MethodOptions>()).await.map(JsValue::from)
-}
-
-/// (code, step) of a rejected call.
-fn failure(error: &JsValue) -> (String, String) {
-    (text(error, "code"), get(error, "step").as_string().unwrap_or_default())
-}
-
-async fn key_files(user: &JsValue) -> Vec<JsValue> {
-    js_sys::Array::from(&drive_files(user).await).iter().collect()
-}
+#[path = "common/browser.rs"]
+mod support;
+use support::*;
 
 #[wasm_bindgen_test]
 async fn gdrive_backup_then_recovery_gives_back_the_same_bytes() {
@@ -343,6 +138,8 @@ async fn an_expired_drive_token_is_refreshed_once() {
 #[wasm_bindgen_test]
 async fn drive_rate_limited_twice_then_the_backup_succeeds() {
     let user = new_user("ratelimit").await;
+    // The log is the whole run's: other tests' 429s are not this one's.
+    drive_control("log/clear", obj(&[])).await;
     drive_control("fail", obj(&[("count", 2.into()), ("status", 429.into())])).await;
     let plaintext = client_backup(&user, "ratelimit");
     backup(&user, GDRIVE, &plaintext).await.expect("backup after two 429s");
@@ -351,47 +148,6 @@ async fn drive_rate_limited_twice_then_the_backup_succeeds() {
     assert_eq!(limited, 2);
     let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
     assert_eq!(text(&recovered, "clientBackup"), plaintext);
-}
-
-#[wasm_bindgen_test]
-async fn drive_down_mid_backup_leaves_the_previous_backup_recoverable() {
-    let user = new_user("drivedown").await;
-    let first = client_backup(&user, "first");
-    backup(&user, GDRIVE, &first).await.expect("first backup");
-
-    drive_control("down", obj(&[("down", true.into())])).await;
-    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
-    drive_control("down", obj(&[("down", false.into())])).await;
-    assert_eq!(failure(&error), ("NETWORK".into(), "storeKey".into()));
-
-    // The server took the new ciphertext, but recovery falls back to the
-    // last confirmed one, which the key in Drive opens.
-    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
-    assert_eq!(text(&recovered, "clientBackup"), first);
-    assert_eq!(text(&recovered, "version"), "previous");
-    assert!(flag(&recovered, "fellBack"));
-    assert_eq!(key_files(&user).await.len(), 1);
-}
-
-#[wasm_bindgen_test]
-async fn a_full_drive_is_a_typed_error_not_retried_and_the_previous_backup_stays() {
-    let user = new_user("quota").await;
-    let first = client_backup(&user, "first");
-    backup(&user, GDRIVE, &first).await.expect("first backup");
-
-    drive_control("log/clear", obj(&[])).await;
-    let quota = [("count", 1.into()), ("status", 403.into()), ("reason", "storageQuotaExceeded".into()), ("path", "/upload/".into())];
-    drive_control("fail", obj(&quota)).await;
-    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
-    assert_eq!(failure(&error), ("DRIVE_QUOTA_EXCEEDED".into(), "storeKey".into()));
-    assert_eq!(number(&error, "status"), 403.0);
-    // A full Drive does not empty itself: one upload, no retries.
-    let log: Vec<JsValue> = js_sys::Array::from(&drive_log().await).iter().collect();
-    let uploads = log.iter().filter(|entry| text(entry, "path").starts_with("/upload/")).count();
-    assert_eq!(uploads, 1);
-
-    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
-    assert_eq!(text(&recovered, "clientBackup"), first);
 }
 
 #[wasm_bindgen_test]
@@ -415,25 +171,6 @@ async fn a_drive_too_slow_to_answer_fails_in_bounded_time_and_the_previous_backu
 
     let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
     assert_eq!(text(&recovered, "clientBackup"), first);
-}
-
-#[wasm_bindgen_test]
-async fn a_failed_storage_check_deletes_nothing_old() {
-    let user = new_user("check").await;
-    let first = client_backup(&user, "first");
-    backup(&user, GDRIVE, &first).await.expect("first backup");
-
-    // Reading a file back (GET /drive/v3/files/{id}) fails; writes and lists work.
-    drive_control("fail", obj(&[("count", 4.into()), ("status", 503.into()), ("path", "/drive/v3/files/".into())])).await;
-    let error = backup(&user, GDRIVE, &client_backup(&user, "second")).await.unwrap_err();
-    assert_eq!(failure(&error), ("DRIVE_UNAVAILABLE".into(), "checkStorage".into()));
-    assert_eq!(number(&error, "status"), 503.0);
-    assert_eq!(key_files(&user).await.len(), 2, "the old key is still there");
-
-    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
-    // Both halves of the second backup were written, so it opens; the first
-    // would too (its key and the server's previous version are kept).
-    assert_eq!(text(&recovered, "version"), "current");
 }
 
 #[wasm_bindgen_test]

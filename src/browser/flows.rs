@@ -349,7 +349,8 @@ async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsVa
         stored.extend(versions.previous.as_ref().map(|p| (Version::Previous, p)));
         let ciphertexts: Vec<Option<Vec<u8>>> =
             stored.iter().map(|(_, b)| envelope::envelope_from_text(&b.cipher_text).ok()).collect();
-        for (key_index, version) in flow::recovery_candidates(keys.len(), versions.previous.is_some()) {
+        let confirmed = versions.current.summary.confirmed;
+        for (key_index, version) in flow::recovery_candidates(keys.len(), confirmed, versions.previous.is_some()) {
             let slot = usize::from(version == Version::Previous);
             let (Some(key), Some(Some(bytes))) = (&keys[key_index], ciphertexts.get(slot)) else { continue };
             let Ok(parsed) = Envelope::parse(bytes) else { continue };
@@ -388,7 +389,8 @@ async fn read_keys(drive: &DriveClient, listed: &[DriveFile]) -> Result<Vec<Opti
     }
 }
 
-/// One round trip: fetch versions; Argon2id then AES-GCM locally.
+/// One round trip: fetch versions; Argon2id then AES-GCM locally, the last
+/// confirmed version first.
 async fn recover_password(options: &Options, context: &Context<'_>) -> Result<JsValue, Failure> {
     let password = options.password()?;
     let server = server(options);
@@ -396,13 +398,19 @@ async fn recover_password(options: &Options, context: &Context<'_>) -> Result<Js
     let versions = run(&progress, Step::FetchShare, server.versions(Method::Password.name())).await?;
 
     run(&progress, Step::Decrypt, async {
-        let mut stored = vec![(Version::Current, &versions.current)];
-        stored.extend(versions.previous.as_ref().map(|p| (Version::Previous, p)));
+        let order = flow::version_order(versions.current.summary.confirmed, versions.previous.is_some());
         let mut first_error = None;
-        for (version, backup) in stored {
-            let bytes = envelope::envelope_from_text(&backup.cipher_text)?;
-            let attempt = match Envelope::parse(&bytes) {
-                Ok(parsed) => webcrypto::open_with_password(password, &parsed, context).await,
+        for &version in order {
+            let backup = match version {
+                Version::Current => Some(&versions.current),
+                Version::Previous => versions.previous.as_ref(),
+            };
+            let Some(backup) = backup else { continue };
+            let attempt = match envelope::envelope_from_text(&backup.cipher_text) {
+                Ok(bytes) => match Envelope::parse(&bytes) {
+                    Ok(parsed) => webcrypto::open_with_password(password, &parsed, context).await,
+                    Err(error) => Err(error),
+                },
                 Err(error) => Err(error),
             };
             match attempt {

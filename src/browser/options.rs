@@ -104,7 +104,11 @@ export interface RecoveredWallet {
   createdAt: string;
   /** Which stored version opened: "previous" after a backup that failed half-way. */
   version: "current" | "previous";
-  /** True when the newest key with the newest ciphertext did not open and an older pair did. */
+  /**
+   * True when recovery opened another pair than the newest key with the
+   * current version: after a backup that failed half-way, the last
+   * confirmed backup (tried first) or an older key.
+   */
   fellBack: boolean;
 }
 

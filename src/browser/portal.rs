@@ -25,9 +25,12 @@ pub async fn update_backup_share_pairs(
     }
     // Portal's error bodies are not documented beyond the status: key on it.
     let status = response.status();
+    // 403 is a refused token too (the Worker treats Portal's 401 and 403 alike):
+    // retrying later does not help, a new token does.
     let (code, message) = match status {
-        401 => ("PORTAL_UNAUTHENTICATED", "Portal refused the portalToken"),
+        401 | 403 => ("PORTAL_UNAUTHENTICATED", "Portal refused the portalToken"),
         400 | 404 | 422 => ("PORTAL_REJECTED", "Portal refused the backup share pair update"),
+        429 => ("PORTAL_RATE_LIMITED", "Portal kept rate-limiting the requests"),
         _ => ("PORTAL_UNAVAILABLE", "Portal kept failing"),
     };
     Err(Error::Remote { code, message: format!("portal: {message}"), status: Some(status) })

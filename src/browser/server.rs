@@ -97,7 +97,8 @@ impl<'a> ServerClient<'a> {
 }
 
 /// The Worker's error codes a wallet can act on keep their name; the rest
-/// become SERVER_REJECTED (4xx) or SERVER_UNAVAILABLE (5xx).
+/// become SERVER_RATE_LIMITED (429: try again later, not a refusal),
+/// SERVER_REJECTED (other 4xx) or SERVER_UNAVAILABLE (5xx).
 fn server_error(status: u16, body: Option<ErrorBody>) -> Error {
     let (code, message) = match &body {
         Some(body) => (body.error.code.as_str(), body.error.message.as_str()),
@@ -111,6 +112,8 @@ fn server_error(status: u16, body: Option<ErrorBody>) -> Error {
         "PAYLOAD_TOO_LARGE" => "PAYLOAD_TOO_LARGE",
         "PORTAL_UNAVAILABLE" => "PORTAL_UNAVAILABLE",
         "STORAGE_UNAVAILABLE" => "SERVER_UNAVAILABLE",
+        "RATE_LIMITED" => "SERVER_RATE_LIMITED",
+        _ if status == 429 => "SERVER_RATE_LIMITED",
         _ if status >= 500 => "SERVER_UNAVAILABLE",
         _ => "SERVER_REJECTED",
     };

@@ -255,7 +255,10 @@ export async function startStandin({
       sendJson(res, status, errorBody(status, undefined, new URL(req.url, 'http://standin.invalid'), err.message));
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than the callers' idle pools (Chromium, workerd), as a real
+  // service's front end keeps them: a caller never reuses a connection the
+  // stand-in is closing that instant, which it would see as a dropped request.
+  server.keepAliveTimeout = 65_000;
 
   await new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -38,19 +38,30 @@ function workerErrorHeaders(status) {
  */
 export async function startEdge({ upstream, port = 0, host }) {
   const target = new URL(upstream);
-  const agent = new http.Agent({ keepAlive: true });
+  // A new connection to the Worker per request: a pooled one the Worker is
+  // closing that instant would look like a dropped request nobody injected.
+  const agent = new http.Agent({ keepAlive: false });
 
+  // Resolves once the Worker's whole answer is in: `heal` waits for that,
+  // even when the caller gave up long before.
   function handle(req, res) {
     return new Promise((resolve) => {
       const forwarded = http.request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
         (answer) => {
-          // The Worker's own CORS headers only: it decides which origins may read.
-          for (const name of res.getHeaderNames()) res.removeHeader(name);
-          res.writeHead(answer.statusCode, answer.headers);
-          answer.pipe(res);
-          answer.on('end', resolve);
-          answer.on('error', resolve);
+          const chunks = [];
+          answer.on('data', (chunk) => chunks.push(chunk));
+          answer.on('end', () => {
+            // The Worker's own CORS headers only: it decides which origins may read.
+            for (const name of res.getHeaderNames()) res.removeHeader(name);
+            res.writeHead(answer.statusCode, answer.headers);
+            res.end(Buffer.concat(chunks));
+            resolve();
+          });
+          answer.on('error', () => {
+            req.socket.destroy();
+            resolve();
+          });
         },
       );
       forwarded.on('error', () => {
