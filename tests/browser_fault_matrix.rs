@@ -254,9 +254,9 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     // The first Worker request of a flow makes the Worker ask Portal who the
     // token belongs to; later ones use its 60 s memory of the answer.
     let first_worker_call = matches!(row.step, "storeShare" | "fetchShare");
-    let verified_token = "confirm does not reach Portal: the Worker verified the token at storeShare \
+    let confirm_needs_no_portal = "confirm does not reach Portal: the Worker verified the token at storeShare \
                           moments before and keeps it 60 s (docs/SERVER-API.md)";
-    let portal_says = |injection: Injection| (vec![injection], true);
+    let with_fresh_token = |injection: Injection| (vec![injection], true);
 
     let ((injections, fresh_token), code, status, attempts) = match (target.service, fault) {
         (_, QuotaFull) if !(target.service == Drive && row.step == "storeKey") => {
@@ -273,7 +273,7 @@ fn plan(row: &Row, fault: Fault) -> Cell {
                  a deployment error, the same at every step",
             );
         }
-        (Worker, Unauthorized | PortalDown) if row.step == "confirm" => return Cell::NotApplicable(verified_token),
+        (Worker, Unauthorized | PortalDown) if row.step == "confirm" => return Cell::NotApplicable(confirm_needs_no_portal),
 
         (_, Dropped) => ((vec![rule("drop", PERSISTENT, &[])], false), "NETWORK", None, retried),
         (_, Timeout) => ((vec![rule("delay", PERSISTENT, &[("ms", DELAY_MS.into())])], false), "NETWORK", None, retried),
@@ -301,11 +301,11 @@ fn plan(row: &Row, fault: Fault) -> Cell {
                 "fail",
                 vec![("count", PERSISTENT.into()), ("status", 401.into()), ("method", "GET".into()), ("path", "/clients/me".into())],
             );
-            (portal_says(refused), "UNAUTHENTICATED", Some(401), once)
+            (with_fresh_token(refused), "UNAUTHENTICATED", Some(401), once)
         }
         // The Worker cannot ask Portal about the token: its 503, retried.
         (Worker, PortalDown) if first_worker_call => {
-            (portal_says(Injection("portal", "down", vec![("down", true.into())])), "PORTAL_UNAVAILABLE", Some(503), retried)
+            (with_fresh_token(Injection("portal", "down", vec![("down", true.into())])), "PORTAL_UNAVAILABLE", Some(503), retried)
         }
         // /notify: the browser's PATCH (KEY) got through; the Worker's (SHARE),
         // with the same token, is refused or lost. The Worker still answers
