@@ -4,11 +4,22 @@
 //! its key, so it is stored as sent.
 
 use portal_backup::wire::{ClientBackup, ClientBackupSummary, ClientBackupVersions};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, Result};
 
 const RECORD_VERSION: u8 = 1;
+
+/// A record of another version (say a newer Worker's, read after a
+/// rollback) fails to parse, so it is `StoredRecordUnreadable` rather than
+/// misread; sealed custodian records and the directory check theirs too.
+fn known_record_version<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    match u8::deserialize(deserializer)? {
+        RECORD_VERSION => Ok(RECORD_VERSION),
+        _ => Err(D::Error::custom("unknown client backup record version")),
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +38,7 @@ pub struct StoredVersion {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientBackupRecord {
+    #[serde(deserialize_with = "known_record_version")]
     pub v: u8,
     pub current: StoredVersion,
     pub previous: Option<StoredVersion>,
@@ -147,6 +159,19 @@ mod tests {
         assert_eq!(record.confirm("v1"), Err(Error::NotCurrent));
         assert_eq!(record.confirm("v2"), Ok(true));
         assert_eq!(record.confirm("v2"), Ok(false));
+    }
+
+    /// Found by the property tests: a `"v":2` record was served as if it
+    /// were version 1.
+    #[test]
+    fn a_record_of_another_version_is_unreadable() {
+        let record = ClientBackupRecord::store(None, version("v1"));
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(serde_json::from_str::<ClientBackupRecord>(&text).is_ok());
+        for other in [0, 2, 255] {
+            let text = text.replace(r#""v":1"#, &format!(r#""v":{other}"#));
+            assert!(serde_json::from_str::<ClientBackupRecord>(&text).is_err(), "v {other}");
+        }
     }
 
     #[test]
