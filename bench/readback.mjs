@@ -19,8 +19,8 @@
 // written (or another client's data). Any of those, a 503 without
 // Retry-After, an unexpected status or a request that never succeeds makes
 // the exit status 1. 503 and 429 are retried after Retry-After; connection
-// resets (the local runtime's limit at high concurrency, see
-// /work/shared/TOOLCHAIN.md) are retried and counted apart.
+// resets (workerd's limit at high concurrency on this machine, not an
+// answer of the Worker) are retried and counted apart.
 //
 // Usage: [LOAD_CLIENTS=200] [LOAD_CYCLES=1] node bench/readback.mjs [--json FILE]
 import { randomBytes } from 'node:crypto';
