@@ -16,13 +16,23 @@ const CACHE_TTL_MS = 60_000;
 const central = new Map(); // key -> { value, writtenAt }
 const cache = new Map(); // key -> { value (null: absent), until }
 
+// A stored value as get(key, type) gives it: "text" (the default), "json"
+// or "arrayBuffer", the type given as a string or as {type}.
+function as(value, type) {
+  const kind = typeof type === 'object' && type !== null ? type.type : type;
+  if (value === null || kind === undefined || kind === 'text') return value;
+  if (kind === 'json') return JSON.parse(value);
+  if (kind === 'arrayBuffer') return new TextEncoder().encode(value).buffer;
+  throw new TypeError(`the KV model does not serve get() type ${kind}`);
+}
+
 export class EventualKv extends WorkerEntrypoint {
-  async get(key) {
+  async get(key, type) {
     const cached = cache.get(key);
-    if (cached && cached.until > Date.now()) return cached.value;
+    if (cached && cached.until > Date.now()) return as(cached.value, type);
     const value = central.get(key)?.value ?? null;
     cache.set(key, { value, until: Date.now() + CACHE_TTL_MS });
-    return value;
+    return as(value, type);
   }
 
   async put(key, value) {

@@ -6,11 +6,11 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use futures_util::future::{join, join_all};
 use portal_backup::wire::{ClientBackupList, StoredClientBackup};
-use worker::{Method, Request, Response};
+use worker::{Method, Response};
 
 use crate::entry::{Config, now_ms, shares};
 use crate::error::{Error, Result};
-use crate::http::{Target, empty, header, json, read_body};
+use crate::http::{Request, Target, empty, header, json, read_body};
 use crate::limits;
 use crate::portal::{self, bearer_token};
 use crate::store;
@@ -35,13 +35,14 @@ async fn authenticate(req: &Request, config: &Config) -> Result<Caller> {
 
 pub async fn handle(
     target: &Target,
-    req: &mut Request,
+    req: &Request,
     env: &worker::Env,
     config: &Config,
 ) -> Result<Response> {
     // The method first, as sent: a method no route here takes is 405 with
     // `Allow` for anyone, before Portal is asked about the token.
-    if !target.serves(&req.inner().method()) {
+    let sent = req.method();
+    if !target.serves(&sent) {
         return Err(Error::MethodNotAllowed {
             allow: target.allow(),
         });
@@ -54,11 +55,12 @@ pub async fn handle(
         | Target::ClientBackupNotify(method) => Some(validate::client_backup_method(method)?),
         _ => return Err(Error::RouteNotFound),
     };
-    if !matches!(req.method(), Method::Get) {
+    let verb = Method::from(sent);
+    if !matches!(verb, Method::Get) {
         limits::client_write(env, &caller.client_id).await?;
     }
     let kv = shares(env)?;
-    match (target, req.method(), method) {
+    match (target, verb, method) {
         (Target::ClientBackupList, Method::Get, _) => list(&kv, &caller).await,
         (Target::ClientBackup(_), Method::Get, Some(method)) => get(&kv, &caller, method).await,
         (Target::ClientBackup(_), Method::Put, Some(method)) => {
@@ -129,7 +131,7 @@ fn new_backup_id() -> Result<String> {
 }
 
 async fn put(
-    req: &mut Request,
+    req: &Request,
     kv: &Kv,
     caller: &Caller,
     config: &Config,
@@ -206,7 +208,7 @@ async fn delete(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     empty(204)
 }
 
-async fn confirm(req: &mut Request, kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
+async fn confirm(req: &Request, kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
     let backup_id = validate::confirm(&body)?;

@@ -3,12 +3,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Context, Env, Method, Request, Response, console_log, event};
+use worker::{Context, Env, Method, Response, console_log, event};
 
 use crate::error::{Error, Result};
 use crate::http::{
-    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, RequestLog, Target, empty, error_response,
-    header, request_id, route,
+    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, Request, RequestLog, Target, empty,
+    error_response, header, path, request_id, route,
 };
 use crate::store::kv::Kv;
 use crate::{client_backups, webhooks};
@@ -84,13 +84,8 @@ fn preflight(target: &Target, origin: Option<&str>, config: &Config) -> Result<R
     Ok(response)
 }
 
-async fn dispatch(
-    target: &Target,
-    req: &mut Request,
-    env: &Env,
-    config: &Config,
-) -> Result<Response> {
-    match (target, req.method()) {
+async fn dispatch(target: &Target, req: &Request, env: &Env, config: &Config) -> Result<Response> {
+    match (target, Method::from(req.method())) {
         (Target::WebhookBackup, Method::Post) => {
             webhooks::store_custodian_share(req, env, config).await
         }
@@ -106,16 +101,16 @@ async fn dispatch(
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let started = now_ms();
     let request_id = request_id(header(&req, "cf-ray").as_deref());
     let method = req.method();
     let config = Config::cached(&env);
-    let target = route(&req.path(), &config.webhooks_root);
+    let target = route(&path(&req), &config.webhooks_root);
     let origin = header(&req, "Origin");
 
     let result = match &target {
-        Some(target) => dispatch(target, &mut req, &env, &config).await,
+        Some(target) => dispatch(target, &req, &env, &config).await,
         None => Err(Error::RouteNotFound),
     };
     let (mut response, error_code) = match result {
@@ -134,7 +129,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 
     let log = RequestLog {
         request_id: &request_id,
-        method: method.as_ref(),
+        method: &method,
         route: target.as_ref().map_or("unmatched", Target::template),
         status: response.status_code(),
         duration_ms: (now_ms() - started).max(0.0) as u64,

@@ -69,12 +69,12 @@ pub use glue::*;
 mod glue {
     use std::cell::RefCell;
 
-    use worker::{Env, Request};
+    use worker::Env;
 
     use super::{Blocklist, CLIENT_WRITES, WEBHOOK_AUTH_FAILURES, rate_limited};
     use crate::entry::now_ms;
     use crate::error::{Error, Result};
-    use crate::http::header;
+    use crate::http::{Request, header};
 
     thread_local! {
         static BLOCKED: RefCell<Blocklist> = RefCell::new(Blocklist::default());

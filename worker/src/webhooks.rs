@@ -7,13 +7,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use portal_backup::wire::CustodianFetchResponse;
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 use zeroize::Zeroizing;
 
 use crate::custodian_directory;
 use crate::entry::Config;
 use crate::error::{Error, Result};
-use crate::http::{header, json, read_body, webhook_secret_matches};
+use crate::http::{Request, header, json, read_body, webhook_secret_matches};
 use crate::limits;
 use crate::store::at_rest::Keyring;
 use crate::validate;
@@ -64,7 +64,7 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>> {
 /// caller never gets its body parsed or its size checked. An address over
 /// its limit of failed authentications gets 429 before the secret is looked
 /// at (see `limits`).
-async fn authenticated_body(req: &mut Request, env: &Env) -> Result<Vec<u8>> {
+async fn authenticated_body(req: &Request, env: &Env) -> Result<Vec<u8>> {
     let address = limits::caller_address(req);
     limits::webhook_caller_allowed(&address)?;
     match check_secret(req, env) {
@@ -80,11 +80,7 @@ async fn authenticated_body(req: &mut Request, env: &Env) -> Result<Vec<u8>> {
 /// One share per (clientId, backupMethod): a new one replaces the old, and
 /// the same delivery twice leaves the same share stored. 200 only once the
 /// client's directory names it, so the fetch Portal makes next finds it.
-pub async fn store_custodian_share(
-    req: &mut Request,
-    env: &Env,
-    _config: &Config,
-) -> Result<Response> {
+pub async fn store_custodian_share(req: &Request, env: &Env, _config: &Config) -> Result<Response> {
     let body = authenticated_body(req, env).await?;
     let backup = validate::custodian_backup(&body)?;
     let sealed = keyring(env)?.seal(
@@ -105,7 +101,7 @@ pub async fn store_custodian_share(
 /// answer for a client that has no custodian backup here (a 404 would read
 /// as a wrong webhook URL).
 pub async fn fetch_custodian_shares(
-    req: &mut Request,
+    req: &Request,
     env: &Env,
     _config: &Config,
 ) -> Result<Response> {

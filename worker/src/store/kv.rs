@@ -8,7 +8,7 @@
 //! path, which also links float printing), which costs bundle size and time
 //! on every call for nothing these plain-text records need.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -52,10 +52,26 @@ pub async fn get_text(kv: &Kv, key: &str) -> Result<Option<String>> {
         .as_string())
 }
 
+/// The value's bytes (`get(key, "arrayBuffer")`): copied into wasm memory
+/// as they are, where text would be decoded from UTF-8 by KV and encoded
+/// back by wasm-bindgen, character by character, on every read.
+pub async fn get_bytes(kv: &Kv, key: &str) -> Result<Option<Vec<u8>>> {
+    let value = kv
+        .call(
+            "get",
+            &[&JsValue::from_str(key), &JsValue::from_str("arrayBuffer")],
+        )
+        .await?;
+    if value.is_null() || value.is_undefined() {
+        return Ok(None);
+    }
+    Ok(Some(Uint8Array::new(&value).to_vec()))
+}
+
 pub async fn get_json<T: DeserializeOwned>(kv: &Kv, key: &str) -> Result<Option<T>> {
-    match get_text(kv, key).await? {
+    match get_bytes(kv, key).await? {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text)
+        Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|_| Error::StoredRecordUnreadable),
     }
