@@ -12,7 +12,9 @@
 // kind: wasm, wasm-bindgen glue, Worker JS, runtime) and writes the raw
 // profiles to bench/out/profile-<kind>-<route>-<isolate>.cpuprofile (open
 // them in Chrome DevTools' Performance panel). Inspector port: 9731
-// (PROFILE_INSPECTOR_PORT overrides).
+// (PROFILE_INSPECTOR_PORT overrides); PROFILE_BUILD profiles another Rust
+// bundle directory (built by scripts/build-worker elsewhere) instead of
+// worker/build.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -110,8 +112,9 @@ if (kind === 'rust') {
   // Same bundle, with the names kept, so wasm frames say which function.
   // Inside the project: workerd refuses module paths outside Miniflare's root.
   scratch = join(OUT, `profile-bundle-${process.pid}`);
-  cpSync(join(ROOT, 'worker/build'), scratch, { recursive: true });
-  copyFileSync(join(ROOT, 'worker/build/index_bg.named.wasm'), join(scratch, 'index_bg.wasm'));
+  const build = process.env.PROFILE_BUILD ?? join(ROOT, 'worker/build');
+  cpSync(build, scratch, { recursive: true });
+  copyFileSync(join(build, 'index_bg.named.wasm'), join(scratch, 'index_bg.wasm'));
   scriptPath = join(scratch, 'index.js');
 }
 const portal = await startPortal({ port: 0, host: '127.0.0.1' });
