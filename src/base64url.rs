@@ -5,6 +5,8 @@
 //! base64ct's `Base64UrlUnpadded`: no padding, no whitespace, no unused bits
 //! set, so each byte string has one text form (tests compare the two).
 
+use alloc::{string::String, vec::Vec};
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /// Not a base64url character: the two high bits are set, which no 6-bit value has.
 const INVALID: u8 = 0xff;

@@ -2,6 +2,7 @@
 //! multipart body of a create, the list query, and what a Drive error means.
 //! `browser::drive` does the requests; everything here runs natively.
 
+use alloc::{string::String, vec::Vec, format};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@
 //! data is the header followed by the context (clientId, backupMethod), so
 //! neither the header nor the context can be changed without `CannotDecrypt`.
 
+use alloc::{string::String, vec::Vec};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64ct::{Base64UrlUnpadded, Encoding};

@@ -1,6 +1,7 @@
 //! The one error type of this crate. Every variant has a stable `code` that
 //! the JS face puts on its `Error` objects, so a wallet can switch on it.
 
+use alloc::string::String;
 use core::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,6 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;

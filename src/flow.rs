@@ -29,7 +29,8 @@
 //! last confirmed version first (AES-GCM's tag tells which key belongs to
 //! which ciphertext).
 
-use std::collections::BTreeMap;
+use alloc::{string::String, vec::Vec};
+use alloc::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;

@@ -30,8 +30,9 @@ impl RetryPolicy {
         if failed_attempts == 0 || failed_attempts >= self.max_attempts {
             return None;
         }
-        let exponent = (failed_attempts - 1).min(30) as i32;
-        let cap = (self.base_delay_ms * 2f64.powi(exponent)).min(self.max_delay_ms);
+        // 2^(attempt - 1), exactly; `powi` is not in `core`.
+        let doubling = f64::from(1u32 << (failed_attempts - 1).min(30));
+        let cap = (self.base_delay_ms * doubling).min(self.max_delay_ms);
         let delay = cap * random.clamp(0.0, 1.0);
         // Waiting past the budget only to fail anyway helps nobody.
         (elapsed_ms + delay < self.max_total_ms).then_some(delay)

@@ -1,6 +1,7 @@
 //! JSON bodies exchanged between the browser module, the Worker and Portal.
 //! One definition, used by both sides, so they cannot drift apart.
 
+use alloc::{string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 /// Backup method names as Portal spells them.

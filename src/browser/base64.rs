@@ -5,6 +5,7 @@
 //! is most of an envelope's cost (11 KB of text per 8 KiB share). Only for
 //! public bytes: keys stay with base64ct.
 
+use alloc::{string::String, vec::Vec};
 use js_sys::{JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 

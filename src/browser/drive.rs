@@ -1,7 +1,8 @@
 //! Google Drive v3 over `fetch`: the key file in appDataFolder. Decisions
 //! (names, bodies, what an error means) live in `crate::drive`.
 
-use std::cell::RefCell;
+use alloc::{string::String, vec::Vec, format, string::ToString};
+use ::core::cell::RefCell;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;

@@ -2,7 +2,8 @@
 //! and why the order keeps the last good backup recoverable are in
 //! `crate::flow`; this file performs it.
 
-use std::future::Future;
+use alloc::{string::String, vec::Vec, vec};
+use core::future::Future;
 
 use wasm_bindgen::prelude::*;
 

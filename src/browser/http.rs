@@ -3,6 +3,7 @@
 //! the package). Works in a page and in a Web Worker: it uses the global
 //! `fetch`, `setTimeout` and `crypto`, not `window`.
 
+use alloc::{string::String, vec::Vec, format};
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

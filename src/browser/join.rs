@@ -2,9 +2,10 @@
 //! instead of futures-util (about 2 KiB of gzipped wasm). Every wake polls
 //! every unfinished future, which is cheap for the handful a flow runs.
 
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::task::Poll;
+use alloc::{vec::Vec, boxed::Box};
+use core::future::{Future, poll_fn};
+use core::pin::{Pin, pin};
+use core::task::Poll;
 
 /// Both outputs, once both futures finished.
 pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {

@@ -2,6 +2,7 @@
 //! did the same with about 40 KiB more wasm (serde's error formatting pulls
 //! in float printing); the package size matters more than the convenience.
 
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 

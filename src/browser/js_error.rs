@@ -1,6 +1,7 @@
 //! Crate errors as JS `Error`s carrying a stable `code`, the flow `step`
 //! that failed, and an HTTP `status` where one applies.
 
+use alloc::string::ToString;
 use wasm_bindgen::prelude::*;
 
 use crate::Error;

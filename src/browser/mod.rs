@@ -15,6 +15,7 @@ pub mod webcrypto;
 
 pub use js_error::{Failure, JsResult};
 
+use alloc::{string::String, vec::Vec, string::ToString};
 use js_sys::{JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 

@@ -1,5 +1,6 @@
 //! What a wallet passes in and gets back, typed for TypeScript.
 
+use alloc::string::String;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;

@@ -1,6 +1,7 @@
 //! Portal's client API: telling Portal which halves of a backup share pair
 //! are stored (`PATCH /api/v3/clients/me/backup-share-pairs`).
 
+use alloc::{string::String, format};
 use super::http::{self, HttpRequest};
 use crate::Error;
 use crate::retry::RetryPolicy;

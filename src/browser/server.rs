@@ -1,6 +1,7 @@
 //! The app's Worker (docs/SERVER-API.md): where the encrypted client backup
 //! share is kept. Bodies are the `crate::wire` types.
 
+use alloc::{string::String, format, string::ToString};
 use web_sys::Response;
 
 use super::http::{self, HttpRequest};

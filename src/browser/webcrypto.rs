@@ -3,6 +3,7 @@
 //! `crate::envelope`, so the bytes equal the native `aes-gcm` path (a
 //! browser test reproduces the known-answer vectors through here).
 
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
