@@ -2,7 +2,7 @@
 //! multipart body of a create, the list query, and what a Drive error means.
 //! `browser::drive` does the requests; everything here runs natively.
 
-use alloc::{string::String, vec::Vec, format};
+use alloc::{string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -64,21 +64,28 @@ pub struct MultipartUpload {
 /// `boundary` must be random per request (the caller draws it); we refuse
 /// content that contains it rather than produce a body Drive would misread.
 pub fn multipart_create_body(file_name: &str, content: &[u8], boundary: &str) -> Result<MultipartUpload> {
-    let delimiter = format!("--{boundary}");
-    if boundary.is_empty() || contains(content, delimiter.as_bytes()) || file_name.contains(boundary) {
+    let delimiter = ["--", boundary].concat();
+    let delimiter = delimiter.as_bytes();
+    if boundary.is_empty() || contains(content, delimiter) || contains(file_name.as_bytes(), boundary.as_bytes()) {
         return Err(Error::InvalidInput("multipart boundary occurs in the content"));
     }
-    let metadata = format!(
-        r#"{{"name":{},"parents":["{APP_DATA_FOLDER}"],"mimeType":"text/plain"}}"#,
-        json_string(file_name)
-    );
-    let mut body = Vec::with_capacity(metadata.len() + content.len() + 4 * boundary.len() + 128);
-    body.extend_from_slice(format!("{delimiter}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n").as_bytes());
-    body.extend_from_slice(metadata.as_bytes());
-    body.extend_from_slice(format!("\r\n{delimiter}\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n{delimiter}--\r\n").as_bytes());
-    Ok(MultipartUpload { content_type: format!("multipart/related; boundary={boundary}"), body })
+    let name = json_string(file_name);
+    let body = [
+        delimiter,
+        b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{\"name\":",
+        name.as_bytes(),
+        b",\"parents\":[\"",
+        APP_DATA_FOLDER.as_bytes(),
+        b"\"],\"mimeType\":\"text/plain\"}\r\n",
+        delimiter,
+        b"\r\nContent-Type: text/plain\r\n\r\n",
+        content,
+        b"\r\n",
+        delimiter,
+        b"--\r\n",
+    ]
+    .concat();
+    Ok(MultipartUpload { content_type: ["multipart/related; boundary=", boundary].concat(), body })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -107,13 +114,19 @@ fn json_string(text: &str) -> String {
 /// Query string of `files.list` for every key file of that name, newest
 /// first. Two files may share a name (Drive keys on ids), so we ask for all.
 pub fn list_query(file_name: &str) -> String {
-    let q = format!("name='{}' and trashed=false", file_name.replace('\\', "\\\\").replace('\'', "\\'"));
-    format!(
-        "spaces={APP_DATA_FOLDER}&q={}&orderBy={}&pageSize=1000&fields={}",
-        percent_encode(&q),
-        percent_encode("modifiedTime desc"),
-        percent_encode("files(id,modifiedTime)"),
-    )
+    let mut q = String::with_capacity(file_name.len() + 32);
+    q.push_str("name='");
+    for c in file_name.chars() {
+        if matches!(c, '\\' | '\'') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push_str("' and trashed=false");
+    // The fixed parameters, percent-encoded by hand: orderBy "modifiedTime
+    // desc", fields "files(id,modifiedTime)".
+    let fixed = "&orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%29";
+    ["spaces=", APP_DATA_FOLDER, "&q=", &percent_encode(&q), fixed].concat()
 }
 
 /// RFC 3986 unreserved characters stay, everything else is %XX.

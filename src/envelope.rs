@@ -150,7 +150,49 @@ pub struct Envelope<'a> {
 
 impl<'a> Envelope<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let mut reader = Reader { bytes, at: 0 };
+        let Header { kind, nonce, len } = Header::parse(bytes, bytes.len())?;
+        let (header, sealed) = bytes.split_at_checked(len).ok_or(Error::Malformed("truncated header"))?;
+        Ok(Envelope { kind, nonce, header, sealed })
+    }
+
+    /// The associated data for this envelope under `context`.
+    pub fn associated_data(&self, context: &Context) -> Vec<u8> {
+        associated_data(self.header, context)
+    }
+
+    /// Ciphertext followed by the tag, as AES-GCM (and WebCrypto) take it.
+    pub fn sealed(&self) -> &'a [u8] {
+        self.sealed
+    }
+
+    pub fn open(&self, key: &BackupKey, context: &Context) -> Result<Zeroizing<Vec<u8>>> {
+        let aad = self.associated_data(context);
+        key.cipher()
+            .decrypt(&Nonce::from(self.nonce), Payload { msg: self.sealed, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| Error::CannotDecrypt)
+    }
+}
+
+/// The longest header: magic, version, key kind, Argon2id costs and salt, nonce.
+pub const MAX_HEADER_LEN: usize = MAGIC.len() + 2 + 9 + SALT_LEN + NONCE_LEN;
+
+/// An envelope's header, read without its ciphertext: a browser reads the
+/// first bytes of an envelope that stays in JS memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kind: KeyKind,
+    pub nonce: [u8; NONCE_LEN],
+    /// Bytes before the ciphertext.
+    pub len: usize,
+}
+
+impl Header {
+    /// The header of an envelope `envelope_len` bytes long, from its first
+    /// bytes (`MAX_HEADER_LEN` of them are always enough). Checks what
+    /// `Envelope::parse` checks.
+    pub fn parse(prefix: &[u8], envelope_len: usize) -> Result<Header> {
+        let mut reader = Reader { bytes: prefix, at: 0 };
         if reader.take(MAGIC.len()).ok() != Some(MAGIC.as_slice()) {
             return Err(Error::NotAnEnvelope);
         }
@@ -173,30 +215,10 @@ impl<'a> Envelope<'a> {
             _ => return Err(Error::Malformed("unknown key kind")),
         };
         let nonce = reader.array::<NONCE_LEN>()?;
-        let header = &bytes[..reader.at];
-        let sealed = &bytes[reader.at..];
-        if sealed.len() < TAG_LEN {
+        if envelope_len < reader.at + TAG_LEN {
             return Err(Error::Malformed("truncated: no room for the authentication tag"));
         }
-        Ok(Envelope { kind, nonce, header, sealed })
-    }
-
-    /// The associated data for this envelope under `context`.
-    pub fn associated_data(&self, context: &Context) -> Vec<u8> {
-        associated_data(self.header, context)
-    }
-
-    /// Ciphertext followed by the tag, as AES-GCM (and WebCrypto) take it.
-    pub fn sealed(&self) -> &'a [u8] {
-        self.sealed
-    }
-
-    pub fn open(&self, key: &BackupKey, context: &Context) -> Result<Zeroizing<Vec<u8>>> {
-        let aad = self.associated_data(context);
-        key.cipher()
-            .decrypt(&Nonce::from(self.nonce), Payload { msg: self.sealed, aad: &aad })
-            .map(Zeroizing::new)
-            .map_err(|_| Error::CannotDecrypt)
+        Ok(Header { kind, nonce, len: reader.at })
     }
 }
 
@@ -327,22 +349,19 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len());
-        let end = end.ok_or(Error::Malformed("truncated header"))?;
-        let slice = &self.bytes[self.at..end];
+        let end = self.at.checked_add(n).ok_or(Error::Malformed("truncated header"))?;
+        let slice = self.bytes.get(self.at..end).ok_or(Error::Malformed("truncated header"))?;
         self.at = end;
         Ok(slice)
     }
     fn byte(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        self.array::<1>().map(|[byte]| byte)
     }
     fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(self.array::<4>()?))
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+        <[u8; N]>::try_from(self.take(N)?).map_err(|_| Error::Malformed("truncated header"))
     }
 }
 

@@ -50,24 +50,65 @@ impl Error {
     }
 }
 
+impl Error {
+    /// What went wrong, for people. Built by concatenation rather than
+    /// `core::fmt`, which would cost the npm package kilobytes.
+    pub fn message(&self) -> String {
+        let fixed = match self {
+            Error::NotAnEnvelope => "not a portal-backup envelope",
+            Error::UnsupportedVersion(version) => {
+                let mut digits = [0u8; 3];
+                let digits = decimal(*version, &mut digits);
+                return ["unsupported envelope version ", digits, "; a newer portal-backup may read it"].concat();
+            }
+            Error::Malformed(why) => return ["malformed envelope: ", why].concat(),
+            Error::MalformedKey => "malformed backup key: expected 32 bytes in base64url",
+            Error::CannotDecrypt => "cannot decrypt: wrong key or damaged backup",
+            Error::WrongPassword => "wrong password or damaged backup",
+            Error::InvalidInput(why) => return ["invalid input: ", why].concat(),
+            Error::Randomness => "the platform's random number generator failed",
+            Error::Remote { message, .. } => message,
+        };
+        fixed.into()
+    }
+}
+
+/// `n` in decimal, written into `buffer`.
+fn decimal(mut n: u8, buffer: &mut [u8; 3]) -> &str {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + n % 10;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    core::str::from_utf8(&buffer[start..]).unwrap_or_default()
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NotAnEnvelope => f.write_str("not a portal-backup envelope"),
-            Error::UnsupportedVersion(v) => {
-                write!(f, "unsupported envelope version {v}; a newer portal-backup may read it")
-            }
-            Error::Malformed(why) => write!(f, "malformed envelope: {why}"),
-            Error::MalformedKey => f.write_str("malformed backup key: expected 32 bytes in base64url"),
-            Error::CannotDecrypt => f.write_str("cannot decrypt: wrong key or damaged backup"),
-            Error::WrongPassword => f.write_str("wrong password or damaged backup"),
-            Error::InvalidInput(why) => write!(f, "invalid input: {why}"),
-            Error::Randomness => f.write_str("the platform's random number generator failed"),
-            Error::Remote { message, .. } => f.write_str(message),
-        }
+        f.write_str(&self.message())
     }
 }
 
 impl core::error::Error for Error {}
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_version_and_the_reason() {
+        let newer = "; a newer portal-backup may read it";
+        assert_eq!(Error::UnsupportedVersion(0).to_string(), ["unsupported envelope version 0", newer].concat());
+        assert_eq!(Error::UnsupportedVersion(7).message(), ["unsupported envelope version 7", newer].concat());
+        assert_eq!(Error::UnsupportedVersion(255).message(), ["unsupported envelope version 255", newer].concat());
+        assert_eq!(Error::Malformed("truncated header").message(), "malformed envelope: truncated header");
+        assert_eq!(Error::InvalidInput("x").to_string(), "invalid input: x");
+    }
+}

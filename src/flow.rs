@@ -108,30 +108,35 @@ pub struct CurveShare {
     share: IgnoredAny,
 }
 
-impl CurveShare {
-    /// For readers other than serde (the browser reads JSON through JS).
-    pub fn new(id: String) -> Self {
-        CurveShare { id, share: IgnoredAny }
-    }
-}
-
 /// The plaintext as Portal's SDK builds it, keyed by curve.
 pub type ClientBackupShares = BTreeMap<String, CurveShare>;
 
 /// The backupSharePairIds Portal must be told about, one per curve, in curve
 /// order, without duplicates.
 pub fn backup_share_pair_ids(shares: &ClientBackupShares) -> Result<Vec<String>> {
+    pair_ids_in_curve_order(shares.iter().map(|(curve, share)| (curve.clone(), share.id.clone())).collect())
+}
+
+/// `backup_share_pair_ids` from (curve, backupSharePairId) pairs in any
+/// order, each curve once: the browser reads them with `JSON.parse`, and a
+/// map type would cost the package a B-tree.
+pub fn pair_ids_in_curve_order(mut shares: Vec<(String, String)>) -> Result<Vec<String>> {
     const SHAPE: &str = r#"the client backup must be {"<curve>": {"id", "share"}, ...} JSON"#;
-    if shares.is_empty() {
+    if shares.is_empty() || shares.iter().any(|(_, id)| id.is_empty()) {
         return Err(Error::InvalidInput(SHAPE));
     }
-    let mut ids: Vec<String> = Vec::with_capacity(shares.len());
-    for share in shares.values() {
-        if share.id.is_empty() {
-            return Err(Error::InvalidInput(SHAPE));
+    // Insertion sort: two or three curves, and the general sort costs kilobytes of wasm.
+    for sorted in 1..shares.len() {
+        let mut at = sorted;
+        while at > 0 && shares[at - 1].0 > shares[at].0 {
+            shares.swap(at - 1, at);
+            at -= 1;
         }
-        if !ids.contains(&share.id) {
-            ids.push(share.id.clone());
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(shares.len());
+    for (_, id) in shares {
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
     Ok(ids)
@@ -206,6 +211,15 @@ mod tests {
         assert!(backup_share_pair_ids(&parse(r#"{"X":{"id":"","share":"a"}}"#).unwrap()).is_err());
         assert!(parse(r#"{"X":{"share":"a"}}"#).is_err());
         assert!(parse(r#"["p1"]"#).is_err());
+    }
+
+    #[test]
+    fn pair_ids_from_pairs_come_in_curve_order() {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(c, i)| (c.to_string(), i.to_string())).collect::<Vec<_>>();
+        assert_eq!(pair_ids_in_curve_order(pairs(&[("SECP256K1", "p2"), ("ED25519", "p1")])).unwrap(), ["p1", "p2"]);
+        assert_eq!(pair_ids_in_curve_order(pairs(&[("B", "p"), ("A", "p")])).unwrap(), ["p"]);
+        assert!(pair_ids_in_curve_order(Vec::new()).is_err());
+        assert!(pair_ids_in_curve_order(pairs(&[("A", "")])).is_err());
     }
 
     #[test]

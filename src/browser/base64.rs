@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::js;
 use crate::Error;
-use crate::envelope;
+use base64ct::{Base64UrlUnpadded, Encoding};
 
 #[wasm_bindgen]
 extern "C" {
@@ -36,26 +36,39 @@ fn native_encode(bytes: &Uint8Array) -> Option<JsString> {
     bytes.unchecked_ref::<Base64Bytes>().to_base64(&options(true)).ok()
 }
 
-/// `envelope::envelope_to_text`, as a JS string.
-pub fn envelope_to_text(sealed: &[u8]) -> JsString {
-    match native_encode(&Uint8Array::from(sealed)) {
+/// `envelope::envelope_to_text` of bytes in JS memory, as a JS string.
+pub fn to_text(bytes: &Uint8Array) -> JsString {
+    match native_encode(bytes) {
         Some(text) => text,
-        None => envelope::envelope_to_text(sealed).into(),
+        None => Base64UrlUnpadded::encode_string(&bytes.to_vec()).into(),
     }
 }
 
-/// `envelope::envelope_from_text` for a JS string, exactly as strict: the
-/// native decoder is lenient (whitespace, padding, stray low bits), so its
-/// answer counts only if it encodes back to the very same text; anything
-/// else (surrounding whitespace included) takes the wasm path, which decides.
-pub fn envelope_from_text(text: &JsValue) -> Result<Vec<u8>, Error> {
+/// `envelope::envelope_from_text` for a JS string, into JS memory, exactly
+/// as strict: the native decoder is lenient (whitespace, padding, stray low
+/// bits), so its answer counts only if it encodes back to the very same
+/// text; anything else (surrounding whitespace included) takes the wasm
+/// path, which decides.
+pub fn from_text(text: &JsValue) -> Result<Uint8Array, Error> {
     let Some(text) = text.dyn_ref::<JsString>() else {
         return Err(Error::InvalidInput("cipherText must be a string"));
     };
     if let Ok(bytes) = from_base64(text, &options(false)) {
         if native_encode(&bytes).is_some_and(|canonical| &canonical == text) {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
     }
-    envelope::envelope_from_text(&String::from(text))
+    let bytes = Base64UrlUnpadded::decode_vec(String::from(text).trim())
+        .map_err(|_| Error::Malformed("ciphertext is not base64url"))?;
+    Ok(bytes.as_slice().into())
+}
+
+/// `to_text` of bytes in wasm memory.
+pub fn envelope_to_text(sealed: &[u8]) -> JsString {
+    to_text(&Uint8Array::from(sealed))
+}
+
+/// `from_text`, into wasm memory.
+pub fn envelope_from_text(text: &JsValue) -> Result<Vec<u8>, Error> {
+    Ok(from_text(text)?.to_vec())
 }

@@ -1,47 +1,124 @@
 //! The backup and recovery flows, step by step. The plan, its round trips
 //! and why the order keeps the last good backup recoverable are in
 //! `crate::flow`; this file performs it.
+//!
+//! Every step goes through one runner, `Flow::run`, and every request through
+//! one path, `Http::send`. A step's result is a JS value: the service's
+//! answer once the fields the flow relies on are checked, or what the step
+//! built. Answers stay JS values until something in Rust needs them, so the
+//! flows hold one copy of the runner and of the request code, not one per
+//! result type.
 
-use alloc::{string::String, vec::Vec, vec};
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::future::Future;
+use core::pin::{Pin, pin};
 
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::drive::DriveClient;
+use super::drive::{self, Drive};
+use super::http::{self, Http, Request};
 use super::join::{join, join_all};
-use super::js::{self, ToJs};
+use super::js;
 use super::js_error::Failure;
 use super::options::{Method, Options, Progress};
-use super::server::ServerClient;
-use super::{portal, webcrypto};
+use super::portal;
+use super::server::Server;
+use super::webcrypto::{self, SealedBytes};
 use crate::Error;
-use crate::drive::{self as drive_core, DriveFile};
-use crate::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
-use crate::flow::{self, ClientBackupShares, CurveShare, Step, Version};
-use crate::wire::{BackupSharePairStatus, ClientBackup, StoreClientBackup, StoredClientBackup};
+use crate::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
+use crate::flow::{self, Step, Version};
+use crate::wire::BackupSharePairStatus;
 
-/// Runs one step between `start` and `end`/`error` progress events.
-async fn run<T>(progress: &Progress, step: Step, work: impl Future<Output = Result<T, Error>>) -> Result<T, Failure> {
-    progress.emit(step, "start", None);
-    match work.await {
-        Ok(value) => {
-            progress.emit(step, "end", None);
-            Ok(value)
-        }
-        Err(error) => {
-            let failure = Failure::at(step, error);
-            progress.emit(step, "error", Some(&failure.to_js()));
-            Err(failure)
+/// A step's work: its result as a JS value, or why it failed.
+type Work<'w> = Pin<&'w mut dyn Future<Output = Result<JsValue, Error>>>;
+
+/// What the steps of one call share.
+struct Flow<'a> {
+    options: &'a Options,
+    http: Http<'a>,
+    server: Server<'a>,
+    drive: Drive<'a>,
+    progress: Progress,
+}
+
+impl<'a> Flow<'a> {
+    fn new(options: &'a Options) -> Self {
+        Flow {
+            options,
+            http: Http::new(options),
+            server: Server::new(&options.server_url, &options.client_id),
+            drive: Drive::new(&options.drive_api_url),
+            progress: options.progress(),
         }
     }
-}
 
-fn server<'a>(options: &'a Options) -> ServerClient<'a> {
-    ServerClient::new(&options.server_url, &options.portal_token, &options.client_id, options.retry, options.timeout_ms)
-}
+    /// The one step runner: the `start` event, the work, then `end` or
+    /// `error`. Not generic, so the package holds it once.
+    async fn run(&self, step: Step, work: Work<'_>) -> Result<JsValue, Failure> {
+        self.progress.emit(step, "start", None);
+        match work.await {
+            Ok(value) => {
+                self.progress.emit(step, "end", None);
+                Ok(value)
+            }
+            Err(error) => {
+                let failure = Failure::at(step, error);
+                self.progress.emit(step, "error", Some(&failure.to_js()));
+                Err(failure)
+            }
+        }
+    }
 
-fn drive(options: &Options) -> Result<DriveClient, Error> {
-    Ok(DriveClient::new(&options.drive_api_url, options.drive_token_source()?, options.retry, options.timeout_ms))
+    /// The Drive key file's name; also checks that a Drive flow can ask for a token.
+    async fn key_file_name(&self) -> Result<String, Error> {
+        let custodian_id = self.options.custodian_id()?;
+        self.options.drive_token_source()?;
+        webcrypto::key_file_name(custodian_id, &self.options.client_id).await
+    }
+
+    /// PUT the ciphertext; the stored version's summary.
+    async fn store(&self, method: &str, cipher_text: &JsValue, pair_ids: &JsValue) -> Result<JsValue, Error> {
+        let answer = self.http.send(&self.server.store(method, cipher_text, pair_ids)?).await?;
+        self.server.stored_backup(answer)
+    }
+
+    async fn confirm(&self, method: &str, backup: &JsValue) -> Result<JsValue, Error> {
+        let request = self.server.confirm(method, &js::field(backup, "backupId"))?;
+        self.server.stored_backup(self.http.send(&request).await?)
+    }
+
+    async fn versions(&self, method: &str) -> Result<JsValue, Error> {
+        self.server.versions_answer(self.http.send(&self.server.versions(method)).await?)
+    }
+
+    /// Tells Portal the key is stored, then has the server tell it the share
+    /// is (two round trips), in the order of Portal's own SDK.
+    async fn tell_portal(&self, method: &str, pair_ids: &JsValue) -> Result<JsValue, Error> {
+        let status = BackupSharePairStatus::StoredClientBackupShareKey;
+        self.http.send(&portal::update_backup_share_pairs(&self.options.portal_api_url, status, pair_ids)?).await?;
+        let backup = self.server.stored_backup(self.http.send(&self.server.notify(method)).await?)?;
+        if js::boolean(&backup, "portalNotified") == Some(true) {
+            Ok(JsValue::TRUE)
+        } else {
+            Err(Error::Remote {
+                code: "PORTAL_UNAVAILABLE",
+                message: "server: Portal was not told the share is stored; try again later".into(),
+                status: None,
+            })
+        }
+    }
+
+    /// Deletes key files in parallel; one already gone counts as deleted.
+    async fn delete_key_files(&self, file_ids: &[String]) -> Result<(), Error> {
+        let requests: Vec<Request> = file_ids.iter().map(|id| self.drive.delete_file(id)).collect();
+        let results = join_all(requests.iter().map(|request| self.http.send(request))).await;
+        results.into_iter().try_for_each(|result| match result {
+            Err(error) if error.code() != "DRIVE_NOT_FOUND" => Err(error),
+            _ => Ok(()),
+        })
+    }
 }
 
 /// The pair ids come from the plaintext itself, parsed by the browser's
@@ -50,99 +127,93 @@ fn backup_share_pair_ids(plaintext: &[u8]) -> Result<Vec<String>, Error> {
     const NOT_JSON: Error = Error::InvalidInput("clientBackup must be the JSON text Portal's SDK builds");
     let text = core::str::from_utf8(plaintext).map_err(|_| NOT_JSON)?;
     let value = js_sys::JSON::parse(text).map_err(|_| NOT_JSON)?;
-    if !value.is_object() || js_sys::Array::is_array(&value) {
+    if !value.is_object() || Array::is_array(&value) {
         return Err(NOT_JSON);
     }
-    let mut shares = ClientBackupShares::new();
+    let mut shares = Vec::new();
     for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
-        let entry: js_sys::Array = entry.unchecked_into();
+        let entry: Array = entry.unchecked_into();
         let (curve, share) = (entry.get(0).as_string().ok_or(NOT_JSON)?, entry.get(1));
         if js::field(&share, "share").is_undefined() {
             return Err(NOT_JSON);
         }
-        shares.insert(curve, CurveShare::new(js::string(&share, "id").ok_or(NOT_JSON)?));
+        shares.push((curve, js::string(&share, "id").ok_or(NOT_JSON)?));
     }
-    flow::backup_share_pair_ids(&shares)
+    flow::pair_ids_in_curve_order(shares)
 }
 
-struct BackupOutcome<'a> {
-    method: &'static str,
-    backup_id: &'a str,
-    backup_share_pair_ids: &'a [String],
-    created_at: &'a str,
+/// What `backupWallet` resolves with.
+fn backup_result(
+    method: &str,
+    backup: &JsValue,
+    pair_ids: &JsValue,
     portal_notified: bool,
-    key_file_id: Option<&'a str>,
+    key_file_id: Option<&str>,
     removed_key_files: usize,
-}
-
-impl ToJs for BackupOutcome<'_> {
-    fn to_js(&self) -> JsValue {
-        let value = js::object(&[
-            ("method", self.method.into()),
-            ("backupId", self.backup_id.into()),
-            ("backupSharePairIds", js::string_array(self.backup_share_pair_ids)),
-            ("createdAt", self.created_at.into()),
-            ("portalNotified", self.portal_notified.into()),
-            ("removedKeyFiles", (self.removed_key_files as f64).into()),
-        ]);
-        if let Some(id) = self.key_file_id {
-            let _ = js_sys::Reflect::set(&value, &"keyFileId".into(), &id.into());
-        }
-        value
+) -> JsValue {
+    let result = js::object(&[
+        ("method", method.into()),
+        ("backupId", js::field(backup, "backupId")),
+        ("backupSharePairIds", pair_ids.clone()),
+        ("createdAt", js::field(backup, "createdAt")),
+        ("portalNotified", portal_notified.into()),
+        ("removedKeyFiles", (removed_key_files as f64).into()),
+    ]);
+    if let Some(id) = key_file_id {
+        js::set(&result, "keyFileId", &id.into());
     }
+    result
 }
 
 pub async fn backup(options: &Options, plaintext: Vec<u8>) -> Result<JsValue, Failure> {
     let method = options.method()?;
     let context = Context::new(&options.client_id, method.name())?;
-    let pair_ids = backup_share_pair_ids(&plaintext)?;
+    let pair_ids = js::string_array(&backup_share_pair_ids(&plaintext)?);
+    let plaintext = Uint8Array::from(plaintext.as_slice());
+    let flow = Flow::new(options);
     match method {
-        Method::Gdrive => backup_gdrive(options, &context, &plaintext, pair_ids).await,
-        Method::Password => backup_password(options, &context, &plaintext, pair_ids).await,
+        Method::Gdrive => backup_gdrive(&flow, &context, &plaintext, &pair_ids).await,
+        Method::Password => backup_password(&flow, &context, &plaintext, &pair_ids).await,
     }
 }
 
 /// Four round trips; see `crate::flow` for why this order never leaves the
 /// user without a usable key.
 async fn backup_gdrive(
-    options: &Options,
+    flow: &Flow<'_>,
     context: &Context<'_>,
-    plaintext: &[u8],
-    pair_ids: Vec<String>,
+    plaintext: &Uint8Array,
+    pair_ids: &JsValue,
 ) -> Result<JsValue, Failure> {
-    let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
-    let drive = drive(options)?;
-    let server = server(options);
-    let progress = options.progress();
+    let file_name = flow.key_file_name().await?;
     let method = Method::Gdrive.name();
 
-    let (key, cipher_text) = run(&progress, Step::Encrypt, async {
-        let key = BackupKey::generate()?;
-        let sealed = webcrypto::seal(&key, KeyKind::Random, context, plaintext).await?;
-        Ok((key, envelope::envelope_to_text(&sealed)))
-    })
-    .await?;
+    let key = BackupKey::generate()?;
+    let cipher_text =
+        flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, plaintext))).await?;
     let key_text = key.to_text();
     drop(key);
 
     // Round trip 1: the key to Drive and the ciphertext to the server. A new
     // key file, never an overwrite: the old one stays until this backup is
     // confirmed.
-    let store_body = StoreClientBackup {
-        cipher_text,
-        backup_share_pair_ids: pair_ids.clone(),
-        notify_portal: Some(false),
-    };
     let (key_file, stored) = join(
-        run(&progress, Step::StoreKey, drive.create_key_file(&file_name, &key_text)),
-        run(&progress, Step::StoreShare, server.store(method, &store_body)),
+        flow.run(
+            Step::StoreKey,
+            pin!(async {
+                let answer = flow.http.send(&flow.drive.create_key_file(&file_name, &key_text)?).await?;
+                Ok(drive::created_file_id(&answer)?.into())
+            }),
+        ),
+        flow.run(Step::StoreShare, pin!(flow.store(method, &cipher_text, pair_ids))),
     )
     .await;
-    let (key_file_id, stored) = match (key_file, stored) {
-        (Ok(id), Ok(stored)) => (id, stored),
+    let key_file_id = key_file.map(|id| id.as_string().unwrap_or_default());
+    let (key_file_id, backup) = match (key_file_id, stored) {
+        (Ok(id), Ok(backup)) => (id, backup),
         (Ok(id), Err(failure)) => {
             // Without its ciphertext the new key is useless; older keys stay.
-            let _ = drive.delete_file(&id).await;
+            let _ = flow.delete_key_files(&[id]).await;
             return Err(failure);
         }
         // The server may hold the new ciphertext unconfirmed; it keeps the
@@ -152,157 +223,110 @@ async fn backup_gdrive(
 
     // Round trip 2: read the key back and list every key file of the name.
     // This write-then-read of the real key is the storage check.
-    let listed = run(&progress, Step::CheckStorage, async {
-        let (read_back, listed) = join(drive.read_file(&key_file_id), drive.list_key_files(&file_name)).await;
-        if read_back?.trim() != key_text.as_str() {
-            let _ = drive.delete_file(&key_file_id).await;
-            return Err(Error::Remote {
-                code: "STORAGE_CHECK_FAILED",
-                message: "google drive: the key file read back differs from what was written".into(),
-                status: None,
-            });
-        }
-        listed
-    })
-    .await?;
+    let listed = flow
+        .run(
+            Step::CheckStorage,
+            pin!(async {
+                let read_back = flow.drive.read_file(&key_file_id);
+                let list = flow.drive.list_key_files(&file_name);
+                let (read_back, listed) = join(flow.http.send(&read_back), flow.http.send(&list)).await;
+                if read_back?.as_string().as_deref().map(str::trim) != Some(key_text.as_str()) {
+                    let _ = flow.delete_key_files(core::slice::from_ref(&key_file_id)).await;
+                    return Err(Error::Remote {
+                        code: "STORAGE_CHECK_FAILED",
+                        message: "google drive: the key file read back differs from what was written".into(),
+                        status: None,
+                    });
+                }
+                Ok(js::string_array(&drive::key_file_ids(&listed?)?))
+            }),
+        )
+        .await?;
 
     // Round trips 3 and 4, two chains side by side: Portal hears KEY then
     // SHARE; the server confirms, and only then may older keys go.
-    let stale = drive_core::stale_key_files(&listed, &key_file_id);
-    let (portal_notified, removed) = join(notify_portal(options, &server, &progress, method, &pair_ids), async {
-        run(&progress, Step::Confirm, server.confirm(method, &stored.backup.backup_id)).await?;
-        Ok::<_, Failure>(remove_key_files(&drive, &progress, &stale).await)
-    })
-    .await;
-
-    finish(&stored, method, &pair_ids, portal_notified, Some(&key_file_id), removed?)
+    let stale: Vec<String> = listed
+        .unchecked_ref::<Array>()
+        .iter()
+        .filter_map(|id| id.as_string())
+        .filter(|id| *id != key_file_id)
+        .collect();
+    let (portal_notified, removed) =
+        join(flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, pair_ids))), async {
+            flow.run(Step::Confirm, pin!(flow.confirm(method, &backup))).await?;
+            // A failure leaves an extra key file, which recovery skips and the
+            // next backup removes.
+            let removed = stale.is_empty()
+                || flow
+                    .run(
+                        Step::RemoveOldKeys,
+                        pin!(async { flow.delete_key_files(&stale).await.map(|()| JsValue::TRUE) }),
+                    )
+                    .await
+                    .is_ok();
+            Ok::<_, Failure>(if removed { stale.len() } else { 0 })
+        })
+        .await;
+    // Portal not told is reported through `onProgress` and `portalNotified:
+    // false`, not thrown: both halves are stored, `notifyPortal()` can finish the job.
+    Ok(backup_result(method, &backup, pair_ids, portal_notified.is_ok(), Some(&key_file_id), removed?))
 }
 
 /// Three round trips: store; Portal (KEY then SHARE) ‖ confirm.
 async fn backup_password(
-    options: &Options,
+    flow: &Flow<'_>,
     context: &Context<'_>,
-    plaintext: &[u8],
-    pair_ids: Vec<String>,
+    plaintext: &Uint8Array,
+    pair_ids: &JsValue,
 ) -> Result<JsValue, Failure> {
-    let password = options.password()?;
-    let server = server(options);
-    let progress = options.progress();
+    let password = flow.options.password()?;
     let method = Method::Password.name();
 
-    let cipher_text = run(&progress, Step::Encrypt, async {
-        let mut salt = [0u8; envelope::SALT_LEN];
-        getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
-        let params = PasswordParams::DEFAULT;
-        let key = envelope::derive_password_key(password, &params, &salt)?;
-        let sealed = webcrypto::seal(&key, KeyKind::Password { params, salt }, context, plaintext).await?;
-        Ok(envelope::envelope_to_text(&sealed))
-    })
-    .await?;
-
-    let store_body = StoreClientBackup {
-        cipher_text,
-        backup_share_pair_ids: pair_ids.clone(),
-        notify_portal: Some(false),
-    };
-    let stored = run(&progress, Step::StoreShare, server.store(method, &store_body)).await?;
-
+    let cipher_text = flow
+        .run(
+            Step::Encrypt,
+            pin!(async {
+                let mut salt = [0u8; envelope::SALT_LEN];
+                getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+                let params = PasswordParams::DEFAULT;
+                let key = envelope::derive_password_key(password, &params, &salt)?;
+                webcrypto::seal_to_text(&key, KeyKind::Password { params, salt }, context, plaintext).await
+            }),
+        )
+        .await?;
+    let backup = flow.run(Step::StoreShare, pin!(flow.store(method, &cipher_text, pair_ids))).await?;
     let (portal_notified, confirmed) = join(
-        notify_portal(options, &server, &progress, method, &pair_ids),
-        run(&progress, Step::Confirm, server.confirm(method, &stored.backup.backup_id)),
+        flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, pair_ids))),
+        flow.run(Step::Confirm, pin!(flow.confirm(method, &backup))),
     )
     .await;
     confirmed?;
-    finish(&stored, method, &pair_ids, portal_notified, None, 0)
-}
-
-/// Tells Portal the key is stored, then has the server tell it the share is
-/// (two round trips), in the order of Portal's own SDK. A failure is
-/// reported through `onProgress` and `portalNotified: false`, not thrown:
-/// both halves are stored, `notifyPortal()` can finish the job.
-async fn notify_portal(
-    options: &Options,
-    server: &ServerClient<'_>,
-    progress: &Progress,
-    method: &str,
-    pair_ids: &[String],
-) -> bool {
-    run(progress, Step::NotifyPortal, tell_portal(options, server, method, pair_ids)).await.is_ok()
-}
-
-async fn tell_portal(options: &Options, server: &ServerClient<'_>, method: &str, pair_ids: &[String]) -> Result<(), Error> {
-    portal::update_backup_share_pairs(
-        &options.portal_api_url,
-        &options.portal_token,
-        BackupSharePairStatus::StoredClientBackupShareKey,
-        pair_ids,
-        &options.retry,
-        options.timeout_ms,
-    )
-    .await?;
-    if server.notify(method).await?.backup.portal_notified {
-        Ok(())
-    } else {
-        Err(Error::Remote {
-            code: "PORTAL_UNAVAILABLE",
-            message: "server: Portal was not told the share is stored; try again later".into(),
-            status: None,
-        })
-    }
-}
-
-/// Deletes key files in parallel; returns how many are gone. A failure
-/// leaves an extra key file, which recovery skips and the next backup removes.
-async fn remove_key_files(drive: &DriveClient, progress: &Progress, file_ids: &[&str]) -> usize {
-    if file_ids.is_empty() {
-        return 0;
-    }
-    let results = run(progress, Step::RemoveOldKeys, async {
-        let results = join_all(file_ids.iter().map(|id| drive.delete_file(id))).await;
-        match results.iter().find_map(|r| r.as_ref().err()) {
-            Some(error) => Err(error.clone()),
-            None => Ok(results.len()),
-        }
-    })
-    .await;
-    results.unwrap_or(0)
-}
-
-fn finish(
-    stored: &StoredClientBackup,
-    method: &'static str,
-    pair_ids: &[String],
-    portal_notified: bool,
-    key_file_id: Option<&str>,
-    removed_key_files: usize,
-) -> Result<JsValue, Failure> {
-    let outcome = BackupOutcome {
-        method,
-        backup_id: &stored.backup.backup_id,
-        backup_share_pair_ids: pair_ids,
-        created_at: &stored.backup.created_at,
-        portal_notified,
-        key_file_id,
-        removed_key_files,
-    };
-    Ok(outcome.to_js())
+    Ok(backup_result(method, &backup, pair_ids, portal_notified.is_ok(), None, 0))
 }
 
 // ---- recovery ----------------------------------------------------------------
 
-fn recovered(method: Method, backup: &ClientBackup, version: Version, fell_back: bool, plaintext: &[u8]) -> JsValue {
+/// `current` or `previous` of a versions answer (the fields are named as
+/// the versions); `None` for a missing previous.
+fn stored_version(versions: &JsValue, version: Version) -> Option<JsValue> {
+    let stored = js::field(versions, version.name());
+    stored.is_object().then_some(stored)
+}
+
+fn recovered(method: Method, backup: &JsValue, version: Version, fell_back: bool, plaintext: Uint8Array) -> JsValue {
+    let bytes = plaintext.to_vec();
     let value = js::object(&[
         ("method", method.name().into()),
-        ("clientBackupBytes", js_sys::Uint8Array::from(plaintext).into()),
-        ("backupId", backup.summary.backup_id.as_str().into()),
-        ("backupSharePairIds", js::string_array(&backup.summary.backup_share_pair_ids)),
-        ("createdAt", backup.summary.created_at.as_str().into()),
+        ("clientBackupBytes", plaintext.into()),
+        ("backupId", js::field(backup, "backupId")),
+        ("backupSharePairIds", js::field(backup, "backupSharePairIds")),
+        ("createdAt", js::field(backup, "createdAt")),
         ("version", version.name().into()),
         ("fellBack", fell_back.into()),
     ]);
     // Portal's plaintext is JSON text; bytes that are not UTF-8 come back as bytes only.
-    if let Ok(text) = core::str::from_utf8(plaintext) {
-        let _ = js_sys::Reflect::set(&value, &"clientBackup".into(), &text.into());
+    if let Ok(text) = core::str::from_utf8(&bytes) {
+        js::set(&value, "clientBackup", &text.into());
     }
     value
 }
@@ -310,32 +334,32 @@ fn recovered(method: Method, backup: &ClientBackup, version: Version, fell_back:
 pub async fn recover(options: &Options) -> Result<JsValue, Failure> {
     let method = options.method()?;
     let context = Context::new(&options.client_id, method.name())?;
+    let flow = Flow::new(options);
     match method {
-        Method::Gdrive => recover_gdrive(options, &context).await,
-        Method::Password => recover_password(options, &context).await,
+        Method::Gdrive => recover_gdrive(&flow, &context).await,
+        Method::Password => recover_password(&flow, &context).await,
     }
 }
 
 /// Two round trips: list key files ‖ fetch versions; read every key file.
-async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsValue, Failure> {
-    let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
-    let drive = drive(options)?;
-    let server = server(options);
-    let progress = options.progress();
-
+async fn recover_gdrive(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValue, Failure> {
+    let file_name = flow.key_file_name().await?;
     let (listed, versions) = join(
-        run(&progress, Step::FetchKey, async {
-            let listed = drive.list_key_files(&file_name).await?;
-            if listed.is_empty() {
-                return Err(Error::Remote {
-                    code: "KEY_NOT_FOUND",
-                    message: "google drive: no backup key for this client in this Google account".into(),
-                    status: None,
-                });
-            }
-            Ok(listed)
-        }),
-        run(&progress, Step::FetchShare, server.versions(Method::Gdrive.name())),
+        flow.run(
+            Step::FetchKey,
+            pin!(async {
+                let ids = drive::key_file_ids(&flow.http.send(&flow.drive.list_key_files(&file_name)).await?)?;
+                if ids.is_empty() {
+                    return Err(Error::Remote {
+                        code: "KEY_NOT_FOUND",
+                        message: "google drive: no backup key for this client in this Google account".into(),
+                        status: None,
+                    });
+                }
+                Ok(js::string_array(&ids))
+            }),
+        ),
+        flow.run(Step::FetchShare, pin!(flow.versions(Method::Gdrive.name()))),
     )
     .await;
     // A server answer about another client (wrong token or clientId) says
@@ -343,139 +367,158 @@ async fn recover_gdrive(options: &Options, context: &Context<'_>) -> Result<JsVa
     let versions = versions?;
     let listed = listed?;
 
-    let keys = run(&progress, Step::FetchKey, read_keys(&drive, &listed)).await?;
+    let key_texts = flow.run(Step::FetchKey, pin!(read_keys(flow, &listed))).await?;
 
-    run(&progress, Step::Decrypt, async {
-        let mut stored = vec![(Version::Current, &versions.current)];
-        stored.extend(versions.previous.as_ref().map(|p| (Version::Previous, p)));
-        let ciphertexts: Vec<Option<Vec<u8>>> =
-            stored.iter().map(|(_, b)| envelope::envelope_from_text(&b.cipher_text).ok()).collect();
-        let confirmed = versions.current.summary.confirmed;
-        for (key_index, version) in flow::recovery_candidates(keys.len(), confirmed, versions.previous.is_some()) {
-            let slot = usize::from(version == Version::Previous);
-            let (Some(key), Some(Some(bytes))) = (&keys[key_index], ciphertexts.get(slot)) else { continue };
-            let Ok(parsed) = Envelope::parse(bytes) else { continue };
-            if let Ok(plaintext) = webcrypto::open(key, &parsed, context).await {
-                let fell_back = (key_index, version) != (0, Version::Current);
-                return Ok(recovered(Method::Gdrive, stored[slot].1, version, fell_back, &plaintext));
+    flow.run(
+        Step::Decrypt,
+        pin!(async {
+            let keys: Vec<Option<BackupKey>> = key_texts
+                .unchecked_ref::<Array>()
+                .iter()
+                .map(|text| BackupKey::from_text(&text.as_string()?).ok())
+                .collect();
+            let stored = [stored_version(&versions, Version::Current), stored_version(&versions, Version::Previous)];
+            let ciphertexts: Vec<Option<Result<SealedBytes, Error>>> = stored
+                .iter()
+                .map(|backup| Some(SealedBytes::from_text(&js::field(backup.as_ref()?, "cipherText"))))
+                .collect();
+            let confirmed = stored[0].as_ref().and_then(|current| js::boolean(current, "confirmed")) == Some(true);
+            for (key_index, version) in flow::recovery_candidates(keys.len(), confirmed, stored[1].is_some()) {
+                let slot = usize::from(version == Version::Previous);
+                let (Some(Some(key)), Some(Some(Ok(sealed))), Some(Some(backup))) =
+                    (keys.get(key_index), ciphertexts.get(slot), stored.get(slot))
+                else {
+                    continue;
+                };
+                if let Ok(plaintext) = webcrypto::open_js(key, sealed, context).await {
+                    let fell_back = (key_index, version) != (0, Version::Current);
+                    return Ok(recovered(Method::Gdrive, backup, version, fell_back, plaintext));
+                }
             }
-        }
-        // Unknown format or version beats the vague error: it says "update".
-        if let Some(Some(bytes)) = ciphertexts.first() {
-            Envelope::parse(bytes)?;
-        }
-        Err(Error::CannotDecrypt)
-    })
+            // Unknown format or version beats the vague error: it says "update".
+            if let Some(Some(Err(error))) = ciphertexts.first() {
+                return Err(error.clone());
+            }
+            Err(Error::CannotDecrypt)
+        }),
+    )
     .await
 }
 
-/// Reads every key file in parallel. One unreadable file is tolerated (it
-/// may belong to a half-failed backup); all unreadable is an error.
-async fn read_keys(drive: &DriveClient, listed: &[DriveFile]) -> Result<Vec<Option<BackupKey>>, Error> {
-    let texts = join_all(listed.iter().map(|file| drive.read_file(&file.id))).await;
+/// Reads every key file in parallel: a JS array of the key texts, newest
+/// first, `undefined` for one that is unreadable. One unreadable file is
+/// tolerated (it may belong to a half-failed backup); all unreadable is an error.
+async fn read_keys(flow: &Flow<'_>, listed: &JsValue) -> Result<JsValue, Error> {
+    let requests: Vec<Request> = listed
+        .unchecked_ref::<Array>()
+        .iter()
+        .map(|id| flow.drive.read_file(&id.as_string().unwrap_or_default()))
+        .collect();
+    let texts = join_all(requests.iter().map(|request| flow.http.send(request))).await;
     let mut first_error = None;
-    let keys: Vec<Option<BackupKey>> = texts
+    let keys: Array = texts
         .into_iter()
-        .map(|text| match text.and_then(|t| BackupKey::from_text(&t)) {
-            Ok(key) => Some(key),
-            Err(error) => {
+        .map(|text| {
+            let text = text.and_then(|text| {
+                BackupKey::from_text(&text.as_string().unwrap_or_default())?;
+                Ok(text)
+            });
+            text.unwrap_or_else(|error| {
                 first_error.get_or_insert(error);
-                None
-            }
+                JsValue::UNDEFINED
+            })
         })
         .collect();
     match first_error {
-        Some(error) if keys.iter().all(Option::is_none) => Err(error),
-        _ => Ok(keys),
+        Some(error) if keys.iter().all(|key| key.is_undefined()) => Err(error),
+        _ => Ok(keys.into()),
     }
 }
 
 /// One round trip: fetch versions; Argon2id then AES-GCM locally, the last
 /// confirmed version first.
-async fn recover_password(options: &Options, context: &Context<'_>) -> Result<JsValue, Failure> {
-    let password = options.password()?;
-    let server = server(options);
-    let progress = options.progress();
-    let versions = run(&progress, Step::FetchShare, server.versions(Method::Password.name())).await?;
+async fn recover_password(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValue, Failure> {
+    let password = flow.options.password()?;
+    let versions = flow.run(Step::FetchShare, pin!(flow.versions(Method::Password.name()))).await?;
 
-    run(&progress, Step::Decrypt, async {
-        let order = flow::version_order(versions.current.summary.confirmed, versions.previous.is_some());
-        let mut first_error = None;
-        for &version in order {
-            let backup = match version {
-                Version::Current => Some(&versions.current),
-                Version::Previous => versions.previous.as_ref(),
-            };
-            let Some(backup) = backup else { continue };
-            let attempt = match envelope::envelope_from_text(&backup.cipher_text) {
-                Ok(bytes) => match Envelope::parse(&bytes) {
-                    Ok(parsed) => webcrypto::open_with_password(password, &parsed, context).await,
+    flow.run(
+        Step::Decrypt,
+        pin!(async {
+            let current = stored_version(&versions, Version::Current);
+            let confirmed = current.as_ref().and_then(|current| js::boolean(current, "confirmed")) == Some(true);
+            let has_previous = stored_version(&versions, Version::Previous).is_some();
+            let mut first_error = None;
+            for &version in flow::version_order(confirmed, has_previous) {
+                let Some(backup) = stored_version(&versions, version) else { continue };
+                let attempt = match SealedBytes::from_text(&js::field(&backup, "cipherText")) {
+                    Ok(sealed) => webcrypto::open_js_with_password(password, &sealed, context).await,
                     Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            };
-            match attempt {
-                Ok(plaintext) => {
-                    return Ok(recovered(Method::Password, backup, version, version == Version::Previous, &plaintext));
-                }
-                Err(error) => {
-                    first_error.get_or_insert(error);
+                };
+                match attempt {
+                    Ok(plaintext) => {
+                        return Ok(recovered(
+                            Method::Password,
+                            &backup,
+                            version,
+                            version == Version::Previous,
+                            plaintext,
+                        ));
+                    }
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
                 }
             }
-        }
-        Err(first_error.unwrap_or(Error::WrongPassword))
-    })
+            Err(first_error.unwrap_or(Error::WrongPassword))
+        }),
+    )
     .await
 }
 
 // ---- housekeeping ------------------------------------------------------------
 
 pub async fn list_backups(options: &Options) -> Result<JsValue, Failure> {
-    let list = server(options).list().await?;
-    Ok(list.backups.iter().map(ToJs::to_js).collect::<js_sys::Array>().into())
+    let flow = Flow::new(options);
+    let answer = flow.server.ours(flow.http.send(&flow.server.list()).await?)?;
+    Ok(js::array(&answer, "backups").ok_or_else(http::bad_answer)?.into())
 }
 
 /// Removes the server's copy and, for GDRIVE, every key file of the client.
 pub async fn delete_backup(options: &Options) -> Result<JsValue, Failure> {
     let method = options.method()?;
-    let server = server(options);
+    let flow = Flow::new(options);
+    let delete = flow.server.delete(method.name());
     let removed_key_files = match method {
         Method::Password => {
-            ignore_not_found(server.delete(method.name()).await)?;
+            ignore_not_found(flow.http.send(&delete).await)?;
             0
         }
         Method::Gdrive => {
-            let file_name = webcrypto::key_file_name(options.custodian_id()?, &options.client_id).await?;
-            let drive = drive(options)?;
-            let (listed, deleted) = join(drive.list_key_files(&file_name), server.delete(method.name())).await;
+            let list = flow.drive.list_key_files(&flow.key_file_name().await?);
+            let (listed, deleted) = join(flow.http.send(&list), flow.http.send(&delete)).await;
             ignore_not_found(deleted)?;
-            let listed = listed?;
-            let results = join_all(listed.iter().map(|file| drive.delete_file(&file.id))).await;
-            results.into_iter().collect::<Result<Vec<_>, _>>()?.len()
+            let ids = drive::key_file_ids(&listed?)?;
+            flow.delete_key_files(&ids).await?;
+            ids.len()
         }
     };
     Ok(js::object(&[("method", method.name().into()), ("removedKeyFiles", (removed_key_files as f64).into())]))
 }
 
-fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
+fn ignore_not_found(result: Result<JsValue, Error>) -> Result<(), Error> {
     match result {
-        Err(error) if error.code() == "BACKUP_NOT_FOUND" => Ok(()),
-        other => other,
+        Err(error) if error.code() != "BACKUP_NOT_FOUND" => Err(error),
+        _ => Ok(()),
     }
 }
 
 /// Retries the Portal notifications of the current backup: reads its pair
 /// ids from the server, then KEY and SHARE as in a backup. Three round trips.
 pub async fn notify(options: &Options) -> Result<JsValue, Failure> {
-    let method = options.method()?;
-    let progress = options.progress();
-    let server = server(options);
-    let versions = run(&progress, Step::FetchShare, server.versions(method.name())).await?;
-    let ids = &versions.current.summary.backup_share_pair_ids;
-    run(&progress, Step::NotifyPortal, tell_portal(options, &server, method.name(), ids)).await?;
-    Ok(js::object(&[
-        ("method", method.name().into()),
-        ("backupSharePairIds", js::string_array(ids)),
-        ("portalNotified", true.into()),
-    ]))
+    let method = options.method()?.name();
+    let flow = Flow::new(options);
+    let versions = flow.run(Step::FetchShare, pin!(flow.versions(method))).await?;
+    let ids = js::field(&js::field(&versions, "current"), "backupSharePairIds");
+    flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, &ids))).await?;
+    Ok(js::object(&[("method", method.into()), ("backupSharePairIds", ids), ("portalNotified", true.into())]))
 }

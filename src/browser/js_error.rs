@@ -1,7 +1,6 @@
 //! Crate errors as JS `Error`s carrying a stable `code`, the flow `step`
 //! that failed, and an HTTP `status` where one applies.
 
-use alloc::string::ToString;
 use wasm_bindgen::prelude::*;
 
 use crate::Error;
@@ -41,7 +40,7 @@ impl Failure {
     }
 
     pub fn to_js(&self) -> JsValue {
-        let js = js_sys::Error::new(&self.error.to_string());
+        let js = js_sys::Error::new(&self.error.message());
         js.set_name("PortalBackupError");
         let _ = js_sys::Reflect::set(&js, &"code".into(), &self.error.code().into());
         if let Some(step) = self.step {

@@ -15,14 +15,15 @@ pub mod webcrypto;
 
 pub use js_error::{Failure, JsResult};
 
-use alloc::{string::String, vec::Vec, string::ToString};
+use alloc::string::String;
+use alloc::vec::Vec;
 use js_sys::{JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::Error;
 use zeroize::Zeroizing;
 
-use crate::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
+use crate::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
 use options::Options;
 pub use options::{
     BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
@@ -85,51 +86,89 @@ fn client_backup_bytes(options: &JsValue) -> Result<Vec<u8>, Error> {
     }
 }
 
-/// A sealed client backup share: the key goes to the user's Drive, the
-/// ciphertext to the app's server.
-#[wasm_bindgen(getter_with_clone)]
-pub struct SealedShare {
-    /// 32-byte key, base64url without padding.
-    pub key: String,
-    /// The envelope, base64url without padding.
-    #[wasm_bindgen(js_name = cipherText)]
-    pub cipher_text: JsString,
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SEALED_SHARE: &'static str = r#"
+/**
+ * A sealed client backup share: the key goes to the user's Drive, the
+ * ciphertext to the app's server.
+ */
+export interface SealedShare {
+  /** 32-byte key, base64url without padding. */
+  key: string;
+  /** The envelope, base64url without padding. */
+  cipherText: string;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "SealedShare")]
+    pub type SealedShare;
+}
+
+/// A string argument, or `INVALID_INPUT` naming it.
+fn text(value: &JsValue, what: &'static str) -> Result<String, Error> {
+    value.as_string().ok_or(Error::InvalidInput(what))
+}
+
+/// The bytes to seal, left in JS memory: a `Uint8Array` as it is, another
+/// array-like copied into one.
+fn plaintext_bytes(value: JsValue) -> Uint8Array {
+    match value.dyn_into::<Uint8Array>() {
+        Ok(bytes) => bytes,
+        Err(other) => Uint8Array::new(&other),
+    }
+}
+
+/// The envelope functions' (clientId, backupMethod) arguments.
+#[inline(never)]
+fn context_args(client_id: &JsValue, backup_method: &JsValue) -> Result<(String, String), Error> {
+    const NOT_STRINGS: Error = Error::InvalidInput("clientId and backupMethod must be strings");
+    Ok((client_id.as_string().ok_or(NOT_STRINGS)?, backup_method.as_string().ok_or(NOT_STRINGS)?))
 }
 
 /// Seal `plaintext` under a fresh random key, bound to (clientId, backupMethod).
 /// AES-GCM runs in WebCrypto.
 #[wasm_bindgen(js_name = encryptShare)]
-pub async fn encrypt_share(plaintext: Vec<u8>, client_id: String, backup_method: String) -> JsResult<SealedShare> {
+pub async fn encrypt_share(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
+) -> JsResult<SealedShare> {
+    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
     let context = Context::new(&client_id, &backup_method)?;
     let key = BackupKey::generate()?;
-    let sealed = webcrypto::seal(&key, KeyKind::Random, &context, &plaintext).await?;
-    Ok(SealedShare { key: key.to_text().to_string(), cipher_text: base64::envelope_to_text(&sealed) })
+    let cipher_text = webcrypto::seal_to_text(&key, KeyKind::Random, &context, &plaintext_bytes(plaintext)).await?;
+    // One plain object, built once: no class wrapper, no getters into wasm memory.
+    Ok(js::object(&[("key", key.to_text().as_str().into()), ("cipherText", cipher_text)]).unchecked_into())
 }
 
 /// Open a ciphertext from `encryptShare` with its key.
 #[wasm_bindgen(js_name = decryptShare)]
 pub async fn decrypt_share(
     #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
-    key: String,
-    client_id: String,
-    backup_method: String,
+    #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
 ) -> JsResult<Uint8Array> {
+    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
     let context = Context::new(&client_id, &backup_method)?;
-    let key = BackupKey::from_text(&key)?;
-    let sealed = base64::envelope_from_text(&cipher_text)?;
-    Ok(webcrypto::open_to_js(&key, &Envelope::parse(&sealed)?, &context).await?)
+    let key = BackupKey::from_text(&Zeroizing::new(text(&key, "key must be a string")?))?;
+    let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
+    Ok(webcrypto::open_js(&key, &sealed, &context).await?)
 }
 
 /// Seal `plaintext` under a key derived from `password` (Argon2id, default
 /// costs). Returns the envelope as base64url.
 #[wasm_bindgen(js_name = encryptShareWithPassword)]
 pub async fn encrypt_share_with_password(
-    plaintext: Vec<u8>,
-    password: String,
-    client_id: String,
-    backup_method: String,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
 ) -> JsResult<JsString> {
-    let password = Zeroizing::new(password);
+    let password = Zeroizing::new(text(&password, "password must be a string")?);
+    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
     let context = Context::new(&client_id, &backup_method)?;
     if password.is_empty() {
         return Err(Error::InvalidInput("password must not be empty").into());
@@ -138,20 +177,21 @@ pub async fn encrypt_share_with_password(
     getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
     let params = PasswordParams::DEFAULT;
     let key = envelope::derive_password_key(&password, &params, &salt)?;
-    let sealed = webcrypto::seal(&key, KeyKind::Password { params, salt }, &context, &plaintext).await?;
-    Ok(base64::envelope_to_text(&sealed))
+    let kind = KeyKind::Password { params, salt };
+    Ok(webcrypto::seal_to_text(&key, kind, &context, &plaintext_bytes(plaintext)).await?.unchecked_into())
 }
 
 /// Open a password envelope. A wrong password throws `WRONG_PASSWORD`.
 #[wasm_bindgen(js_name = decryptShareWithPassword)]
 pub async fn decrypt_share_with_password(
     #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
-    password: String,
-    client_id: String,
-    backup_method: String,
+    #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
 ) -> JsResult<Uint8Array> {
-    let password = Zeroizing::new(password);
+    let password = Zeroizing::new(text(&password, "password must be a string")?);
+    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
     let context = Context::new(&client_id, &backup_method)?;
-    let sealed = base64::envelope_from_text(&cipher_text)?;
-    Ok(webcrypto::open_with_password_to_js(&password, &Envelope::parse(&sealed)?, &context).await?)
+    let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
+    Ok(webcrypto::open_js_with_password(&password, &sealed, &context).await?)
 }

@@ -1,111 +1,118 @@
 //! The app's Worker (docs/SERVER-API.md): where the encrypted client backup
-//! share is kept. Bodies are the `crate::wire` types.
+//! share is kept. Requests on the one request path (`http`); the bodies are
+//! the `crate::wire` shapes, kept as the JS values the Worker sent once the
+//! fields this module relies on are checked.
 
-use alloc::{string::String, format, string::ToString};
-use web_sys::Response;
+use alloc::string::String;
 
-use super::http::{self, HttpRequest};
-use super::js::FromJs;
+use wasm_bindgen::prelude::*;
+
+use super::http::{self, Answer, Request, Service};
+use super::js;
 use crate::Error;
-use crate::retry::RetryPolicy;
-use crate::wire::{
-    ClientBackupList, ClientBackupVersions, ConfirmClientBackup, ErrorBody, StoreClientBackup, StoredClientBackup,
-};
 
-pub struct ServerClient<'a> {
-    base_url: String,
-    portal_token: &'a str,
-    /// Refuse answers about another client: a wrong token or config must
-    /// not mix two users' backups.
+pub struct Server<'a> {
+    base_url: &'a str,
+    /// Answers about another client are refused: a wrong token or config
+    /// must not mix two users' backups.
     client_id: &'a str,
-    retry: RetryPolicy,
-    timeout_ms: f64,
 }
 
-impl<'a> ServerClient<'a> {
-    pub fn new(base_url: &str, portal_token: &'a str, client_id: &'a str, retry: RetryPolicy, timeout_ms: f64) -> Self {
-        ServerClient { base_url: base_url.trim_end_matches('/').to_string(), portal_token, client_id, retry, timeout_ms }
+impl<'a> Server<'a> {
+    pub fn new(base_url: &'a str, client_id: &'a str) -> Self {
+        Server { base_url: base_url.trim_end_matches('/'), client_id }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/v1/client-backups{path}", self.base_url)
+    fn request(&self, method: &'static str, backup_method: &str, action: &str, answer: Answer) -> Request {
+        let slash = if backup_method.is_empty() { "" } else { "/" };
+        let url = [self.base_url, "/v1/client-backups", slash, backup_method, action].concat();
+        Request::new(Service::Server, method, url, answer)
     }
 
-    async fn send(&self, request: HttpRequest<'_>) -> Result<Response, Error> {
-        let response = http::fetch_with_retry(&request.bearer(self.portal_token), &self.retry, self.timeout_ms).await?;
-        if response.ok() {
-            return Ok(response);
-        }
-        let status = response.status();
-        let body = http::read_json::<ErrorBody>(&response).await.ok();
-        Err(server_error(status, body))
+    /// `PUT` a new version; `notifyPortal: false`: the caller tells Portal
+    /// the key first, then asks `/notify`. Answers `StoredClientBackup`.
+    pub fn store(&self, backup_method: &str, cipher_text: &JsValue, pair_ids: &JsValue) -> Result<Request, Error> {
+        let body = js::object(&[
+            ("cipherText", cipher_text.clone()),
+            ("backupSharePairIds", pair_ids.clone()),
+            ("notifyPortal", false.into()),
+        ]);
+        self.request("PUT", backup_method, "", Answer::Json).json(&body)
     }
 
-    async fn json<T: FromJs>(&self, request: HttpRequest<'_>) -> Result<T, Error> {
-        let response = self.send(request).await?;
-        http::read_json(&response).await
+    /// Answers `ClientBackupVersions`.
+    pub fn versions(&self, backup_method: &str) -> Request {
+        self.request("GET", backup_method, "", Answer::Json)
     }
 
-    fn check_client(&self, answered: &str) -> Result<(), Error> {
-        if answered == self.client_id {
-            Ok(())
-        } else {
-            Err(Error::Remote {
+    /// Answers `ClientBackupList`.
+    pub fn list(&self) -> Request {
+        self.request("GET", "", "", Answer::Json)
+    }
+
+    pub fn delete(&self, backup_method: &str) -> Request {
+        self.request("DELETE", backup_method, "", Answer::Nothing)
+    }
+
+    /// Answers `StoredClientBackup`.
+    pub fn confirm(&self, backup_method: &str, backup_id: &JsValue) -> Result<Request, Error> {
+        let body = js::object(&[("backupId", backup_id.clone())]);
+        self.request("POST", backup_method, "/confirm", Answer::Json).json(&body)
+    }
+
+    /// Asks the Worker to tell Portal STORED_CLIENT_BACKUP_SHARE. Answers
+    /// `StoredClientBackup`.
+    pub fn notify(&self, backup_method: &str) -> Request {
+        self.request("POST", backup_method, "/notify", Answer::Json)
+    }
+
+    /// `answer`, once it is about our client.
+    pub fn ours(&self, answer: JsValue) -> Result<JsValue, Error> {
+        match js::string(&answer, "clientId") {
+            Some(client_id) if client_id == self.client_id => Ok(answer),
+            Some(_) => Err(Error::Remote {
                 code: "CLIENT_MISMATCH",
-                message: "the server answered for another client than options.clientId: wrong portalToken or clientId".into(),
+                message: "the server answered for another client than options.clientId: wrong portalToken or clientId"
+                    .into(),
                 status: None,
-            })
+            }),
+            None => Err(http::bad_answer()),
         }
     }
 
-    pub async fn store(&self, method: &str, body: &StoreClientBackup) -> Result<StoredClientBackup, Error> {
-        let stored: StoredClientBackup = self.json(HttpRequest::new("PUT", self.url(&format!("/{method}"))).json(body)?).await?;
-        self.check_client(&stored.client_id)?;
-        Ok(stored)
+    /// The `backup` of a `StoredClientBackup` answer about our client, with
+    /// the fields the flows read.
+    pub fn stored_backup(&self, answer: JsValue) -> Result<JsValue, Error> {
+        let backup = js::field(&self.ours(answer)?, "backup");
+        let readable = js::string(&backup, "backupId").is_some()
+            && js::string(&backup, "createdAt").is_some()
+            && js::boolean(&backup, "portalNotified").is_some()
+            && js::is_string_array(&backup, "backupSharePairIds");
+        if readable { Ok(backup) } else { Err(http::bad_answer()) }
     }
 
-    pub async fn versions(&self, method: &str) -> Result<ClientBackupVersions, Error> {
-        let versions: ClientBackupVersions = self.json(HttpRequest::new("GET", self.url(&format!("/{method}")))).await?;
-        self.check_client(&versions.client_id)?;
-        Ok(versions)
-    }
-
-    pub async fn list(&self) -> Result<ClientBackupList, Error> {
-        let list: ClientBackupList = self.json(HttpRequest::new("GET", self.url(""))).await?;
-        self.check_client(&list.client_id)?;
-        Ok(list)
-    }
-
-    pub async fn delete(&self, method: &str) -> Result<(), Error> {
-        self.send(HttpRequest::new("DELETE", self.url(&format!("/{method}")))).await.map(drop)
-    }
-
-    pub async fn confirm(&self, method: &str, backup_id: &str) -> Result<StoredClientBackup, Error> {
-        let body = ConfirmClientBackup { backup_id: backup_id.to_string() };
-        let request = HttpRequest::new("POST", self.url(&format!("/{method}/confirm"))).json(&body)?;
-        let stored: StoredClientBackup = self.json(request).await?;
-        self.check_client(&stored.client_id)?;
-        Ok(stored)
-    }
-
-    /// Asks the Worker to tell Portal STORED_CLIENT_BACKUP_SHARE again.
-    pub async fn notify(&self, method: &str) -> Result<StoredClientBackup, Error> {
-        let stored: StoredClientBackup =
-            self.json(HttpRequest::new("POST", self.url(&format!("/{method}/notify")))).await?;
-        self.check_client(&stored.client_id)?;
-        Ok(stored)
+    /// A `ClientBackupVersions` answer about our client: `current` and
+    /// `previous` (or `null`) carry their ciphertext and summary.
+    pub fn versions_answer(&self, answer: JsValue) -> Result<JsValue, Error> {
+        let answer = self.ours(answer)?;
+        let readable = |version: &JsValue| {
+            js::string(version, "cipherText").is_some()
+                && js::string(version, "backupId").is_some()
+                && js::string(version, "createdAt").is_some()
+                && js::boolean(version, "confirmed").is_some()
+                && js::is_string_array(version, "backupSharePairIds")
+        };
+        let previous = js::field(&answer, "previous");
+        let previous_ok = previous.is_undefined() || previous.is_null() || readable(&previous);
+        if readable(&js::field(&answer, "current")) && previous_ok { Ok(answer) } else { Err(http::bad_answer()) }
     }
 }
 
 /// The Worker's error codes a wallet can act on keep their name; the rest
 /// become SERVER_RATE_LIMITED (429: try again later, not a refusal),
 /// SERVER_REJECTED (other 4xx) or SERVER_UNAVAILABLE (5xx).
-fn server_error(status: u16, body: Option<ErrorBody>) -> Error {
-    let (code, message) = match &body {
-        Some(body) => (body.error.code.as_str(), body.error.message.as_str()),
-        None => ("", "no error body"),
-    };
-    let code = match code {
+pub fn error(status: u16, code: Option<String>, message: Option<String>) -> Error {
+    let code = match code.as_deref().unwrap_or_default() {
         "UNAUTHENTICATED" => "UNAUTHENTICATED",
         "ORIGIN_NOT_ALLOWED" => "ORIGIN_NOT_ALLOWED",
         "NOT_FOUND" => "BACKUP_NOT_FOUND",
@@ -118,5 +125,6 @@ fn server_error(status: u16, body: Option<ErrorBody>) -> Error {
         _ if status >= 500 => "SERVER_UNAVAILABLE",
         _ => "SERVER_REJECTED",
     };
-    Error::Remote { code, message: format!("server: {message}"), status: Some(status) }
+    let message = ["server: ", message.as_deref().unwrap_or("no error body")].concat();
+    Error::Remote { code, message, status: Some(status) }
 }
