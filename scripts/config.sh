@@ -10,6 +10,7 @@ out = {
     "WASM_BINDGEN_VERSION": tools["wasm-bindgen-cli"], "WASM_PACK_VERSION": tools["wasm-pack"],
     "WORKER_BUILD_VERSION": tools["worker-build"], "WRANGLER_VERSION": tools["wrangler"],
     "BINARYEN_VERSION": tools["binaryen"],
+    "SIZE_BUDGET_GZIP": str(cfg["budget"]["package-gzip"]),
 }
 for k, v in out.items():
     print(f"{k}={shlex.quote(v)}")
