@@ -13,7 +13,9 @@ const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
 const packages = targets.map((target) => {
   const dir = join(pkgDir, target);
-  const files = readdirSync(dir)
+  // Everything a page loads: the wasm and the JS glue, wasm-bindgen's
+  // snippets (JS the module imports) included.
+  const files = readdirSync(dir, { recursive: true })
     .filter((f) => f.endsWith('.wasm') || (f.endsWith('.js') && !f.endsWith('.d.ts')))
     .map((file) => {
       const bytes = readFileSync(join(dir, file));

@@ -9,6 +9,7 @@ mod join;
 mod js;
 mod js_error;
 mod options;
+mod platform;
 mod portal;
 mod server;
 pub mod webcrypto;
@@ -102,8 +103,10 @@ export interface SealedShare {
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(typescript_type = "SealedShare")]
-    pub type SealedShare;
+    #[wasm_bindgen(typescript_type = "Promise<SealedShare>")]
+    pub type SealedSharePromise;
+    #[wasm_bindgen(typescript_type = "Promise<Uint8Array>")]
+    pub type PlaintextPromise;
 }
 
 /// A string argument, or `INVALID_INPUT` naming it.
@@ -130,32 +133,37 @@ fn context_args(client_id: &JsValue, backup_method: &JsValue) -> Result<(String,
 /// Seal `plaintext` under a fresh random key, bound to (clientId, backupMethod).
 /// AES-GCM runs in WebCrypto.
 #[wasm_bindgen(js_name = encryptShare)]
-pub async fn encrypt_share(
+pub fn encrypt_share(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
-) -> JsResult<SealedShare> {
-    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
-    let context = Context::new(&client_id, &backup_method)?;
-    let key = BackupKey::generate()?;
-    let cipher_text = webcrypto::seal_to_text(&key, KeyKind::Random, &context, &plaintext_bytes(plaintext)).await?;
-    // One plain object, built once: no class wrapper, no getters into wasm memory.
-    Ok(js::object(&[("key", key.to_text().as_str().into()), ("cipherText", cipher_text)]).unchecked_into())
+) -> SealedSharePromise {
+    let sealing = context_args(&client_id, &backup_method).and_then(|(client_id, backup_method)| {
+        webcrypto::seal_share(&Context::new(&client_id, &backup_method)?, &plaintext_bytes(plaintext))
+    });
+    promise(sealing).unchecked_into()
 }
 
 /// Open a ciphertext from `encryptShare` with its key.
 #[wasm_bindgen(js_name = decryptShare)]
-pub async fn decrypt_share(
+pub fn decrypt_share(
     #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
-) -> JsResult<Uint8Array> {
-    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
-    let context = Context::new(&client_id, &backup_method)?;
-    let key = BackupKey::from_text(&Zeroizing::new(text(&key, "key must be a string")?))?;
-    let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
-    Ok(webcrypto::open_js(&key, &sealed, &context).await?)
+) -> PlaintextPromise {
+    let opening = context_args(&client_id, &backup_method).and_then(|(client_id, backup_method)| {
+        let context = Context::new(&client_id, &backup_method)?;
+        let key = BackupKey::from_text(&Zeroizing::new(text(&key, "key must be a string")?))?;
+        webcrypto::open_share(&key, &webcrypto::SealedBytes::from_text(&cipher_text)?, &context)
+    });
+    promise(opening).unchecked_into()
+}
+
+/// The platform's promise, or one rejected with the error: like an `async`
+/// function, these never throw.
+fn promise(answer: Result<js_sys::Promise, Error>) -> js_sys::Promise {
+    answer.unwrap_or_else(|error| js_sys::Promise::reject(&error.into()))
 }
 
 /// Seal `plaintext` under a key derived from `password` (Argon2id, default

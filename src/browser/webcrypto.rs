@@ -3,7 +3,10 @@
 //! `crate::envelope`, so the bytes equal the native `aes-gcm` path (a
 //! browser test reproduces the known-answer vectors through here).
 //!
-//! The bulk of an envelope never enters wasm memory: the plaintext goes from
+//! Each operation is one call into a few lines of JS (the key import, the
+//! parameters and the WebCrypto call chained there) and one promise back:
+//! a call across the wasm boundary costs more than the JS it saves. The
+//! bulk of an envelope never enters wasm memory: the plaintext goes from
 //! the caller's buffer to WebCrypto, the ciphertext from WebCrypto's buffer
 //! to the base64url text, and back. Only the header (at most
 //! `MAX_HEADER_LEN` bytes) is read or written in Rust.
@@ -11,21 +14,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CryptoKey, SubtleCrypto};
 
-use super::{base64, js};
+use super::{base64, js, platform};
 use crate::Error;
 use crate::envelope::{self, BackupKey, Context, Envelope, Header, KeyKind, MAX_HEADER_LEN, NONCE_LEN};
-
-fn subtle() -> Result<SubtleCrypto, Error> {
-    let subtle = js::field(&js::field(&js_sys::global(), "crypto"), "subtle");
-    // `crypto.subtle` is undefined outside secure contexts (plain http pages
-    // other than localhost).
-    if subtle.is_undefined() { Err(unavailable()) } else { Ok(subtle.unchecked_into()) }
-}
 
 fn unavailable() -> Error {
     Error::Remote {
@@ -35,49 +30,43 @@ fn unavailable() -> Error {
     }
 }
 
-/// WebCrypto, the key imported and the algorithm parameters built: what
-/// one AES-GCM call needs.
-async fn aes_gcm(
-    key: &BackupKey,
-    nonce: &[u8; NONCE_LEN],
-    aad: &[u8],
-) -> Result<(SubtleCrypto, CryptoKey, Object), Error> {
-    let subtle = subtle()?;
-    let usages: Array = ["encrypt", "decrypt"].into_iter().map(JsValue::from).collect();
-    let raw = Uint8Array::from(key.as_bytes().as_slice());
-    let promise = subtle.import_key_with_str("raw", &raw, "AES-GCM", false, &usages).map_err(|_| unavailable())?;
-    let crypto_key = JsFuture::from(promise).await.map_err(|_| unavailable())?.unchecked_into();
-    let algorithm = js::object(&[
-        ("name", "AES-GCM".into()),
-        ("iv", Uint8Array::from(nonce.as_slice()).into()),
-        ("additionalData", Uint8Array::from(aad).into()),
-    ]);
-    Ok((subtle, crypto_key, algorithm.unchecked_into()))
+/// A bridge function's answer: its promise, or `unavailable` for null.
+fn promise(answer: JsValue) -> Result<Promise, Error> {
+    if answer.is_null() { Err(unavailable()) } else { Ok(answer.unchecked_into()) }
 }
 
-/// Seals `plaintext` (a JS buffer: it is not copied into wasm memory) into
-/// the envelope's bytes, in JS memory.
-async fn seal_js(
+/// Seals `plaintext` (a JS buffer: it is not copied into wasm memory): a
+/// promise of `{key: key_text, cipherText}`, the envelope's base64url text.
+fn seal_share_with(
     key: &BackupKey,
     kind: KeyKind,
     nonce: &[u8; NONCE_LEN],
     context: &Context<'_>,
     plaintext: &Uint8Array,
-) -> Result<Uint8Array, Error> {
+    key_text: &str,
+) -> Result<Promise, Error> {
     if plaintext.length() as usize > envelope::MAX_PLAINTEXT_LEN {
         return Err(Error::InvalidInput("plaintext larger than 4 MiB"));
     }
     let header = envelope::encode_header(&kind, nonce);
-    let (subtle, crypto_key, algorithm) = aes_gcm(key, nonce, &envelope::associated_data(&header, context)).await?;
-    let promise =
-        subtle.encrypt_with_object_and_js_u8_array(&algorithm, &crypto_key, plaintext).map_err(|_| unavailable())?;
-    let ciphertext = JsFuture::from(promise).await.map_err(|_| Error::InvalidInput("WebCrypto refused to encrypt"))?;
-    // The header, then WebCrypto's ciphertext and tag where they are.
-    let ciphertext = Uint8Array::new(&ciphertext);
-    let sealed = Uint8Array::new_with_length((header.len() as u32) + ciphertext.length());
-    sealed.subarray(0, header.len() as u32).copy_from(&header);
-    sealed.set(&ciphertext, header.len() as u32);
-    Ok(sealed)
+    let aad = envelope::associated_data(&header, context);
+    let refused = Error::InvalidInput("WebCrypto refused to encrypt");
+    let (code, message) = (refused.code(), refused.message());
+    promise(platform::seal_share(key.as_bytes(), &header, nonce, &aad, plaintext, key_text, code, &message))
+}
+
+/// `encryptShare`: a promise of `{key, cipherText}` under a fresh key. No
+/// Rust future: the promise is the platform's own, so a call costs one
+/// crossing into JS and no turns through wasm-bindgen-futures.
+pub fn seal_share(context: &Context<'_>, plaintext: &Uint8Array) -> Result<Promise, Error> {
+    let key = BackupKey::generate()?;
+    seal_share_with(&key, KeyKind::Random, &envelope::random_nonce()?, context, plaintext, &key.to_text())
+}
+
+/// Awaits a sealing: the envelope's text.
+async fn cipher_text(sealing: Promise) -> Result<JsValue, Error> {
+    let sealed = JsFuture::from(sealing).await.map_err(|_| Error::InvalidInput("WebCrypto refused to encrypt"))?;
+    Ok(js::field(&sealed, "cipherText"))
 }
 
 /// Seals like `envelope::seal` / `seal_with_password` with a fresh nonce,
@@ -89,8 +78,7 @@ pub async fn seal_to_text(
     context: &Context<'_>,
     plaintext: &Uint8Array,
 ) -> Result<JsValue, Error> {
-    let sealed = seal_js(key, kind, &envelope::random_nonce()?, context, plaintext).await?;
-    Ok(base64::to_text(&sealed).into())
+    cipher_text(seal_share_with(key, kind, &envelope::random_nonce()?, context, plaintext, "")?).await
 }
 
 /// Seals like `envelope::seal` / `seal_with_password`, with a fresh nonce.
@@ -108,7 +96,8 @@ pub async fn seal_with_nonce(
     context: &Context<'_>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    Ok(seal_js(key, kind, nonce, context, &Uint8Array::from(plaintext)).await?.to_vec())
+    let sealing = seal_share_with(key, kind, nonce, context, &Uint8Array::from(plaintext), "")?;
+    base64::envelope_from_text(&cipher_text(sealing).await?)
 }
 
 /// An envelope left in JS memory: its header read in Rust, the ciphertext
@@ -141,16 +130,20 @@ impl SealedBytes {
     }
 }
 
+/// `decryptShare`: a promise of the plaintext of `sealed`, like `seal_share`
+/// without a Rust future. A failure to authenticate rejects with `CannotDecrypt`.
+pub fn open_share(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>) -> Result<Promise, Error> {
+    let aad = envelope::associated_data(&sealed.header_bytes, context);
+    let failed = Error::CannotDecrypt;
+    let (code, message) = (failed.code(), failed.message());
+    promise(platform::open_share(key.as_bytes(), &sealed.header.nonce, &aad, &sealed.sealed, code, &message))
+}
+
 /// Opens `sealed` with `key`; the plaintext stays in WebCrypto's buffer.
 /// Any failure is `CannotDecrypt`.
 pub async fn open_js(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>) -> Result<Uint8Array, Error> {
-    let aad = envelope::associated_data(&sealed.header_bytes, context);
-    let (subtle, crypto_key, algorithm) = aes_gcm(key, &sealed.header.nonce, &aad).await?;
-    let promise = subtle
-        .decrypt_with_object_and_js_u8_array(&algorithm, &crypto_key, &sealed.sealed)
-        .map_err(|_| unavailable())?;
-    let plaintext = JsFuture::from(promise).await.map_err(|_| Error::CannotDecrypt)?;
-    Ok(Uint8Array::new(&plaintext))
+    let opening = open_share(key, sealed, context)?;
+    Ok(JsFuture::from(opening).await.map_err(|_| Error::CannotDecrypt)?.unchecked_into())
 }
 
 /// Opens a password envelope: Argon2id in Rust (WebCrypto has none), then
@@ -194,7 +187,6 @@ pub async fn open_with_password(
 /// SHA-256 (a browser test checks both give the same name).
 pub async fn key_file_name(custodian_id: &str, client_id: &str) -> Result<String, Error> {
     let preimage = crate::drive::key_file_name_preimage(custodian_id, client_id)?;
-    let promise = subtle()?.digest_with_str_and_u8_array("SHA-256", &preimage).map_err(|_| unavailable())?;
-    let digest = JsFuture::from(promise).await.map_err(|_| unavailable())?;
-    Ok(crate::drive::key_file_name_from_digest(&Uint8Array::new(&digest).to_vec()))
+    let digest = JsFuture::from(promise(platform::sha256(&preimage))?).await.map_err(|_| unavailable())?;
+    Ok(crate::drive::key_file_name_from_digest(&digest.unchecked_into::<Uint8Array>().to_vec()))
 }

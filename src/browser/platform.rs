@@ -1,0 +1,117 @@
+//! The browser's own WebCrypto and base64url, reached through a few lines of
+//! JS. Each operation is one call from wasm and at most one promise back:
+//! a call across the wasm boundary, and a promise turn through
+//! wasm-bindgen-futures, cost more than the JS they would save. Byte arrays
+//! from wasm arrive as views of its memory and are copied before the first
+//! `await`. The decisions (envelope header, associated data, strictness of
+//! the text, error codes) stay in Rust.
+
+use js_sys::{JsString, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+const WRITE = { alphabet: 'base64url', omitPadding: true };
+const READ = { alphabet: 'base64url' };
+
+// base64url without padding.
+export function toText(bytes) {
+  if (bytes.toBase64) return bytes.toBase64(WRITE);
+  let binary = '';
+  for (let at = 0; at < bytes.length; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// The bytes of `text` if it is exactly what toText writes for them; else
+// undefined (no fromBase64 here, or the text is not canonical: Rust decides).
+export function fromText(text) {
+  if (!Uint8Array.fromBase64) return undefined;
+  try {
+    const bytes = Uint8Array.fromBase64(text, READ);
+    return bytes.toBase64(WRITE) === text ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// The shape js_error.rs gives every error of the package.
+function failure(code, message) {
+  const error = new Error(message);
+  error.name = 'PortalBackupError';
+  error.code = code;
+  return error;
+}
+
+// AES-256-GCM: the key imported, then encrypt or decrypt, then `done` or
+// `failed` on WebCrypto's answer (one promise turn each). null when
+// crypto.subtle is missing (not a secure context).
+function aesGcm(usage, raw, iv, additionalData, data, done, failed) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;
+  const params = { name: 'AES-GCM', iv: iv.slice(), additionalData: additionalData.slice() };
+  const key = subtle.importKey('raw', raw.slice(), 'AES-GCM', false, [usage]);
+  return key.then((key) => subtle[usage](params, key, data)).then(done, failed);
+}
+
+// The envelope's text: `header`, then WebCrypto's ciphertext and tag. When
+// the header is whole 3-byte groups (a random-key envelope's 18 bytes), the
+// text of the whole is the texts of the parts end to end: no copy of the
+// ciphertext.
+function envelopeText(header, sealed) {
+  const body = new Uint8Array(sealed);
+  if (header.length % 3 === 0) return toText(header) + toText(body);
+  const bytes = new Uint8Array(header.length + body.length);
+  bytes.set(header);
+  bytes.set(body, header.length);
+  return toText(bytes);
+}
+
+// encryptShare's answer, {key, cipherText}; a failure rejects with `code`.
+export function sealShare(raw, header, iv, additionalData, plaintext, key, code, message) {
+  const head = header.slice();
+  return aesGcm('encrypt', raw, iv, additionalData, plaintext, (sealed) => ({ key, cipherText: envelopeText(head, sealed) }), () => {
+    throw failure(code, message);
+  });
+}
+
+// decryptShare's answer, the plaintext; a failure rejects with `code`.
+export function openShare(raw, iv, additionalData, sealed, code, message) {
+  return aesGcm('decrypt', raw, iv, additionalData, sealed, (plaintext) => new Uint8Array(plaintext), () => {
+    throw failure(code, message);
+  });
+}
+
+export function sha256(data) {
+  const subtle = globalThis.crypto?.subtle;
+  return subtle ? subtle.digest('SHA-256', data.slice()).then((digest) => new Uint8Array(digest)) : null;
+}
+"#)]
+extern "C" {
+    /// base64url without padding (`Uint8Array.prototype.toBase64`, else `btoa`).
+    #[wasm_bindgen(js_name = toText)]
+    pub fn to_text(bytes: &Uint8Array) -> JsString;
+    /// The bytes of canonical base64url text where the platform decodes it
+    /// natively, else `undefined`.
+    #[wasm_bindgen(js_name = fromText)]
+    pub fn from_text(text: &JsString) -> JsValue;
+    /// A promise of `{key, cipherText}`: the envelope (`header`, then the
+    /// ciphertext and tag of `plaintext`) as text; or a rejection with a
+    /// PortalBackupError of `code` and `message`. null without WebCrypto.
+    #[wasm_bindgen(js_name = sealShare)]
+    pub fn seal_share(
+        raw: &[u8],
+        header: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &Uint8Array,
+        key: &str,
+        code: &str,
+        message: &str,
+    ) -> JsValue;
+    /// A promise of the plaintext of `sealed` (ciphertext and tag), or a
+    /// rejection with a PortalBackupError of `code` and `message`. null
+    /// without WebCrypto.
+    #[wasm_bindgen(js_name = openShare)]
+    pub fn open_share(raw: &[u8], iv: &[u8], aad: &[u8], sealed: &Uint8Array, code: &str, message: &str) -> JsValue;
+    /// A promise of the SHA-256 digest, or null without WebCrypto.
+    pub fn sha256(data: &[u8]) -> JsValue;
+}
