@@ -109,11 +109,11 @@ if (crypto) {
     const perByteNs = ((extra1 - extra8) * 1000) / (e1.size - e8.size);
     const fixedUs = extra8 - (perByteNs * e8.size) / 1000;
     const perByteAt8 = (perByteNs * e8.size) / 1000;
-    const parts = [[perByteAt8, `about ${fmt(perByteNs)} ns per byte (${fmt(perByteAt8)} µs at 8 KiB: base64url text of the envelope in Rust, which the release profile builds at opt-level "z", and copies into and out of wasm memory)`],
-      [fixedUs, `about ${fmt(fixedUs)} µs per call whatever the size (key generation, header and associated data, the SealedShare object and its two strings, promise turns through wasm-bindgen-futures on top of WebCrypto's own two)`]]
+    const parts = [[perByteAt8, `about ${fmt(perByteNs)} ns per byte (${fmt(perByteAt8)} µs at 8 KiB: the envelope's base64url text, written by the platform's toBase64 in the JS bridge, src/browser/platform.rs)`],
+      [fixedUs, `about ${fmt(fixedUs)} µs per call whatever the size (key generation, header and associated data in wasm, one call into the JS bridge and the promise it answers, the {key, cipherText} object)`]]
       .sort((x, y) => y[0] - x[0]).map((x) => x[1]);
-    miss('Envelope speed (2)', `AES-GCM itself is WebCrypto's on the module's path too (${crypto.modulePath}); the time on top is the module's own work around it. Fitting the two sizes, encrypt costs ${parts[0]}, plus ${parts[1]}. Not profiled: these are the candidates, not measured shares. Decrypt also decodes the base64url text.`,
-      'profile the bench page (`bench/page/crypto.html`) in Chromium\'s performance panel to split the fixed cost; for the per-byte part, build base64ct at opt-level 3 like the AES crates, or hand WebCrypto\'s ArrayBuffer to JS and encode there; re-run `BENCH_PARTS=crypto ./scripts/bench`.');
+    miss('Envelope speed (2)', `AES-GCM itself is WebCrypto's on the module's path too (${crypto.modulePath}); the time on top is the module's own work around it. Fitting the two sizes, encrypt costs ${parts[0]}, plus ${parts[1]}. Decrypt also reads the 11 KB base64url text back (Uint8Array.fromBase64, then a re-encode to refuse non-canonical text), work raw WebCrypto on bytes does not do; \`node bench/envelope-split.mjs\` splits both calls' CPU profiles and times that text alone.`,
+      'a faster read of the text than the platform\'s fromBase64 (atob and a wasm decoder were slower here), or an entry point that takes the envelope as bytes; re-run `BENCH_PARTS=crypto ./scripts/bench`.');
   }
   const a = crypto.argon2;
   goal('3a. Argon2id vs hash-wasm (Chromium)', 'faster (< 1.0×)', `${a.ratio_module_vs_hashwasm}× (${fmt(a.median_ms.module)} vs ${fmt(a.median_ms.hashwasm)} ms)`, a.ratio_module_vs_hashwasm < 1);
