@@ -68,7 +68,7 @@ if (size) {
   const aes = group(['aes', 'aes_gcm', 'cipher', 'ctr', 'ghash', 'polyval', 'universal_hash', 'aead', 'cmov', 'hybrid_array']);
   const argon = group(['argon2', 'blake2']);
   sizeLines.push('', `Grouped: AES-GCM in Rust (aes, aes-gcm, ctr, ghash, polyval, cipher, aead, hybrid-array, cmov) ${kib(aes)};`,
-    `Argon2id (argon2, blake2) ${kib(argon)}; allocator (dlmalloc) ${kib(group(['dlmalloc']))}; formatting and panics (core, alloc, std) ${kib(group(['core', 'alloc', 'std', '__rustc']))}.`);
+    `Argon2id (argon2, blake2) ${kib(argon)}; allocator (talc, dlmalloc) ${kib(group(['talc', 'dlmalloc']))}; core, alloc and std (formatting, panics, collections, allocator glue) ${kib(group(['core', 'alloc', 'std', '__rustc']))}.`);
   if (size.notes) sizeLines.push('', ...size.notes);
 } else {
   goal('1. npm package, gzip -9', '≤ 64 KiB', `not measured: ${why('size')}`, null);
