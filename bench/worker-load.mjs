@@ -8,6 +8,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPortal, backupSharePairId } from '../tests/standins/portal.mjs';
@@ -52,7 +53,13 @@ async function throughput() {
     // CLIENT_WRITES raised (as tests not about limits do): the PUT load is one
     // client writing thousands of times a minute. Both Workers still call the
     // binding on every write.
-    for (const kind of ['rust', 'js']) workers[kind] = await startWorker({ kind, port: 0, portalUrl: portal.url, webhookSecret, shareKeys, rateLimits: { CLIENT_WRITES: 1_000_000_000 } });
+    // BENCH_RUST_SCRIPT: another Rust bundle's index.js (inside the project,
+    // e.g. the committed tree built under bench/out while the working tree
+    // holds uncommitted Worker changes); worker/build by default.
+    for (const kind of ['rust', 'js']) {
+      const scriptPath = kind === 'rust' ? process.env.BENCH_RUST_SCRIPT : undefined;
+      workers[kind] = await startWorker({ kind, scriptPath, port: 0, portalUrl: portal.url, webhookSecret, shareKeys, rateLimits: { CLIENT_WRITES: 1_000_000_000 } });
+    }
     const pairIds = [backupSharePairId(CLIENT, 'SECP256K1'), backupSharePairId(CLIENT, 'ED25519')];
     const putBody = { cipherText: envelopeText(), backupSharePairIds: pairIds };
     const seedShares = Object.fromEntries(['GDRIVE-SECP256K1', 'GDRIVE-ED25519'].map((m) => [m, custodianShare(CLIENT, m)]));
@@ -122,7 +129,9 @@ async function throughput() {
         ratio_rps: round(median(rps), 2), ratio_p99: round(median(pairRatios.map((x) => x.p99)), 2), ratio_cpu: round(median(cpu), 2),
         spread_rps: spread(rps), spread_cpu: spread(cpu), runs });
     }
+    const commit = execFileSync('git', ['describe', '--always', '--dirty=+uncommitted'], { encoding: 'utf8' }).trim();
     const lines = [
+      `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at ${commit}${process.env.BENCH_RUST_SCRIPT ? ` (Rust bundle: ${process.env.BENCH_RUST_SCRIPT})` : ''}, load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')} at the end.`,
       `Both Workers in workerd ${'(Miniflare ' + (await import('miniflare/package.json', { with: { type: 'json' } })).default.version + ')'} on this machine, in-memory KV, the Portal stand-in`,
       `(Node, same machine) answering the token check (cached 60 s by both) and the PATCH after each PUT. Load: wrk, 1 thread,`,
       `16 connections, ${seconds} s per run after a ${QUICK ? 2 : 3} s warm-up per Worker; ${pairs} pair(s) per route alternating Rust, JS, Rust, JS...`,
