@@ -37,6 +37,26 @@ fn main() {
         "pCost": params.p_cost, "saltHex": hex::encode(salt), "nonceHex": hex::encode(nonce),
         "plaintextHex": hex::encode(pt), "envelope": envelope::envelope_to_text(&sealed),
     }));
+    // Passkey: the key is HKDF-SHA-256 of a fixed PRF output, as WebCrypto
+    // derives it from the authenticator's answer in the browser.
+    let passkey_cases: [(&str, [u8; 32], Vec<u8>, &str, [u8; 12], &[u8]); 2] = [
+        ("passkey, 32-byte credential id", [0x77; 32], (0..32).collect(), "localhost", [0x44; 12], b"{\"SECP256K1\":{\"id\":\"p3\",\"share\":\"s\"}}"),
+        ("passkey, 67-byte credential id", core::array::from_fn(|i| 0x80 ^ i as u8), (0..67).map(|i| 0xc0 ^ i).collect(), "wallet.example.com", [0x55; 12], plaintext.as_bytes()),
+    ];
+    for (name, prf_output, credential_id, rp_id, nonce, pt) in passkey_cases {
+        let ctx = Context::new("cm2clientdemo0000000000001", "PASSKEY").unwrap();
+        let prf_salt = envelope::passkey_prf_salt(rp_id, &ctx).unwrap();
+        let mut key = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(None, &prf_output).expand(envelope::PASSKEY_HKDF_INFO, &mut key).unwrap();
+        let kind = KeyKind::Passkey { credential_id: credential_id.clone(), prf_salt };
+        let sealed = envelope::seal_with_nonce(&BackupKey::from_bytes(key), kind, &nonce, &ctx, pt).unwrap();
+        vectors.push(json!({
+            "name": name, "clientId": ctx.client_id, "backupMethod": ctx.backup_method,
+            "rpId": rp_id, "prfOutputHex": hex::encode(prf_output), "credentialIdHex": hex::encode(&credential_id),
+            "prfSaltHex": hex::encode(prf_salt), "passkeyKeyHex": hex::encode(key), "nonceHex": hex::encode(nonce),
+            "plaintextHex": hex::encode(pt), "envelope": envelope::envelope_to_text(&sealed),
+        }));
+    }
     let file: Value = json!({
         "description": "portal-backup envelope v1 known-answer vectors; see docs/ENVELOPE.md. Written once by examples/write_vectors.rs.",
         "vectors": vectors,

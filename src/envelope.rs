@@ -2,7 +2,7 @@
 //! the browser. Byte layout in `docs/ENVELOPE.md`.
 //!
 //! ```text
-//! magic "PBAK" | version 0x01 | key kind | [kdf params] | nonce (12) | ciphertext || tag (16)
+//! magic "PBAK" | version 0x01 | key kind | [kdf params | passkey] | nonce (12) | ciphertext || tag (16)
 //! ```
 //! Everything before the ciphertext is the header; the AEAD's associated
 //! data is the header followed by the context (clientId, backupMethod), so
@@ -22,12 +22,22 @@ pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 pub const SALT_LEN: usize = 16;
+/// The WebAuthn PRF evaluation salt of a passkey envelope.
+pub const PRF_SALT_LEN: usize = 32;
+/// WebAuthn bounds a credential id to 1023 bytes.
+pub const MAX_CREDENTIAL_ID_LEN: usize = 1023;
+/// HKDF-SHA-256 `info` for a passkey envelope's key (salt empty, ikm = the
+/// 32-byte PRF output). WebCrypto derives it in the browser.
+pub const PASSKEY_HKDF_INFO: &[u8] = b"portal-backup/v1/passkey";
+/// Domain separation of the PRF evaluation salt; see [`passkey_prf_salt_preimage`].
+pub const PASSKEY_PRF_DOMAIN: &[u8] = b"portal-backup/v1/passkey-prf";
 /// A client backup is a few KiB; this bound only stops absurd inputs.
 pub const MAX_PLAINTEXT_LEN: usize = 4 * 1024 * 1024;
 const MAX_CONTEXT_FIELD_LEN: usize = 1024;
 
 const KIND_RANDOM_KEY: u8 = 0x01;
 const KIND_PASSWORD: u8 = 0x02;
+const KIND_PASSKEY: u8 = 0x03;
 
 /// A 256-bit AES key. Wiped on drop; never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
@@ -135,6 +145,9 @@ pub enum KeyKind {
     Random,
     /// A key derived from a password with Argon2id.
     Password { params: PasswordParams, salt: [u8; SALT_LEN] },
+    /// A key derived (HKDF-SHA-256) from a passkey's WebAuthn PRF output for
+    /// `prf_salt`; `credential_id` names the passkey (1 to 1023 bytes).
+    Passkey { credential_id: Vec<u8>, prf_salt: [u8; PRF_SALT_LEN] },
 }
 
 /// A parsed envelope, borrowing the bytes it was read from.
@@ -174,8 +187,9 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// The longest header: magic, version, key kind, Argon2id costs and salt, nonce.
-pub const MAX_HEADER_LEN: usize = MAGIC.len() + 2 + 9 + SALT_LEN + NONCE_LEN;
+/// The longest header: magic, version, key kind, the longest key parameters
+/// (a passkey's: u16 length, credential id, PRF salt), nonce.
+pub const MAX_HEADER_LEN: usize = MAGIC.len() + 2 + 2 + MAX_CREDENTIAL_ID_LEN + PRF_SALT_LEN + NONCE_LEN;
 
 /// An envelope's header, read without its ciphertext: a browser reads the
 /// first bytes of an envelope that stays in JS memory.
@@ -212,6 +226,14 @@ impl Header {
                 let salt = reader.array::<SALT_LEN>()?;
                 KeyKind::Password { params, salt }
             }
+            KIND_PASSKEY => {
+                let len = usize::from(u16::from_be_bytes(reader.array::<2>()?));
+                if !(1..=MAX_CREDENTIAL_ID_LEN).contains(&len) {
+                    return Err(Error::Malformed("passkey credential id length out of range"));
+                }
+                let credential_id = reader.take(len)?.to_vec();
+                KeyKind::Passkey { credential_id, prf_salt: reader.array::<PRF_SALT_LEN>()? }
+            }
             _ => return Err(Error::Malformed("unknown key kind")),
         };
         let nonce = reader.array::<NONCE_LEN>()?;
@@ -235,6 +257,13 @@ pub fn encode_header(kind: &KeyKind, nonce: &[u8; NONCE_LEN]) -> Vec<u8> {
             header.extend_from_slice(&params.t_cost.to_be_bytes());
             header.push(params.p_cost);
             header.extend_from_slice(salt);
+        }
+        KeyKind::Passkey { credential_id, prf_salt } => {
+            header.push(KIND_PASSKEY);
+            // `check_passkey` bounds the id to 1023 bytes.
+            header.extend_from_slice(&(credential_id.len() as u16).to_be_bytes());
+            header.extend_from_slice(credential_id);
+            header.extend_from_slice(prf_salt);
         }
     }
     header.extend_from_slice(nonce);
@@ -278,6 +307,7 @@ pub fn seal_with_nonce(
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(Error::InvalidInput("plaintext larger than 4 MiB"));
     }
+    kind.check()?;
     let mut envelope = encode_header(&kind, nonce);
     let aad = associated_data(&envelope, context);
     let sealed = key
@@ -291,6 +321,49 @@ pub fn seal_with_nonce(
 /// Open an envelope sealed under a random key.
 pub fn open(key: &BackupKey, context: &Context, envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     Envelope::parse(envelope)?.open(key, context)
+}
+
+impl KeyKind {
+    /// What a reader would refuse, refused before writing: a passkey's
+    /// credential id must be 1 to 1023 bytes.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            KeyKind::Passkey { credential_id, .. }
+                if !(1..=MAX_CREDENTIAL_ID_LEN).contains(&credential_id.len()) =>
+            {
+                Err(Error::InvalidInput("a passkey credential id must be 1 to 1023 bytes"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the PRF evaluation salt of a passkey envelope hashes: it binds the
+/// passkey's key to this app (the WebAuthn relying party id), the client and
+/// the method, so another app or client asking the same passkey gets another key.
+///
+/// `"portal-backup/v1/passkey-prf" || 0x00 || u16be len || rpId || u16be len || clientId || u16be len || backupMethod`
+pub fn passkey_prf_salt_preimage(rp_id: &str, context: &Context) -> Result<Vec<u8>> {
+    if rp_id.is_empty() || rp_id.len() > MAX_CONTEXT_FIELD_LEN {
+        return Err(Error::InvalidInput("rpId must be 1 to 1024 bytes"));
+    }
+    let mut preimage = Vec::with_capacity(PASSKEY_PRF_DOMAIN.len() + 7 + rp_id.len() + context.client_id.len() + context.backup_method.len());
+    preimage.extend_from_slice(PASSKEY_PRF_DOMAIN);
+    preimage.push(0);
+    for field in [rp_id, context.client_id, context.backup_method] {
+        // Each field is at most 1024 bytes (Context::new and the check above).
+        preimage.extend_from_slice(&(field.len() as u16).to_be_bytes());
+        preimage.extend_from_slice(field.as_bytes());
+    }
+    Ok(preimage)
+}
+
+/// The PRF evaluation salt: SHA-256 of [`passkey_prf_salt_preimage`]. The
+/// browser hashes the same preimage with WebCrypto; the salt is stored in
+/// the envelope's header, so recovery never recomputes it.
+pub fn passkey_prf_salt(rp_id: &str, context: &Context) -> Result<[u8; PRF_SALT_LEN]> {
+    use sha2::Digest;
+    Ok(sha2::Sha256::digest(passkey_prf_salt_preimage(rp_id, context)?).into())
 }
 
 /// Derive the AES key for a password envelope with Argon2id.

@@ -2,7 +2,7 @@
 //! Chromium (`wasm-pack test --headless --chrome`), where randomness comes
 //! from WebCrypto. The same vector files must give the same bytes in both.
 
-use portal_backup::envelope::{self, BackupKey, Context, PasswordParams};
+use portal_backup::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
 use portal_backup::Error;
 use serde::Deserialize;
 
@@ -22,9 +22,11 @@ use vectors::vectors;
 fn known_answer_vectors_open_to_their_plaintext() {
     for v in &vectors() {
         let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
-        let opened = match &v.password {
-            Some(password) => envelope::open_with_password(password, &v.context(), &sealed),
-            None => envelope::open(&BackupKey::from_text(v.key.as_ref().unwrap()).unwrap(), &v.context(), &sealed),
+        let opened = match (&v.password, &v.key) {
+            (Some(password), _) => envelope::open_with_password(password, &v.context(), &sealed),
+            (None, Some(key)) => envelope::open(&BackupKey::from_text(key).unwrap(), &v.context(), &sealed),
+            // Passkey: the key HKDF derives from the vector's PRF output.
+            (None, None) => envelope::open(&v.key_and_kind().0, &v.context(), &sealed),
         };
         assert_eq!(hex::encode(&opened.unwrap()[..]), v.plaintext_hex, "vector {}", v.name);
     }
@@ -164,4 +166,53 @@ fn password_round_trip_with_small_costs() {
     assert_eq!(&envelope::open_with_password("correct horse", &ctx, &sealed).unwrap()[..], b"share");
     let random_key = BackupKey::generate().unwrap();
     assert_eq!(envelope::open(&random_key, &ctx, &sealed).unwrap_err(), Error::CannotDecrypt);
+}
+
+#[test]
+fn a_passkey_header_names_its_credential_and_prf_salt() {
+    let v = vectors().into_iter().find(|v| v.prf_output_hex.is_some()).expect("a passkey vector");
+    let sealed = envelope::envelope_from_text(&v.envelope).unwrap();
+    let (key, kind) = v.key_and_kind();
+    assert_eq!(Envelope::parse(&sealed).unwrap().kind, kind);
+    // Another passkey (another PRF output) does not open it.
+    assert_eq!(envelope::open(&BackupKey::from_bytes([0x78; 32]), &v.context(), &sealed).unwrap_err(), Error::CannotDecrypt);
+    flip_every_byte(&sealed, |i, tampered| {
+        assert!(envelope::open(&key, &v.context(), tampered).is_err(), "byte {i}");
+    });
+}
+
+#[test]
+fn passkey_headers_out_of_bounds_are_malformed() {
+    let ctx = Context::new("c", "PASSKEY").unwrap();
+    let key = BackupKey::from_bytes([3; 32]);
+    let kind = |len: usize| KeyKind::Passkey { credential_id: vec![7; len], prf_salt: [9; 32] };
+    for len in [1, 1023] {
+        let sealed = envelope::seal_with_nonce(&key, kind(len), &[0; 12], &ctx, b"x").unwrap();
+        assert_eq!(&envelope::open(&key, &ctx, &sealed).unwrap()[..], b"x", "credential id of {len} bytes");
+    }
+    for len in [0, 1024] {
+        assert!(matches!(envelope::seal_with_nonce(&key, kind(len), &[0; 12], &ctx, b"x"), Err(Error::InvalidInput(_))));
+    }
+    // A header claiming a 0- or 1024-byte id, or cut inside the id or salt.
+    let sealed = envelope::seal_with_nonce(&key, kind(5), &[0; 12], &ctx, b"x").unwrap();
+    for claimed in [0u16, 1024, u16::MAX] {
+        let mut bad = sealed.clone();
+        bad[6..8].copy_from_slice(&claimed.to_be_bytes());
+        assert!(matches!(Envelope::parse(&bad), Err(Error::Malformed(_))), "claimed {claimed}");
+    }
+    for cut in [7, 10, 20, 44] {
+        assert!(matches!(Envelope::parse(&sealed[..cut]), Err(Error::Malformed(_))), "cut at {cut}");
+    }
+}
+
+#[test]
+fn the_prf_salt_binds_app_client_and_method() {
+    let salt = |rp: &str, client: &str, method: &str| envelope::passkey_prf_salt(rp, &Context::new(client, method).unwrap()).unwrap();
+    let base = salt("wallet.example.com", "client-a", "PASSKEY");
+    assert_ne!(base, salt("evil.example.com", "client-a", "PASSKEY"));
+    assert_ne!(base, salt("wallet.example.com", "client-b", "PASSKEY"));
+    assert_ne!(base, salt("wallet.example.com", "client-a", "PASSKEY-SECP256K1"));
+    // Length prefixes keep the fields apart.
+    assert_ne!(salt("ab", "c", "PASSKEY"), salt("a", "bc", "PASSKEY"));
+    assert!(envelope::passkey_prf_salt("", &Context::new("c", "PASSKEY").unwrap()).is_err());
 }

@@ -79,13 +79,15 @@ fn password() -> impl Strategy<Value = String> {
 fn envelope_like_bytes() -> impl Strategy<Value = Vec<u8>> {
     let magic = prop_oneof![3 => Just(envelope::MAGIC.to_vec()), 1 => vec(any::<u8>(), 0..=4)];
     let version = prop_oneof![3 => Just(envelope::VERSION), 1 => any::<u8>()];
-    let kind = prop_oneof![2 => Just(1u8), 2 => Just(2u8), 1 => any::<u8>()];
+    let kind = prop_oneof![2 => Just(1u8), 2 => Just(2u8), 2 => Just(3u8), 1 => any::<u8>()];
     // Small valid costs keep Argon2 cheap; any u32 is almost always refused.
     let cost = prop_oneof![1..=64u32, any::<u32>()];
     let lanes = prop_oneof![1..=2u8, any::<u8>()];
-    let header_and_body = (magic, version, kind, cost.clone(), cost, lanes, vec(any::<u8>(), 0..=96));
+    // A passkey's credential id length: mostly one the bytes can hold.
+    let credential_id_len = prop_oneof![3 => 0..=48u16, 1 => any::<u16>()];
+    let header_and_body = (magic, version, kind, cost.clone(), cost, lanes, credential_id_len, vec(any::<u8>(), 0..=96));
     let structured = (header_and_body, any::<Option<Index>>()).prop_map(
-        |((magic, version, kind, m_cost, t_cost, lanes, rest), cut)| {
+        |((magic, version, kind, m_cost, t_cost, lanes, credential_id_len, rest), cut)| {
             let mut bytes = magic;
             bytes.push(version);
             bytes.push(kind);
@@ -93,6 +95,9 @@ fn envelope_like_bytes() -> impl Strategy<Value = Vec<u8>> {
                 bytes.extend_from_slice(&m_cost.to_be_bytes());
                 bytes.extend_from_slice(&t_cost.to_be_bytes());
                 bytes.push(lanes);
+            }
+            if kind == 3 {
+                bytes.extend_from_slice(&credential_id_len.to_be_bytes());
             }
             bytes.extend_from_slice(&rest);
             if let Some(cut) = cut {
@@ -124,14 +129,32 @@ fn is_documented_read_error(error: &Error) -> bool {
 
 /// Which error a user sees after one bit of a sealed envelope flipped:
 /// the header fields have their own errors, everything else is the vague one.
-fn expected_after_flip(byte: usize, tampered: &[u8], authentication_failure: Error) -> Error {
+/// `None` for the key kind byte: see `is_kind_flip_error`.
+fn expected_after_flip(byte: usize, tampered: &[u8], authentication_failure: Error) -> Option<Error> {
     match byte {
-        0..=3 => Error::NotAnEnvelope,
-        4 => Error::UnsupportedVersion(tampered[4]),
-        // Kinds are 0x01 and 0x02: one flipped bit never turns one into the other.
-        5 => Error::Malformed("unknown key kind"),
-        _ => authentication_failure,
+        0..=3 => Some(Error::NotAnEnvelope),
+        4 => Some(Error::UnsupportedVersion(tampered[4])),
+        5 => None,
+        _ => Some(authentication_failure),
     }
+}
+
+/// A flipped bit in the key kind byte: an unknown kind, or one of the three
+/// kinds (0x01, 0x02, 0x03 are one bit apart) reading the rest of the header
+/// as its own: malformed, or it parses and does not open (the vague error),
+/// or a password is asked of an envelope that is no longer a password one.
+fn is_kind_flip_error(error: &Error, authentication_failure: &Error) -> bool {
+    matches!(error, Error::Malformed(_))
+        || error == authentication_failure
+        || *error == Error::InvalidInput("this backup is not protected by a password")
+}
+
+fn check_flip(byte: usize, tampered: &[u8], error: Error, authentication_failure: Error) -> Result<(), TestCaseError> {
+    match expected_after_flip(byte, tampered, authentication_failure.clone()) {
+        Some(expected) => prop_assert_eq!(error, expected, "byte {}", byte),
+        None => prop_assert!(is_kind_flip_error(&error, &authentication_failure), "byte {}: {:?}", byte, error),
+    }
+    Ok(())
 }
 
 // ---- envelope: arbitrary input -------------------------------------------------
@@ -168,7 +191,10 @@ proptest! {
     ) {
         let context = Context::new("client-a", "PASSWORD").unwrap();
         let error = envelope::open_with_password(&password, &context, &bytes).unwrap_err();
-        let not_a_password_envelope = matches!(Envelope::parse(&bytes), Ok(Envelope { kind: envelope::KeyKind::Random, .. }));
+        let not_a_password_envelope = matches!(
+            Envelope::parse(&bytes),
+            Ok(Envelope { kind: envelope::KeyKind::Random | envelope::KeyKind::Passkey { .. }, .. })
+        );
         prop_assert!(
             is_documented_read_error(&error)
                 || error == Error::WrongPassword
@@ -278,7 +304,38 @@ proptest! {
         let bit = bit.index(tampered.len() * 8);
         tampered[bit / 8] ^= 1 << (bit % 8);
         let error = envelope::open(&key, &context, &tampered).unwrap_err();
-        prop_assert_eq!(error, expected_after_flip(bit / 8, &tampered, Error::CannotDecrypt), "bit {}", bit);
+        check_flip(bit / 8, &tampered, error, Error::CannotDecrypt)?;
+    }
+
+    /// The same for a passkey envelope, whose header also holds the
+    /// credential id (any length WebAuthn allows) and the PRF salt: a
+    /// flipped length is malformed or misreads the header, which then does
+    /// not authenticate.
+    #[test]
+    fn flipping_any_bit_of_a_passkey_envelope_fails(
+        key in any::<[u8; 32]>(),
+        credential_id in prop_oneof![3 => vec(any::<u8>(), 1..=64), 1 => vec(any::<u8>(), 1..=1023)],
+        prf_salt in any::<[u8; 32]>(),
+        nonce in any::<[u8; 12]>(),
+        plaintext in vec(any::<u8>(), 0..=256),
+        bit in any::<Index>(),
+    ) {
+        let context = Context::new("client-a", "PASSKEY").unwrap();
+        let key = BackupKey::from_bytes(key);
+        let kind = envelope::KeyKind::Passkey { credential_id, prf_salt };
+        let sealed = envelope::seal_with_nonce(&key, kind.clone(), &nonce, &context, &plaintext).unwrap();
+        prop_assert_eq!(&Envelope::parse(&sealed).unwrap().kind, &kind);
+        prop_assert_eq!(&envelope::open(&key, &context, &sealed).unwrap()[..], &plaintext[..]);
+        let mut tampered = sealed;
+        let bit = bit.index(tampered.len() * 8);
+        tampered[bit / 8] ^= 1 << (bit % 8);
+        let error = envelope::open(&key, &context, &tampered).unwrap_err();
+        // Bytes 6 and 7 are the credential id's length.
+        if (6..8).contains(&(bit / 8)) {
+            prop_assert!(matches!(error, Error::Malformed(_)) || error == Error::CannotDecrypt, "{:?}", error);
+        } else {
+            check_flip(bit / 8, &tampered, error, Error::CannotDecrypt)?;
+        }
     }
 }
 
@@ -308,7 +365,7 @@ proptest! {
         if (6..15).contains(&(bit / 8)) && matches!(error, Error::Malformed(_)) {
             prop_assert_eq!(error, Error::Malformed("password cost parameters out of range"));
         } else {
-            prop_assert_eq!(error, expected_after_flip(bit / 8, &tampered, Error::WrongPassword), "bit {}", bit);
+            check_flip(bit / 8, &tampered, error, Error::WrongPassword)?;
         }
     }
 }
