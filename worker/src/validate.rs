@@ -40,7 +40,7 @@ pub fn backup_method(text: &str) -> Result<&str> {
 
 /// The methods the browser module backs up with: the only ones the client
 /// routes store, so one client holds at most this many client backups.
-pub const CLIENT_BACKUP_METHODS: [&str; 2] = ["GDRIVE", "PASSWORD"];
+pub const CLIENT_BACKUP_METHODS: [&str; 3] = ["GDRIVE", "PASSWORD", "PASSKEY"];
 
 /// A `{backupMethod}` of the client routes: well-formed, then supported.
 pub fn client_backup_method(text: &str) -> Result<&str> {
@@ -50,7 +50,7 @@ pub fn client_backup_method(text: &str) -> Result<&str> {
         .then_some(method)
         .ok_or(Error::invalid(
             "UNSUPPORTED_BACKUP_METHOD",
-            "backupMethod must be one the browser module supports: GDRIVE or PASSWORD",
+            "backupMethod must be one the browser module supports: GDRIVE, PASSWORD or PASSKEY",
         ))
 }
 
@@ -269,6 +269,7 @@ mod tests {
     fn client_routes_take_only_the_methods_the_browser_module_supports() {
         assert_eq!(client_backup_method("GDRIVE"), Ok("GDRIVE"));
         assert_eq!(client_backup_method("PASSWORD"), Ok("PASSWORD"));
+        assert_eq!(client_backup_method("PASSKEY"), Ok("PASSKEY"));
         for method in ["ICLOUD", "gdrive", "GDRIVE-SECP256K1"] {
             assert_eq!(
                 client_backup_method(method).map_err(|e| e.code()),
