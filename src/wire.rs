@@ -96,6 +96,23 @@ pub struct ConfirmClientBackup {
     pub backup_id: String,
 }
 
+/// `GET /v1/custodian-backups`: which custodian shares Portal stored here
+/// for the caller, and when. Never the share itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustodianBackupList {
+    pub client_id: String,
+    pub backups: Vec<CustodianBackupSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustodianBackupSummary {
+    pub backup_method: String,
+    /// ISO 8601, when the Worker stored Portal's latest delivery.
+    pub received_at: String,
+}
+
 // ---- Portal → Worker: the custodian backup share webhooks ----------------
 
 /// `POST /{webhooks_root}/backup`. Kept as loose JSON on purpose in the

@@ -144,7 +144,12 @@ async function clientBackups(client) {
 async function backUpAndRecover(t, origin, screenshotName) {
   const started = Date.now();
   if (!stack) {
-    stack = await startTestStack({ extraOrigins: APPS.flatMap(({ port, devPort }) => [port, devPort]).filter(Boolean).map((port) => `http://127.0.0.1:${port}`) });
+    stack = await startTestStack({
+      extraOrigins: APPS.flatMap(({ port, devPort }) => [port, devPort]).filter(Boolean).map((port) => `http://127.0.0.1:${port}`),
+      // Every app here backs up as the one demo client, a dozen writes a
+      // minute apiece; the 30-a-minute limit is tested in tests/worker/limits.test.mjs.
+      rateLimits: { CLIENT_WRITES: 1000 },
+    });
     browser = await launchChromium();
   }
   await resetWorld(stack);

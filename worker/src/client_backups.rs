@@ -5,12 +5,13 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use futures_util::future::{join, join_all};
-use portal_backup::wire::{ClientBackupList, StoredClientBackup};
+use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
 use worker::{Method, Response};
 
 use crate::entry::{Config, now_ms, shares};
 use crate::error::{Error, Result};
 use crate::http::{Request, Target, empty, header, json, read_body};
+use crate::custodian_directory;
 use crate::limits;
 use crate::portal::{self, bearer_token};
 use crate::store;
@@ -49,7 +50,7 @@ pub async fn handle(
     }
     let caller = authenticate(req, config).await?;
     let method = match target {
-        Target::ClientBackupList => None,
+        Target::ClientBackupList | Target::CustodianBackupList => None,
         Target::ClientBackup(method)
         | Target::ClientBackupConfirm(method)
         | Target::ClientBackupNotify(method) => Some(validate::client_backup_method(method)?),
@@ -62,6 +63,7 @@ pub async fn handle(
     let kv = shares(env)?;
     match (target, verb, method) {
         (Target::ClientBackupList, Method::Get, _) => list(&kv, &caller).await,
+        (Target::CustodianBackupList, Method::Get, _) => custodian_list(env, &caller).await,
         (Target::ClientBackup(_), Method::Get, Some(method)) => get(&kv, &caller, method).await,
         (Target::ClientBackup(_), Method::Put, Some(method)) => {
             put(req, &kv, &caller, config, method).await
@@ -190,6 +192,20 @@ async fn list(kv: &Kv, caller: &Caller) -> Result<Response> {
     json(
         200,
         &ClientBackupList {
+            client_id: caller.client_id.clone(),
+            backups,
+        },
+    )
+}
+
+/// The caller's custodian methods and when Portal delivered each, from the
+/// client's directory (the Durable Object that orders deliveries): no KV
+/// read, no share, nothing about any other client.
+async fn custodian_list(env: &worker::Env, caller: &Caller) -> Result<Response> {
+    let backups = custodian_directory::methods(env, &caller.client_id).await?;
+    json(
+        200,
+        &CustodianBackupList {
             client_id: caller.client_id.clone(),
             backups,
         },

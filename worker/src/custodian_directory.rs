@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use js_sys::Uint8Array;
-use portal_backup::wire::ErrorBody;
+use portal_backup::wire::{CustodianBackupSummary, ErrorBody};
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsCast;
 use worker::worker_sys::DurableObject as DurableObjectStub;
@@ -64,6 +64,11 @@ struct StoredShares {
     shares: Vec<StoredShare>,
 }
 
+#[derive(Serialize, Deserialize)]
+struct StoredMethods {
+    methods: Vec<CustodianBackupSummary>,
+}
+
 #[durable_object]
 pub struct CustodianDirectory {
     state: State,
@@ -90,6 +95,7 @@ impl DurableObject for CustodianDirectory {
         let result = match req.path().as_str() {
             "/commit" => self.commit(&mut req).await,
             "/read" => self.read(&mut req).await,
+            "/methods" => self.methods().await,
             _ => Err(Error::RouteNotFound),
         };
         Ok(result.unwrap_or_else(|error| error_response(&error)))
@@ -186,7 +192,8 @@ impl CustodianDirectory {
         let (text, replaced) = {
             let mut directory = self.directory.borrow_mut();
             let directory = directory.get_or_insert_with(DirectoryRecord::default);
-            let replaced = directory.set(&backup_method, version.clone());
+            let received_at = String::from(js_sys::Date::new_0().to_iso_string());
+            let replaced = directory.set(&backup_method, version.clone(), received_at);
             (directory.to_text(), replaced)
         };
         if self.state.storage().put(DIRECTORY_KEY, text).await.is_err() {
@@ -213,7 +220,7 @@ impl CustodianDirectory {
             .as_ref()
             .map(|d| {
                 d.entries()
-                    .map(|(m, v)| (m.to_owned(), v.to_owned()))
+                    .map(|(m, named)| (m.to_owned(), named.version.clone()))
                     .collect()
             })
             .unwrap_or_default();
@@ -236,6 +243,25 @@ impl CustodianDirectory {
             });
         }
         json(200, &StoredShares { shares })
+    }
+
+    /// The methods stored and when, without touching KV or any share.
+    async fn methods(&self) -> Result<Response> {
+        self.load().await?;
+        let methods = self
+            .directory
+            .borrow()
+            .as_ref()
+            .map(|d| {
+                d.entries()
+                    .map(|(method, named)| CustodianBackupSummary {
+                        backup_method: method.to_owned(),
+                        received_at: named.received_at.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json(200, &StoredMethods { methods })
     }
 
     /// A named share whose key was gone: a delivery replaced it meanwhile,
@@ -329,6 +355,18 @@ pub async fn commit(env: &Env, client_id: &str, backup_method: &str, sealed: Sea
         sealed,
     };
     call(env, client_id, "/commit", &body).await.map(drop)
+}
+
+/// The client's custodian methods and when each was received, sorted by
+/// method.
+pub async fn methods(env: &Env, client_id: &str) -> Result<Vec<CustodianBackupSummary>> {
+    let body = ReadShares {
+        client_id: client_id.to_owned(),
+    };
+    let answer = call(env, client_id, "/methods", &body).await?;
+    serde_json::from_slice::<StoredMethods>(&answer)
+        .map(|stored| stored.methods)
+        .map_err(|_| Error::Internal("custodian directory answer"))
 }
 
 /// Every stored method's sealed share for the client, sorted by method.

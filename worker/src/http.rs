@@ -18,6 +18,8 @@ pub enum Target {
     ClientBackup(String),
     ClientBackupConfirm(String),
     ClientBackupNotify(String),
+    /// Which custodian methods Portal stored for the caller; never a share.
+    CustodianBackupList,
 }
 
 impl Target {
@@ -25,7 +27,7 @@ impl Target {
     pub fn allow(&self) -> &'static str {
         match self {
             Target::WebhookBackup | Target::WebhookFetch => "POST",
-            Target::ClientBackupList => "GET, OPTIONS",
+            Target::ClientBackupList | Target::CustodianBackupList => "GET, OPTIONS",
             Target::ClientBackup(_) => "GET, PUT, DELETE, OPTIONS",
             Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => "POST, OPTIONS",
         }
@@ -41,6 +43,7 @@ impl Target {
             Target::ClientBackup(_) => "/v1/client-backups/{backupMethod}",
             Target::ClientBackupConfirm(_) => "/v1/client-backups/{backupMethod}/confirm",
             Target::ClientBackupNotify(_) => "/v1/client-backups/{backupMethod}/notify",
+            Target::CustodianBackupList => "/v1/custodian-backups",
         }
     }
 
@@ -56,7 +59,7 @@ impl Target {
     pub fn serves(&self, method: &str) -> bool {
         let served: &[&str] = match self {
             Target::WebhookBackup | Target::WebhookFetch => &["POST"],
-            Target::ClientBackupList => &["GET"],
+            Target::ClientBackupList | Target::CustodianBackupList => &["GET"],
             Target::ClientBackup(_) => &["GET", "PUT", "DELETE"],
             Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => &["POST"],
         };
@@ -79,6 +82,9 @@ pub fn route(path: &str, webhooks_root: &str) -> Option<Target> {
         Some("backup") => return Some(Target::WebhookBackup),
         Some("backup/fetch") => return Some(Target::WebhookFetch),
         _ => {}
+    }
+    if matches!(path, "/v1/custodian-backups" | "/v1/custodian-backups/") {
+        return Some(Target::CustodianBackupList);
     }
     let rest = path.strip_prefix("/v1/client-backups")?;
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
@@ -331,6 +337,11 @@ mod tests {
             Some(Target::ClientBackupNotify("G".into()))
         );
         assert_eq!(route("/v1/client-backups/G/other", "w"), None);
+        assert_eq!(
+            route("/v1/custodian-backups", "w"),
+            Some(Target::CustodianBackupList)
+        );
+        assert_eq!(route("/v1/custodian-backups/GDRIVE", "w"), None);
         assert_eq!(route("/v1/client-backupsX", "w"), None);
         assert_eq!(route("/", "w"), None);
     }

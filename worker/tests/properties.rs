@@ -12,6 +12,7 @@ use portal_backup::envelope::{self, BackupKey, Context, Envelope};
 use portal_backup_worker::Error;
 use portal_backup_worker::store::at_rest::{Keyring, SealedShare};
 use portal_backup_worker::store::client::{ClientBackupRecord, StoredVersion};
+use portal_backup_worker::store::custodian::{self, DirectoryRecord, MAX_METHODS, VERSION_LEN, version_from};
 use portal_backup_worker::validate;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -579,6 +580,56 @@ proptest! {
                 prop_assert!(first_entry.starts_with(keyring.current_kid()), "{:?}", keyring.current_kid());
             }
             Err(error) => prop_assert_eq!(error.code(), "MISCONFIGURED"),
+        }
+    }
+}
+
+/// A directory as the CustodianDirectory writes it: up to MAX_METHODS
+/// methods, each with a version and a receivedAt.
+fn directory() -> impl Strategy<Value = DirectoryRecord> {
+    vec((safe_id(), any::<[u8; VERSION_LEN / 2]>(), matching("[0-9TZ:.+-]{1,32}")), 0..=MAX_METHODS).prop_map(
+        |entries| {
+            let mut directory = DirectoryRecord::default();
+            for (method, version, received_at) in entries {
+                directory.set(&method, version_from(&version), received_at);
+            }
+            directory
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever the Durable Object's storage holds under the directory key
+    /// (a record it wrote, one damaged byte, any JSON, any text), reading it
+    /// gives a directory that names only safe methods and well-formed
+    /// versions, or STORED_RECORD_UNREADABLE; a directory written reads back
+    /// identically.
+    #[test]
+    fn any_stored_directory_reads_as_a_sound_directory_or_unreadable(
+        text in prop_oneof![
+            directory().prop_map(|d| d.to_text()),
+            (directory(), any::<Index>(), any::<u8>()).prop_map(|(d, at, byte)| {
+                let mut bytes = d.to_text().into_bytes();
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }),
+            json_value().prop_map(|value| json!({ "v": 1, "methods": value }).to_string()),
+            any::<String>(),
+        ],
+    ) {
+        match DirectoryRecord::parse(Some(&text)) {
+            Ok(directory) => {
+                prop_assert!(directory.len() <= MAX_METHODS);
+                for (method, named) in directory.entries() {
+                    prop_assert!(validate::is_safe_id(method), "{method:?}");
+                    prop_assert!(custodian::is_version(&named.version), "{:?}", named.version);
+                }
+                prop_assert_eq!(DirectoryRecord::parse(Some(&directory.to_text())), Ok(directory));
+            }
+            Err(error) => prop_assert_eq!(error, Error::StoredRecordUnreadable),
         }
     }
 }

@@ -29,15 +29,27 @@ pub const VERSION_LEN: usize = 32;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirectoryRecord {
-    /// backupMethod → version of its current share.
-    methods: BTreeMap<String, String>,
+    /// backupMethod → its current share.
+    methods: BTreeMap<String, NamedShare>,
+}
+
+/// The current delivery of one method: where it is, and when it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamedShare {
+    pub version: String,
+    /// ISO 8601, when the delivery was stored.
+    pub received_at: String,
 }
 
 #[derive(Serialize, Deserialize)]
 struct DirectoryV1 {
     v: u8,
-    methods: BTreeMap<String, String>,
+    methods: BTreeMap<String, NamedShare>,
 }
+
+/// Longest `receivedAt` kept (`+275760-09-13T00:00:00.000Z` is 27).
+const MAX_RECEIVED_AT_LEN: usize = 32;
 
 const DIRECTORY_VERSION: u8 = 1;
 
@@ -71,7 +83,11 @@ impl DirectoryRecord {
             && record
                 .methods
                 .iter()
-                .all(|(method, version)| is_safe_id(method) && is_version(version));
+                .all(|(method, named)| {
+                    is_safe_id(method)
+                        && is_version(&named.version)
+                        && (1..=MAX_RECEIVED_AT_LEN).contains(&named.received_at.len())
+                });
         if !sound {
             return Err(Error::StoredRecordUnreadable);
         }
@@ -104,17 +120,25 @@ impl DirectoryRecord {
 
     /// Names `version` as `method`'s current share; returns the version it
     /// replaced, whose key is now unreachable.
-    pub fn set(&mut self, method: &str, version: String) -> Option<String> {
-        self.methods.insert(method.to_owned(), version)
+    pub fn set(&mut self, method: &str, version: String, received_at: String) -> Option<String> {
+        self.methods
+            .insert(
+                method.to_owned(),
+                NamedShare {
+                    version,
+                    received_at,
+                },
+            )
+            .map(|old| old.version)
     }
 
     pub fn version(&self, method: &str) -> Option<&str> {
-        self.methods.get(method).map(String::as_str)
+        self.methods.get(method).map(|named| named.version.as_str())
     }
 
-    /// (method, version), sorted by method: the order `/backup/fetch` answers in.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.methods.iter().map(|(m, v)| (m.as_str(), v.as_str()))
+    /// (method, share), sorted by method: the order `/backup/fetch` answers in.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &NamedShare)> {
+        self.methods.iter().map(|(m, named)| (m.as_str(), named))
     }
 
     pub fn len(&self) -> usize {
@@ -134,13 +158,22 @@ mod tests {
         version_from(&[n; 16])
     }
 
+    const AT: &str = "2026-12-02T21:00:00.000Z";
+
+    fn named(n: u8) -> NamedShare {
+        NamedShare {
+            version: version(n),
+            received_at: AT.into(),
+        }
+    }
+
     #[test]
     fn a_directory_round_trips_through_its_text() {
         let mut directory = DirectoryRecord::default();
-        assert_eq!(directory.set("GDRIVE-SECP256K1", version(1)), None);
-        assert_eq!(directory.set("GDRIVE-ED25519", version(2)), None);
+        assert_eq!(directory.set("GDRIVE-SECP256K1", version(1), AT.into()), None);
+        assert_eq!(directory.set("GDRIVE-ED25519", version(2), AT.into()), None);
         assert_eq!(
-            directory.set("GDRIVE-SECP256K1", version(3)),
+            directory.set("GDRIVE-SECP256K1", version(3), AT.into()),
             Some(version(1))
         );
         let text = directory.to_text();
@@ -148,10 +181,7 @@ mod tests {
         assert_eq!(back, directory);
         assert_eq!(
             back.entries().collect::<Vec<_>>(),
-            [
-                ("GDRIVE-ED25519", version(2).as_str()),
-                ("GDRIVE-SECP256K1", version(3).as_str())
-            ]
+            [("GDRIVE-ED25519", &named(2)), ("GDRIVE-SECP256K1", &named(3))]
         );
         assert!(DirectoryRecord::parse(None).unwrap().is_empty());
     }
@@ -160,7 +190,7 @@ mod tests {
     fn the_thirty_third_method_is_refused_counting_deliveries_in_flight() {
         let mut directory = DirectoryRecord::default();
         for n in 0..MAX_METHODS - 2 {
-            directory.set(&format!("M{n}"), version(n as u8));
+            directory.set(&format!("M{n}"), version(n as u8), AT.into());
         }
         assert_eq!(directory.admits("NEW", 0), Ok(()));
         assert_eq!(directory.admits("NEW", 1), Ok(()));
@@ -171,8 +201,8 @@ mod tests {
         );
         // A method already stored is always replaceable.
         assert_eq!(directory.admits("M0", 2), Ok(()));
-        directory.set("A", version(1));
-        directory.set("B", version(1));
+        directory.set("A", version(1), AT.into());
+        directory.set("B", version(1), AT.into());
         assert_eq!(directory.len(), MAX_METHODS);
         assert_eq!(directory.admits("C", 0), Err(Error::TooManyBackupMethods));
         assert_eq!(directory.admits("A", 0), Ok(()));
@@ -183,9 +213,11 @@ mod tests {
         for text in [
             "not json",
             r#"{"v":2,"methods":{}}"#,
-            r#"{"v":1,"methods":{"a/b":"00000000000000000000000000000000"}}"#,
-            r#"{"v":1,"methods":{"GDRIVE":"short"}}"#,
-            r#"{"v":1,"methods":{"GDRIVE":"0000000000000000000000000000000G"}}"#,
+            r#"{"v":1,"methods":{"a/b":{"version":"00000000000000000000000000000000","receivedAt":"x"}}}"#,
+            r#"{"v":1,"methods":{"GDRIVE":{"version":"short","receivedAt":"x"}}}"#,
+            r#"{"v":1,"methods":{"GDRIVE":{"version":"0000000000000000000000000000000G","receivedAt":"x"}}}"#,
+            r#"{"v":1,"methods":{"GDRIVE":{"version":"00000000000000000000000000000000","receivedAt":""}}}"#,
+            r#"{"v":1,"methods":{"GDRIVE":"00000000000000000000000000000000"}}"#,
             r#"{"v":1}"#,
         ] {
             assert_eq!(
