@@ -327,7 +327,7 @@ function parseDirectory(text) {
   let record;
   try { record = JSON.parse(text); } catch { throw UNREADABLE(); }
   const entries = record?.v === 1 && record.methods && typeof record.methods === 'object' && !Array.isArray(record.methods) ? Object.entries(record.methods) : null;
-  if (!entries || entries.length > MAX_METHODS || !entries.every(([m, v]) => isSafeId(m) && isVersion(v))) throw UNREADABLE();
+  if (!entries || entries.length > MAX_METHODS || !entries.every(([m, n]) => isSafeId(m) && isVersion(n?.version) && typeof n.receivedAt === 'string' && n.receivedAt.length >= 1 && n.receivedAt.length <= 32)) throw UNREADABLE();
   return new Map(entries);
 }
 // Sorted by method, as the Rust BTreeMap writes and reads it.
@@ -391,8 +391,8 @@ export class CustodianDirectory {
       if (isNew) this.settle(backupMethod);
     }
     const directory = this.directory ?? (this.directory = new Map());
-    const replaced = directory.get(backupMethod);
-    directory.set(backupMethod, version);
+    const replaced = directory.get(backupMethod)?.version;
+    directory.set(backupMethod, { version, receivedAt: new Date().toISOString() });
     try {
       await this.state.storage.put(DIRECTORY_KEY, directoryText(directory));
     } catch {
@@ -409,7 +409,7 @@ export class CustodianDirectory {
     let clientId;
     try { ({ clientId } = await request.json()); } catch { throw INTERNAL('custodian directory request'); }
     await this.load();
-    const named = this.directory ? sortedEntries(this.directory) : [];
+    const named = this.directory ? sortedEntries(this.directory).map(([method, { version }]) => [method, version]) : [];
     const kv = this.env.SHARES;
     if (!kv) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: KV binding SHARES is missing');
     const records = await Promise.all(named.map(([method, version]) => kvGetJson(kv, custodianShareKey(clientId, method, version))));
@@ -424,7 +424,7 @@ export class CustodianDirectory {
   // A named share whose key was gone: a delivery replaced it meanwhile.
   async reread(kv, clientId, method, seen) {
     for (let n = 0; n < 3; n++) {
-      const version = this.directory?.get(method);
+      const version = this.directory?.get(method)?.version;
       if (version === undefined || version === seen) break;
       const sealed = await kvGetJson(kv, custodianShareKey(clientId, method, version));
       if (sealed) return sealed;
