@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Backup method names as Portal spells them.
 pub const METHOD_GDRIVE: &str = "GDRIVE";
 pub const METHOD_PASSWORD: &str = "PASSWORD";
+pub const METHOD_PASSKEY: &str = "PASSKEY";
 
 /// `{"error": {"code", "message"}}`: every error the Worker answers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

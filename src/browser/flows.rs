@@ -23,6 +23,7 @@ use super::join::{join, join_all};
 use super::js;
 use super::js_error::Failure;
 use super::options::{Method, Options, Progress};
+use super::passkey;
 use super::portal;
 use super::server::Server;
 use super::webcrypto::{self, SealedBytes};
@@ -173,7 +174,7 @@ pub async fn backup(options: &Options, plaintext: Vec<u8>) -> Result<JsValue, Fa
     let flow = Flow::new(options);
     match method {
         Method::Gdrive => backup_gdrive(&flow, &context, &plaintext, &pair_ids).await,
-        Method::Password => backup_password(&flow, &context, &plaintext, &pair_ids).await,
+        _ => backup_derived(&flow, method, &context, &plaintext, &pair_ids).await,
     }
 }
 
@@ -272,28 +273,38 @@ async fn backup_gdrive(
     Ok(backup_result(method, &backup, pair_ids, portal_notified.is_ok(), Some(&key_file_id), removed?))
 }
 
-/// Three round trips: store; Portal (KEY then SHARE) ‖ confirm.
-async fn backup_password(
+/// Three round trips for a key derived here and stored nowhere (Argon2id of
+/// the password, or the passkey's PRF output): store; Portal (KEY then
+/// SHARE) ‖ confirm. Nothing is stored before the key exists, so a refused
+/// or PRF-less passkey leaves the server as it was.
+async fn backup_derived(
     flow: &Flow<'_>,
+    method: Method,
     context: &Context<'_>,
     plaintext: &Uint8Array,
     pair_ids: &JsValue,
 ) -> Result<JsValue, Failure> {
-    let password = flow.options.password()?;
-    let method = Method::Password.name();
-
+    let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
+    let mut credential_id = JsValue::UNDEFINED;
     let cipher_text = flow
         .run(
             Step::Encrypt,
             pin!(async {
-                let mut salt = [0u8; envelope::SALT_LEN];
-                getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
-                let params = PasswordParams::DEFAULT;
-                let key = envelope::derive_password_key(password, &params, &salt)?;
-                webcrypto::seal_to_text(&key, KeyKind::Password { params, salt }, context, plaintext).await
+                let (key, kind) = match password {
+                    Some(password) => {
+                        let mut salt = [0u8; envelope::SALT_LEN];
+                        getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+                        let params = PasswordParams::DEFAULT;
+                        (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
+                    }
+                    None => passkey::backup_key(flow.options, context).await?,
+                };
+                credential_id = passkey::credential_id_text(&kind);
+                webcrypto::seal_to_text(&key, kind, context, plaintext).await
             }),
         )
         .await?;
+    let method = method.name();
     let backup = flow.run(Step::StoreShare, pin!(flow.store(method, &cipher_text, pair_ids))).await?;
     let (portal_notified, confirmed) = join(
         flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, pair_ids))),
@@ -301,7 +312,11 @@ async fn backup_password(
     )
     .await;
     confirmed?;
-    Ok(backup_result(method, &backup, pair_ids, portal_notified.is_ok(), None, 0))
+    let result = backup_result(method, &backup, pair_ids, portal_notified.is_ok(), None, 0);
+    if !credential_id.is_undefined() {
+        js::set(&result, "credentialId", &credential_id);
+    }
+    Ok(result)
 }
 
 // ---- recovery ----------------------------------------------------------------
@@ -337,7 +352,7 @@ pub async fn recover(options: &Options) -> Result<JsValue, Failure> {
     let flow = Flow::new(options);
     match method {
         Method::Gdrive => recover_gdrive(&flow, &context).await,
-        Method::Password => recover_password(&flow, &context).await,
+        _ => recover_derived(&flow, method, &context).await,
     }
 }
 
@@ -435,11 +450,13 @@ async fn read_keys(flow: &Flow<'_>, listed: &JsValue) -> Result<JsValue, Error> 
     }
 }
 
-/// One round trip: fetch versions; Argon2id then AES-GCM locally, the last
-/// confirmed version first.
-async fn recover_password(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValue, Failure> {
-    let password = flow.options.password()?;
-    let versions = flow.run(Step::FetchShare, pin!(flow.versions(Method::Password.name()))).await?;
+/// One round trip: fetch versions; then, the last confirmed version first,
+/// the key its header says how to get (Argon2id of the password, or one
+/// WebAuthn `get` with the passkey and PRF salt it names) and AES-GCM
+/// locally. A passkey refused or cancelled stops there: no second prompt.
+async fn recover_derived(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<JsValue, Failure> {
+    let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
+    let versions = flow.run(Step::FetchShare, pin!(flow.versions(method.name()))).await?;
 
     flow.run(
         Step::Decrypt,
@@ -450,19 +467,23 @@ async fn recover_password(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsVa
             let mut first_error = None;
             for &version in flow::version_order(confirmed, has_previous) {
                 let Some(backup) = stored_version(&versions, version) else { continue };
-                let attempt = match SealedBytes::from_text(&js::field(&backup, "cipherText")) {
-                    Ok(sealed) => webcrypto::open_js_with_password(password, &sealed, context).await,
-                    Err(error) => Err(error),
+                let sealed = SealedBytes::from_text(&js::field(&backup, "cipherText"));
+                let attempt = match (&sealed, password) {
+                    (Ok(sealed), Some(password)) => webcrypto::open_js_with_password(password, sealed, context).await,
+                    (Ok(sealed), None) => match passkey::envelope_key(flow.options, context, sealed.kind()).await {
+                        Ok(key) => webcrypto::open_js(&key, sealed, context).await,
+                        Err(error @ Error::Remote { .. }) => return Err(error),
+                        Err(error) => Err(error),
+                    },
+                    (Err(error), _) => Err(error.clone()),
                 };
                 match attempt {
                     Ok(plaintext) => {
-                        return Ok(recovered(
-                            Method::Password,
-                            &backup,
-                            version,
-                            version == Version::Previous,
-                            plaintext,
-                        ));
+                        let value = recovered(method, &backup, version, version == Version::Previous, plaintext);
+                        if let Ok(sealed) = &sealed {
+                            js::set(&value, "credentialId", &passkey::credential_id_text(sealed.kind()));
+                        }
+                        return Ok(value);
                     }
                     Err(error) => {
                         first_error.get_or_insert(error);
@@ -489,7 +510,7 @@ pub async fn delete_backup(options: &Options) -> Result<JsValue, Failure> {
     let flow = Flow::new(options);
     let delete = flow.server.delete(method.name());
     let removed_key_files = match method {
-        Method::Password => {
+        Method::Password | Method::Passkey => {
             ignore_not_found(flow.http.send(&delete).await)?;
             0
         }

@@ -9,6 +9,7 @@ mod join;
 mod js;
 mod js_error;
 mod options;
+pub mod passkey;
 mod platform;
 mod portal;
 mod server;
@@ -32,10 +33,11 @@ pub use options::{
 };
 
 /// Backs up the client backup share: seals it, keeps the key in the user's
-/// Google Drive (or derives it from a password), stores the ciphertext on the
-/// app's server and tells Portal. Four round trips with Drive, two with a
-/// password. If any step fails the previous backup still recovers; the
-/// error's `step` says where it stopped.
+/// Google Drive (or derives it from a password or the user's passkey),
+/// stores the ciphertext on the app's server and tells Portal. Four round
+/// trips with Drive, three with a password or a passkey. If any step
+/// fails the previous backup still recovers; the error's `step` says where
+/// it stopped.
 #[wasm_bindgen(js_name = backupWallet)]
 pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsValue> {
     let plaintext = client_backup_bytes(&options)?;

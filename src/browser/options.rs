@@ -10,12 +10,15 @@ use super::{drive, portal};
 use crate::Error;
 use crate::flow::Step;
 use crate::retry::RetryPolicy;
-use crate::wire::{METHOD_GDRIVE, METHOD_PASSWORD};
+use crate::wire::{METHOD_GDRIVE, METHOD_PASSKEY, METHOD_PASSWORD};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_OPTIONS: &'static str = r#"
-/** Where the backup key lives: the user's Google Drive, or a password. */
-export type BackupMethod = "GDRIVE" | "PASSWORD";
+/**
+ * Where the backup key comes from: the user's Google Drive, a password, or
+ * the user's passkey (WebAuthn PRF: Chromium 116+, Safari 18+, Android).
+ */
+export type BackupMethod = "GDRIVE" | "PASSWORD" | "PASSKEY";
 
 export type FlowStep =
   | "encrypt" | "storeKey" | "storeShare" | "checkStorage" | "notifyPortal"
@@ -68,6 +71,19 @@ export interface MethodOptions extends ServerOptions {
   getDriveToken?: () => Promise<string> | string;
   /** PASSWORD: the user's backup password. */
   password?: string;
+  /**
+   * PASSKEY: the WebAuthn relying party id, the page's host or a
+   * registrable suffix of it. Default: the page's host name. The PRF salt
+   * binds it, so backup and recovery must use the same one.
+   */
+  rpId?: string;
+  /** PASSKEY: the name a new passkey shows in the user's passkey manager. Default "Wallet backup". */
+  userDisplayName?: string;
+  /**
+   * PASSKEY, backup only: the passkey to use (base64url, the `credentialId`
+   * of an earlier result). Without it, backupWallet creates a new passkey.
+   */
+  credentialId?: string;
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -92,6 +108,8 @@ export interface BackupResult {
   keyFileId?: string;
   /** GDRIVE: older key files removed after the new backup was confirmed. */
   removedKeyFiles: number;
+  /** PASSKEY: the passkey's credential id (base64url); pass it as `credentialId` to back up with it again. */
+  credentialId?: string;
 }
 
 export interface RecoveredWallet {
@@ -111,6 +129,8 @@ export interface RecoveredWallet {
    * confirmed backup (tried first) or an older key.
    */
   fellBack: boolean;
+  /** PASSKEY: the credential id (base64url) of the passkey that opened it. */
+  credentialId?: string;
 }
 
 export interface BackupSummary {
@@ -160,6 +180,7 @@ extern "C" {
 pub enum Method {
     Gdrive,
     Password,
+    Passkey,
 }
 
 impl Method {
@@ -167,6 +188,7 @@ impl Method {
         match self {
             Method::Gdrive => METHOD_GDRIVE,
             Method::Password => METHOD_PASSWORD,
+            Method::Passkey => METHOD_PASSKEY,
         }
     }
 }
@@ -183,6 +205,9 @@ pub struct Options {
     pub drive_api_url: String,
     pub get_drive_token: Option<Function>,
     pub password: Option<Zeroizing<String>>,
+    /// The caller's object: PASSKEY reads `rpId`, `userDisplayName` and
+    /// `credentialId` from it when it needs them.
+    pub raw: JsValue,
     pub on_progress: Option<Function>,
     pub retry: RetryPolicy,
     pub timeout_ms: f64,
@@ -203,7 +228,8 @@ impl Options {
             None => None,
             Some(METHOD_GDRIVE) => Some(Method::Gdrive),
             Some(METHOD_PASSWORD) => Some(Method::Password),
-            Some(_) => return Err(Error::InvalidInput(r#"method must be "GDRIVE" or "PASSWORD""#)),
+            Some(METHOD_PASSKEY) => Some(Method::Passkey),
+            Some(_) => return Err(METHOD_NEEDED),
         };
         if client_id.is_empty() || portal_token.is_empty() || server_url.is_empty() {
             return Err(Error::InvalidInput("clientId, portalToken and serverUrl must not be empty"));
@@ -227,6 +253,7 @@ impl Options {
             drive_api_url: optional("driveApiUrl")?.unwrap_or_else(|| drive::DEFAULT_API_URL.into()),
             get_drive_token: function(value, "getDriveToken")?,
             password: optional("password")?.map(Zeroizing::new),
+            raw: value.clone(),
             on_progress: function(value, "onProgress")?,
             retry,
             timeout_ms: js::number(value, "timeoutMs").filter(|ms| *ms > 0.0).unwrap_or(30_000.0),
@@ -234,7 +261,7 @@ impl Options {
     }
 
     pub fn method(&self) -> Result<Method, Error> {
-        self.method.ok_or(Error::InvalidInput(r#"method must be "GDRIVE" or "PASSWORD""#))
+        self.method.ok_or(METHOD_NEEDED)
     }
 
     pub fn drive_token_source(&self) -> Result<Function, Error> {
@@ -256,6 +283,8 @@ impl Options {
         Progress(self.on_progress.clone())
     }
 }
+
+const METHOD_NEEDED: Error = Error::InvalidInput(r#"method must be "GDRIVE", "PASSWORD" or "PASSKEY""#);
 
 fn function(options: &JsValue, name: &str) -> Result<Option<Function>, Error> {
     let value = js_sys::Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);

@@ -84,6 +84,38 @@ export function sha256(data) {
   const subtle = globalThis.crypto?.subtle;
   return subtle ? subtle.digest('SHA-256', data.slice()).then((digest) => new Uint8Array(digest)) : null;
 }
+
+// A passkey's key: one WebAuthn ceremony with the PRF extension (`get` with
+// the credential `id`, or `create` a passkey, then `get` if PRF came only
+// there), HKDF of the PRF output. See passkey.rs.
+export function passkeyKey(options, clientId, method, id, salt) {
+  const credentials = globalThis.PublicKeyCredential && navigator.credentials;
+  if (!credentials) return null;
+  const subtle = crypto.subtle, text = new TextEncoder(), rpId = options.rpId ?? location.hostname, name = options.userDisplayName ?? 'Wallet backup';
+  const parts = [text.encode('portal-backup/v1/passkey-prf\0')];
+  for (const field of [rpId, clientId, method]) {
+    const bytes = text.encode(field);
+    parts.push(new Uint8Array([bytes.length >> 8, bytes.length]), bytes);
+  }
+  return (salt ? Promise.resolve(salt) : new Blob(parts).arrayBuffer().then((preimage) => subtle.digest('SHA-256', preimage))).then(async (first) => {
+    first = new Uint8Array(first);
+    const publicKey = { challenge: crypto.getRandomValues(new Uint8Array(32)), rpId, userVerification: 'required', extensions: { prf: { eval: { first } } } };
+    const get = (id) => credentials.get({ publicKey: { ...publicKey, allowCredentials: [{ type: 'public-key', id }] } });
+    const prf = (credential) => credential.getClientExtensionResults().prf;
+    const credential = await (id ? get(id) : credentials.create({ publicKey: { ...publicKey,
+      rp: { id: rpId, name: rpId },
+      user: { id: crypto.getRandomValues(new Uint8Array(16)), name, displayName: name },
+      pubKeyCredParams: [{ type: 'public-key', alg: -7 }, { type: 'public-key', alg: -257 }],
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    } }));
+    let out = prf(credential);
+    if (!id && out?.enabled && !out.results) out = prf(await get(credential.rawId));
+    if (!out?.results) throw new DOMException('no PRF', 'NotSupportedError');
+    const key = await subtle.importKey('raw', out.results.first, 'HKDF', false, ['deriveBits']);
+    const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: text.encode('portal-backup/v1/passkey') }, key, 256);
+    return new Uint8Array(await new Blob([bits, first, credential.rawId]).arrayBuffer());
+  });
+}
 "#)]
 extern "C" {
     /// base64url without padding (`Uint8Array.prototype.toBase64`, else `btoa`).
@@ -114,4 +146,19 @@ extern "C" {
     pub fn open_share(raw: &[u8], iv: &[u8], aad: &[u8], sealed: &Uint8Array, code: &str, message: &str) -> JsValue;
     /// A promise of the SHA-256 digest, or null without WebCrypto.
     pub fn sha256(data: &[u8]) -> JsValue;
+    /// A promise of `key (32) || PRF salt (32) || credential id` from one
+    /// WebAuthn ceremony (`get` with the credential `id`, or `create`
+    /// without one; `options.rpId` and `options.userDisplayName`): the key
+    /// is HKDF-SHA-256 (empty salt, `envelope::PASSKEY_HKDF_INFO`) of the PRF
+    /// output for `salt`, or without one for `envelope::passkey_prf_salt`.
+    /// Rejects with the browser's DOMException, NotSupportedError without
+    /// a PRF output. null without WebAuthn.
+    #[wasm_bindgen(js_name = passkeyKey)]
+    pub fn passkey_key(
+        options: &JsValue,
+        client_id: &str,
+        backup_method: &str,
+        id: Option<Uint8Array>,
+        salt: Option<Uint8Array>,
+    ) -> JsValue;
 }
