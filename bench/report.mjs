@@ -153,6 +153,10 @@ if (rt) {
   const g = rt.methods.GDRIVE, pw = rt.methods.PASSWORD;
   goal('4a. Drive backup: sequential round trips', '≤ 4', `${g.backup.sequential} (${g.backup.with_preflights} counting CORS preflights, ${g.backup.overlap_groups ?? '?'} overlap groups); password backup ${pw.backup.sequential}`, g.backup.sequential <= 4);
   goal('4b. Drive recovery: sequential round trips', '≤ 3', `${g.recover.sequential} (${g.recover.with_preflights} counting CORS preflights, ${g.recover.overlap_groups ?? '?'} overlap groups); password recovery ${pw.recover.sequential}`, g.recover.sequential <= 3);
+  if (g.check) {
+    const checks = Object.entries(rt.methods).map(([method, m]) => `${method} ${m.check.sequential}`).join(', ');
+    goal('4c. checkBackup: sequential round trips', '≤ 2', `${rt.check.sequential} at most (${checks})`, rt.check.sequential <= 2);
+  }
 } else {
   goal('4. round trips (backup ≤ 4, recovery ≤ 3)', '≤ 4 / ≤ 3', `not measured: ${why('roundtrips')}`, null);
 }

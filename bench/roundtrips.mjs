@@ -121,13 +121,14 @@ try {
     globalThis.__net.clear();
     const options = { clientId: CLIENT, portalToken: 'test-token-alice', serverUrl: proxy.url, method, custodianId: 'custodian-demo',
       portalApiUrl: portal.url, driveApiUrl: drive.url, driveToken: 'drive-token-alice', password: 'correct horse battery staple',
-      ...(flow === 'backup' ? { clientBackup } : {}) };
+      ...(flow === 'recover' ? {} : { clientBackup }) };
     const answer = await page.evaluate(async ([flow, options]) => {
       const t0 = performance.now();
       const r = await window.flows[flow](options);
       return { wall_ms: performance.now() - t0, r: JSON.parse(JSON.stringify(r)), progress: window.progress };
     }, [flow, options]);
     if (flow === 'recover' && answer.r.clientBackup !== clientBackup) throw new Error('recovered plaintext differs');
+    if (flow === 'check' && !(answer.r.recoverable && answer.r.problems.length === 0)) throw new Error(`checkBackup found problems: ${JSON.stringify(answer.r)}`);
     await control(portal, 'webhooks', 'GET'); // waits for Portal's webhook calls in flight
     // The browser's requests (DevTools protocol: one monotonic clock, preflights included).
     const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(server.url) && r.end !== null && r.end >= r.start)
@@ -161,17 +162,18 @@ try {
   const reps = QUICK ? 2 : 5;
   for (const method of ['GDRIVE', 'PASSWORD']) {
     // The first run in a fresh page: no preflight cached yet.
-    const cold = { backup: await runFlow('backup', method), recover: await runFlow('recover', method) };
-    const runs = { backup: [], recover: [] };
+    const cold = { backup: await runFlow('backup', method), recover: await runFlow('recover', method), check: await runFlow('check', method) };
+    const runs = { backup: [], recover: [], check: [] };
     for (let i = 0; i < reps; i++) {
       runs.backup.push(await runFlow('backup', method));
       runs.recover.push(await runFlow('recover', method));
+      runs.check.push(await runFlow('check', method));
     }
     const sum = (list, first) => ({ sequential: median(list.map((r) => r.sequential)), sequential_all: list.map((r) => r.sequential),
       overlap_groups: median(list.map((r) => r.overlap_groups)),
       with_preflights: median(list.map((r) => r.with_preflights)), requests: median(list.map((r) => r.requests)), preflights: median(list.map((r) => r.preflights)),
       wall_ms: round(median(list.map((r) => r.wall_ms)), 1), example: list.at(-1), cold: first });
-    result.methods[method] = { backup: sum(runs.backup, cold.backup), recover: sum(runs.recover, cold.recover) };
+    result.methods[method] = { backup: sum(runs.backup, cold.backup), recover: sum(runs.recover, cold.recover), check: sum(runs.check, cold.check) };
     console.error(`${method}: backup ${result.methods[method].backup.sequential} sequential (${result.methods[method].backup.wall_ms} ms), recover ${result.methods[method].recover.sequential} (${result.methods[method].recover.wall_ms} ms)`);
   }
 } finally {
@@ -181,6 +183,7 @@ try {
 const g = result.methods.GDRIVE;
 result.backup = { sequential: g.backup.sequential };
 result.recovery = { sequential: g.recover.sequential };
+result.check = { sequential: Math.max(...Object.values(result.methods).map((m) => m.check.sequential)) };
 const lines = [
   'Headless Chromium runs `backupWallet` / `recoverWallet` from the npm package (`scripts/build`\'s web target, built into `bench/out/pkg/web`) against the Drive and Portal',
   'stand-ins and the real Worker (workerd via Miniflare, in-memory KV), all on 127.0.0.1. Request intervals (the page\'s',
@@ -196,13 +199,13 @@ const lines = [
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
 ];
 for (const [method, r] of Object.entries(result.methods)) {
-  for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery']]) {
+  for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery'], ['check', 'checkBackup']]) {
     const x = r[flow];
     lines.push(`| ${method} | ${label} | **${x.sequential}** (runs: ${x.sequential_all.join(', ')}) | ${x.with_preflights} | ${x.overlap_groups} | ${x.requests} + ${x.preflights} | ${x.wall_ms} | ${x.cold.sequential} / ${x.cold.with_preflights} / ${round(x.cold.wall_ms, 1)} | ${x.example.worker_inner.join('; ') || '–'}${x.cold.worker_inner.join() !== x.example.worker_inner.join() ? ` (first run: ${x.cold.worker_inner.join('; ') || '–'})` : ''} |`);
   }
 }
 for (const [method, r] of Object.entries(result.methods)) {
-  for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery']]) {
+  for (const [flow, label] of [['backup', 'backup'], ['recover', 'recovery'], ['check', 'checkBackup']]) {
     lines.push('', `${method} ${label}, one warm run: every request, grouped where they overlap (∥ = in parallel); then its longest chain.`, '');
     r[flow].example.groups.forEach((grp, i) => lines.push(`${i + 1}. ${grp.items.join(' ∥ ')}${grp.preflights.length ? ` — preflights: ${grp.preflights.join(', ')}` : ''} (${grp.ms} ms)`));
     lines.push('', `Longest chain, preflights included: ${r[flow].example.chain.join(' → ')}.`);

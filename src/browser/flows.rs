@@ -328,8 +328,9 @@ fn stored_version(versions: &JsValue, version: Version) -> Option<JsValue> {
     stored.is_object().then_some(stored)
 }
 
+/// The recovered wallet, the plaintext as bytes only: `recoverWallet` adds
+/// the text, `checkBackup` wipes the bytes.
 fn recovered(method: Method, backup: &JsValue, version: Version, fell_back: bool, plaintext: Uint8Array) -> JsValue {
-    let bytes = plaintext.to_vec();
     let value = js::object(&[
         ("method", method.name().into()),
         ("clientBackupBytes", plaintext.into()),
@@ -339,10 +340,6 @@ fn recovered(method: Method, backup: &JsValue, version: Version, fell_back: bool
         ("version", version.name().into()),
         ("fellBack", fell_back.into()),
     ]);
-    // Portal's plaintext is JSON text; bytes that are not UTF-8 come back as bytes only.
-    if let Ok(text) = core::str::from_utf8(&bytes) {
-        js::set(&value, "clientBackup", &text.into());
-    }
     value
 }
 
@@ -498,9 +495,12 @@ async fn recover_derived(flow: &Flow<'_>, method: Method, context: &Context<'_>)
 
 // ---- housekeeping ------------------------------------------------------------
 
-pub async fn list_backups(options: &Options) -> Result<JsValue, Failure> {
+/// `backups` of a list answer, the server's list of client backups or of
+/// Portal's custodian deliveries, once it is about our client.
+pub async fn list(options: &Options, custodian: bool) -> Result<JsValue, Failure> {
     let flow = Flow::new(options);
-    let answer = flow.server.ours(flow.http.send(&flow.server.list()).await?)?;
+    let request = if custodian { flow.server.custodian_list() } else { flow.server.list() };
+    let answer = flow.server.ours(flow.http.send(&request).await?)?;
     Ok(js::array(&answer, "backups").ok_or_else(http::bad_answer)?.into())
 }
 

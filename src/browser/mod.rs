@@ -2,6 +2,7 @@
 //! every error reaches JS as an `Error` with a stable `code`.
 
 pub mod base64;
+mod check;
 mod drive;
 mod flows;
 mod http;
@@ -28,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
 use options::Options;
 pub use options::{
-    BackupOptions, BackupResult, BackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
+    BackupCheck, BackupOptions, BackupResult, BackupSummaries, CheckOptions, CustodianBackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
     ServerOptions,
 };
 
@@ -51,14 +52,41 @@ pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsVal
 #[wasm_bindgen(js_name = recoverWallet)]
 pub async fn recover_wallet(options: MethodOptions) -> Result<RecoveredWallet, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::recover(&options).await?.unchecked_into())
+    let recovered = flows::recover(&options).await?;
+    // Portal's plaintext is JSON text; bytes that are not UTF-8 come back as bytes only.
+    let bytes = js::field(&recovered, "clientBackupBytes").unchecked_into::<Uint8Array>().to_vec();
+    if let Ok(text) = core::str::from_utf8(&bytes) {
+        js::set(&recovered, "clientBackup", &text.into());
+    }
+    Ok(recovered.unchecked_into())
+}
+
+/// Whether this wallet could be recovered right now with `method`, and if
+/// not, why: the client half on the server (confirmed, Portal told), its key
+/// (Drive key file, passkey or password), the ciphertext opening in memory
+/// (wiped after), Portal's half on the server and, when `clientBackup` is
+/// given, the backup matching it. Never returns the plaintext.
+#[wasm_bindgen(js_name = checkBackup)]
+pub async fn check_backup(options: CheckOptions) -> Result<BackupCheck, JsValue> {
+    let has_device_backup = !js::field(&options, "clientBackup").is_undefined();
+    let device_backup = if has_device_backup { Some(client_backup_bytes(&options)?) } else { None };
+    let options = Options::parse(&options)?;
+    Ok(check::check(&options, device_backup).await?.unchecked_into())
 }
 
 /// The backups the server holds for this client, one per method.
 #[wasm_bindgen(js_name = listBackups)]
 pub async fn list_backups(options: ServerOptions) -> Result<BackupSummaries, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::list_backups(&options).await?.unchecked_into())
+    Ok(flows::list(&options, false).await?.unchecked_into())
+}
+
+/// Portal's half: the custodian shares Portal delivered to the app's server
+/// for this client, with when each came (never the shares themselves).
+#[wasm_bindgen(js_name = listCustodianBackups)]
+pub async fn list_custodian_backups(options: ServerOptions) -> Result<CustodianBackupSummaries, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::list(&options, true).await?.unchecked_into())
 }
 
 /// Deletes a method's backup: the server's ciphertext and, for GDRIVE, the

@@ -143,6 +143,46 @@ export interface BackupSummary {
   confirmed: boolean;
 }
 
+export interface CheckOptions extends MethodOptions {
+  /**
+   * The device's current client backup: when given, the check also says
+   * whether the backup opens to exactly this (by SHA-256 digest).
+   */
+  clientBackup?: string | Uint8Array;
+}
+
+/**
+ * A problem checkBackup found: "BACKUP_NOT_FOUND", "BACKUP_UNCONFIRMED" (a
+ * newer backup is unfinished, the last confirmed one is kept: still
+ * recoverable), "PORTAL_NOT_NOTIFIED", "CUSTODIAN_BACKUP_MISSING",
+ * "BACKUP_OUTDATED" (opens, but not to clientBackup), or the code recovery
+ * failed with ("KEY_NOT_FOUND", "CANNOT_DECRYPT", "WRONG_PASSWORD",
+ * "SERVER_UNAVAILABLE", ...).
+ */
+export type BackupProblem = string;
+
+export interface BackupCheck {
+  method: BackupMethod;
+  /** Both halves are stored and the client half opens: recovery would work now. */
+  recoverable: boolean;
+  /** When the version recovery would open was stored; else the server's current one; null if none. */
+  createdAt: string | null;
+  /** Portal was told the client half is stored. */
+  portalNotified: boolean;
+  /** Portal's custodian half for this method is on the app's server. */
+  custodianStored: boolean;
+  /** Empty when all is well. */
+  problems: BackupProblem[];
+}
+
+/** A custodian share Portal delivered to the app's server (never the share). */
+export interface CustodianBackupSummary {
+  /** Portal's backupMethod of the delivery, e.g. "GDRIVE" or "GDRIVE-SECP256K1". */
+  backupMethod: string;
+  /** When the server stored Portal's latest delivery (RFC 3339). */
+  receivedAt: string;
+}
+
 export interface DeleteResult {
   method: BackupMethod;
   /** GDRIVE: key files removed from Drive. */
@@ -170,6 +210,12 @@ extern "C" {
     pub type RecoveredWallet;
     #[wasm_bindgen(typescript_type = "BackupSummary[]")]
     pub type BackupSummaries;
+    #[wasm_bindgen(typescript_type = "CheckOptions")]
+    pub type CheckOptions;
+    #[wasm_bindgen(typescript_type = "BackupCheck")]
+    pub type BackupCheck;
+    #[wasm_bindgen(typescript_type = "CustodianBackupSummary[]")]
+    pub type CustodianBackupSummaries;
     #[wasm_bindgen(typescript_type = "DeleteResult")]
     pub type DeleteResult;
     #[wasm_bindgen(typescript_type = "NotifyResult")]

@@ -29,6 +29,11 @@ impl<'a> Server<'a> {
         Request::new(Service::Server, method, url, answer)
     }
 
+    /// Answers `CustodianBackupList`: Portal's deliveries for this client.
+    pub fn custodian_list(&self) -> Request {
+        Request::new(Service::Server, "GET", [self.base_url, "/v1/custodian-backups"].concat(), Answer::Json)
+    }
+
     /// `PUT` a new version; `notifyPortal: false`: the caller tells Portal
     /// the key first, then asks `/notify`. Answers `StoredClientBackup`.
     pub fn store(&self, backup_method: &str, cipher_text: &JsValue, pair_ids: &JsValue) -> Result<Request, Error> {

@@ -187,6 +187,11 @@ pub async fn open_with_password(
 /// SHA-256 (a browser test checks both give the same name).
 pub async fn key_file_name(custodian_id: &str, client_id: &str) -> Result<String, Error> {
     let preimage = crate::drive::key_file_name_preimage(custodian_id, client_id)?;
-    let digest = JsFuture::from(promise(platform::sha256(&preimage))?).await.map_err(|_| unavailable())?;
-    Ok(crate::drive::key_file_name_from_digest(&digest.unchecked_into::<Uint8Array>().to_vec()))
+    Ok(crate::drive::key_file_name_from_digest(&sha256(&preimage).await?))
+}
+
+/// WebCrypto's SHA-256 of `data`.
+pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
+    let digest = JsFuture::from(promise(platform::sha256(data))?).await.map_err(|_| unavailable())?;
+    Ok(digest.unchecked_into::<Uint8Array>().to_vec())
 }
