@@ -22,15 +22,16 @@ const STEPS = {
   backup: {
     GDRIVE: ['encrypt', 'storeKey', 'storeShare', 'checkStorage', 'notifyPortal', 'confirm', 'removeOldKeys'],
     PASSWORD: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'],
+    PASSKEY: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'],
   },
-  recover: { GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'], PASSWORD: ['fetchShare', 'decrypt'] },
+  recover: { GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'], PASSWORD: ['fetchShare', 'decrypt'], PASSKEY: ['fetchShare', 'decrypt'] },
 };
-const METHOD_NAMES = { GDRIVE: 'Google Drive', PASSWORD: 'Password' };
+const METHOD_NAMES = { GDRIVE: 'Google Drive', PASSWORD: 'Password', PASSKEY: 'Passkey' };
 
 // What a user can do about each error code the package raises.
 const ERROR_HINTS = {
   WRONG_PASSWORD: 'That password does not open this backup. Check it and try again.',
-  CANNOT_DECRYPT: 'The key in Google Drive does not open the backup on the server.',
+  CANNOT_DECRYPT: 'The key (from Google Drive, or your passkey) does not open the backup on the server.',
   BACKUP_NOT_FOUND: 'There is no backup with this method yet.',
   KEY_NOT_FOUND: 'No backup key was found in this Google Drive.',
   DRIVE_UNAVAILABLE: 'Google Drive is not answering. Your previous backup is untouched; try again in a moment.',
@@ -46,6 +47,8 @@ const ERROR_HINTS = {
   UNAUTHENTICATED: 'The backup server did not accept your session.',
   PORTAL_UNAVAILABLE: 'Portal is not answering. Try again in a moment.',
   PAYLOAD_TOO_LARGE: 'The backup is too large for the server.',
+  PASSKEY_PRF_UNSUPPORTED: 'This browser or passkey cannot derive a backup key. Use Google Drive or a password instead.',
+  PASSKEY_CANCELLED: 'The passkey prompt was cancelled, or the backup\'s passkey is not on this device.',
 };
 
 let config;
@@ -55,6 +58,9 @@ let busy = false;
 
 const generationKey = () => `demo-wallet:${client.id}:generation`;
 const generation = () => Number(localStorage.getItem(generationKey()) ?? '0');
+// The passkey of the last passkey backup or recovery, so the next backup
+// uses it instead of making another one.
+const passkeyKey = () => `demo-wallet:${client.id}:passkey`;
 
 async function deviceBackup(method) {
   return clientBackupFor(client, method, generation());
@@ -260,7 +266,9 @@ async function backup(event) {
     try {
       await ready;
       const clientBackup = await deviceBackup(method);
-      const result = await backupWallet(moduleOptions(method, { clientBackup, password, onProgress: onProgress(steps) }));
+      const credentialId = method === 'PASSKEY' ? localStorage.getItem(passkeyKey()) ?? undefined : undefined;
+      const result = await backupWallet(moduleOptions(method, { clientBackup, password, credentialId, onProgress: onProgress(steps) }));
+      if (result.credentialId) localStorage.setItem(passkeyKey(), result.credentialId);
       markSkipped(steps);
       const prints = await fingerprints(clientBackup);
       box.replaceChildren(
@@ -295,6 +303,7 @@ async function recover(event) {
     try {
       await ready;
       const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: onProgress(steps) }));
+      if (recovered.credentialId) localStorage.setItem(passkeyKey(), recovered.credentialId);
       markSkipped(steps);
       const got = await fingerprints(recovered.clientBackup);
       const want = await fingerprints(await deviceBackup(method));

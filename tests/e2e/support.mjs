@@ -56,7 +56,7 @@ export async function resetWorld(stack) {
     const response = await fetch(`${base}/__control/reset`, { method: 'POST' });
     if (!response.ok) throw new Error(`reset of ${base} failed: HTTP ${response.status}`);
   }
-  for (const method of ['GDRIVE', 'PASSWORD']) {
+  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
     const response = await fetch(`${stack.url}/v1/client-backups/${method}`, {
       method: 'DELETE',
       headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` },
