@@ -1,6 +1,6 @@
 // The demo wallet page: backs up and recovers a made-up Portal wallet with
 // the portal-backup npm package, against this origin's Worker.
-import init, { backupWallet, recoverWallet, listBackups, deleteBackup } from 'portal-backup';
+import init, { backupWallet, recoverWallet, checkBackup, listBackups, listCustodianBackups, deleteBackup } from 'portal-backup';
 import { clientBackupFor, fingerprints } from './wallet.js';
 import { connectDrive } from './drive-auth.js';
 
@@ -189,43 +189,87 @@ async function renderBackups() {
   await renderCustodian();
 }
 
-// The custodian half never passes through the browser. The demo asks the
-// Portal stand-in which shares it delivered to this app's webhook.
+// The custodian half never passes through the browser: Portal posts it to
+// this app's server, which answers which methods it holds and since when
+// (GET /v1/custodian-backups, listCustodianBackups), never the share.
 async function renderCustodian() {
   const list = $('#custodian-list');
-  if (!config.portalControlUrl) {
-    list.replaceChildren(el('li', { class: 'muted' }, 'Delivered by Portal directly to the server.'));
-    return;
-  }
   try {
-    const response = await fetch(`${config.portalControlUrl}/__control/webhooks`);
-    const deliveries = (await response.json()).filter((d) => d.clientId === client.id);
-    if (deliveries.length === 0) {
-      list.replaceChildren(el('li', { class: 'muted' }, 'Nothing received since the demo started: Portal sends it after a backup.'));
+    const stored = await listCustodianBackups(moduleOptions(undefined));
+    if (stored.length === 0) {
+      list.replaceChildren(el('li', { class: 'muted' }, 'Nothing stored yet: Portal sends its half after a backup.'));
       return;
     }
-    const latest = new Map();
-    for (const d of deliveries) latest.set(d.backupMethod, d);
     list.replaceChildren(
-      ...[...latest.values()].map((d) =>
+      ...stored.map((b) =>
         el(
           'li',
-          { 'data-method': d.backupMethod },
-          el('span', { class: 'curve' }, d.backupMethod),
-          d.stored
-            ? el('span', { class: 'badge ok' }, 'Stored on the server')
-            : el('span', { class: 'badge warn' }, 'Delivery failed'),
-          el('span', { class: 'muted small' }, `${time(d.at)} · delivery ${d.counter}`),
+          { 'data-method': b.backupMethod },
+          el('span', { class: 'curve' }, b.backupMethod),
+          el('span', { class: 'badge ok' }, 'Stored on the server'),
+          el('span', { class: 'muted small' }, `received ${time(b.receivedAt)}`),
         ),
       ),
-      el('li', { class: 'muted small' }, `${deliveries.length} deliver${deliveries.length === 1 ? 'y' : 'ies'} from Portal in all.`),
     );
-  } catch {
-    list.replaceChildren(el('li', { class: 'muted' }, 'The Portal stand-in is not reachable.'));
+  } catch (error) {
+    list.replaceChildren(el('li', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
   }
 }
 
+// What checkBackup's problems mean to a user; recovery's codes use ERROR_HINTS.
+const PROBLEM_HINTS = {
+  BACKUP_UNCONFIRMED: 'The newest backup did not finish; the last complete one is kept and recovers.',
+  PORTAL_NOT_NOTIFIED: 'Portal was not told this backup is stored. Back up again.',
+  CUSTODIAN_BACKUP_MISSING: "Portal's half of this backup is not on the server yet.",
+  BACKUP_OUTDATED: 'The backup holds older shares than this device. Back up again.',
+};
+
 // ---- actions -----------------------------------------------------------
+
+// Every method with a backup on the server, checked side by side.
+async function checkBackups(event) {
+  event.preventDefault();
+  const { password } = methodForm(event.target);
+  const list = $('#check-list');
+  // Google sign-in needs the click's user gesture: ask now, use it if a Drive backup is there.
+  const driveReady = drive.prepare('GDRIVE');
+  driveReady.catch(() => {});
+  await runExclusive($('#check-button'), async () => {
+    list.replaceChildren(el('li', { class: 'muted' }, 'Checking…'));
+    try {
+      const methods = (await listBackups(moduleOptions(undefined))).map((b) => b.backupMethod);
+      if (methods.length === 0) {
+        list.replaceChildren(el('li', { class: 'muted' }, 'No backups to check yet.'));
+        return;
+      }
+      const rows = await Promise.all(methods.map(async (method) => {
+        const label = el('span', { class: 'curve' }, METHOD_NAMES[method] ?? method);
+        if (method === 'PASSWORD' && !password) {
+          return el('li', { 'data-method': method }, label, el('span', { class: 'muted small' }, 'Enter the backup password to check it.'));
+        }
+        try {
+          if (method === 'GDRIVE') await driveReady;
+          const check = await checkBackup({ ...moduleOptions(method, { password }), clientBackup: await deviceBackup(method) });
+          return el(
+            'li',
+            { 'data-method': method, 'data-problems': check.problems.join(' ') },
+            label,
+            check.recoverable
+              ? el('span', { class: 'badge ok' }, 'Recoverable')
+              : el('span', { class: 'badge warn' }, 'Not recoverable'),
+            el('span', { class: 'muted small' }, check.createdAt ? `backup from ${time(check.createdAt)}` : ''),
+            ...check.problems.map((code) => el('p', { class: 'small' }, PROBLEM_HINTS[code] ?? ERROR_HINTS[code] ?? code)),
+          );
+        } catch (error) {
+          return el('li', { 'data-method': method }, label, el('span', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
+        }
+      }));
+      list.replaceChildren(...rows);
+    } catch (error) {
+      list.replaceChildren(el('li', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
+    }
+  });
+}
 
 function methodForm(form) {
   const data = new FormData(form);
@@ -284,6 +328,9 @@ async function backup(event) {
       showError(box, 'Backup failed', error);
     }
     await renderBackups();
+    // Portal delivers its half after it is told, on its own time: look again
+    // for a little while.
+    for (const wait of [500, 1000, 2000, 4000]) setTimeout(renderCustodian, wait);
   });
 }
 
@@ -384,6 +431,7 @@ async function main() {
   wireMethodForm($('#recover-form'));
   $('#backup-form').addEventListener('submit', backup);
   $('#recover-form').addEventListener('submit', recover);
+  $('#check-form').addEventListener('submit', checkBackups);
   $('#refresh').addEventListener('click', () => runExclusive($('#refresh'), renderBackups));
   $('#rotate').addEventListener('click', async () => {
     localStorage.setItem(generationKey(), String(generation() + 1));

@@ -3,6 +3,7 @@
 // on a "new device" (a fresh browser context, nothing in local storage).
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { DEMO_DRIVE_TOKEN } from '../../scripts/lib/stack.mjs';
 import { control, idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
 
 const PASSWORD = 'correct horse battery staple';
@@ -159,5 +160,37 @@ describe('demo wallet', () => {
     assert.deepEqual(await sharesIn(fresh, '#recover-outcome'), original, 'the last complete backup comes back');
     await screenshot(fresh, '6-recovered-previous');
     await fresh.context().close();
+  });
+
+  test('Check backups is green after a backup, and names the missing key once it is deleted from Drive', async () => {
+    const page = await openWallet();
+    assert.match(await (await backUp(page, 'GDRIVE')).textContent(), /Backed up with Google Drive/);
+    // Portal's half reaches the Worker after Portal is told; the panel reads it from the server.
+    await page.locator('#custodian-list li[data-method="GDRIVE-SECP256K1"]').waitFor({ timeout: 15_000 });
+    await page.locator('#custodian-list li[data-method="GDRIVE-ED25519"]').waitFor({ timeout: 15_000 });
+
+    const check = async () => {
+      await page.getByRole('button', { name: 'Check backups' }).click();
+      await idle(page);
+      return page.locator('#check-list li[data-method="GDRIVE"]');
+    };
+    const green = await check();
+    assert.match(await green.textContent(), /Recoverable/);
+    assert.equal(await green.getAttribute('data-problems'), '');
+    await screenshot(page, '7-check-green');
+
+    // The key file goes from the user's Drive, through Drive's own API.
+    const auth = { Authorization: `Bearer ${DEMO_DRIVE_TOKEN}` };
+    const { files } = await (await fetch(`${stack.driveUrl}/drive/v3/files?spaces=appDataFolder`, { headers: auth })).json();
+    assert.equal(files.length, 1);
+    const deleted = await fetch(`${stack.driveUrl}/drive/v3/files/${files[0].id}`, { method: 'DELETE', headers: auth });
+    assert.equal(deleted.status, 204);
+
+    const red = await check();
+    assert.match(await red.textContent(), /Not recoverable/);
+    assert.equal(await red.getAttribute('data-problems'), 'KEY_NOT_FOUND');
+    assert.match(await red.textContent(), /No backup key was found in this Google Drive/);
+    await screenshot(page, '8-check-key-missing');
+    await page.context().close();
   });
 });
