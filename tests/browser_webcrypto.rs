@@ -129,3 +129,101 @@ fn native_base64_is_as_strict_as_the_wasm_path() {
     }
     assert!(base64::envelope_from_text(&JsValue::from_f64(1.0)).is_err());
 }
+
+/// `encryptShareWithPassword` / `decryptShareWithPassword`, the exports a
+/// wallet calls: a round trip, and WRONG_PASSWORD for another password.
+#[wasm_bindgen_test]
+async fn the_password_exports_round_trip_and_name_a_wrong_password() {
+    use portal_backup::browser::{decrypt_share_with_password, encrypt_share_with_password};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    let args = |a: &str, b: &str| (JsValue::from_str(a), JsValue::from_str(b));
+    let (client, method) = args("client-a", "PASSWORD");
+    let plaintext = JsValue::from(js_sys::Uint8Array::from(&b"client backup share"[..]));
+    let sealing = encrypt_share_with_password(plaintext, "correct horse".into(), client.clone(), method.clone());
+    let cipher_text = JsFuture::from(js_sys::Promise::from(JsValue::from(sealing))).await.unwrap();
+    let opening = decrypt_share_with_password(cipher_text.clone(), "correct horse".into(), client.clone(), method.clone());
+    let opened = JsFuture::from(js_sys::Promise::from(JsValue::from(opening))).await.unwrap();
+    assert_eq!(opened.unchecked_into::<js_sys::Uint8Array>().to_vec(), b"client backup share");
+    let wrong = decrypt_share_with_password(cipher_text, "other".into(), client, method);
+    let error = JsFuture::from(js_sys::Promise::from(JsValue::from(wrong))).await.unwrap_err();
+    assert_eq!(js_sys::Reflect::get(&error, &"code".into()).unwrap(), "WRONG_PASSWORD");
+}
+
+/// Stands in for the platform authenticator: `navigator.credentials`
+/// answers `create` and `get` with a credential of id `id` whose PRF output
+/// is `prf` (hex; null: an authenticator without PRF), or refuses with a
+/// DOMException named `refuse`. Remembers the last `publicKey` options.
+fn fake_authenticator(id: &str, prf: Option<&str>, refuse: Option<&str>) {
+    let install = js_sys::Function::new_with_args(
+        "id, prf, refuse",
+        r#"
+        const bytes = (hex) => new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16)));
+        const credential = {
+          rawId: bytes(id).buffer,
+          getClientExtensionResults: () => ({ prf: prf ? { enabled: true, results: { first: bytes(prf).buffer } } : { enabled: false } }),
+        };
+        const answer = async (options) => {
+          globalThis.lastPublicKey = options.publicKey;
+          if (refuse) throw new DOMException('refused', refuse);
+          return credential;
+        };
+        Object.defineProperty(navigator, 'credentials', { configurable: true, value: { create: answer, get: answer } });
+        "#,
+    );
+    let prf = prf.map(JsValue::from_str).unwrap_or(JsValue::NULL);
+    let refuse = refuse.map(JsValue::from_str).unwrap_or(JsValue::NULL);
+    install.call3(&JsValue::NULL, &id.into(), &prf, &refuse).unwrap();
+}
+
+use wasm_bindgen::JsValue;
+
+fn last_public_key(field: &str) -> JsValue {
+    let options = js_sys::Reflect::get(&js_sys::global(), &"lastPublicKey".into()).unwrap();
+    js_sys::Reflect::get(&options, &field.into()).unwrap()
+}
+
+/// The passkey vectors through the package's own JS bridge: the PRF salt
+/// from (rpId, clientId, method) and HKDF-SHA-256 of the PRF output, both in
+/// WebCrypto, equal the native definitions, and the envelope is reproduced.
+#[wasm_bindgen_test]
+async fn a_passkey_key_from_webcrypto_equals_the_vectors() {
+    use portal_backup::browser::passkey;
+    for v in vectors().iter().filter(|v| v.prf_output_hex.is_some()) {
+        let (native_key, kind) = v.key_and_kind();
+        let KeyKind::Passkey { credential_id, prf_salt } = &kind else { unreachable!() };
+        fake_authenticator(&hex::encode(credential_id), v.prf_output_hex.as_deref(), None);
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"rpId".into(), &v.rp_id.as_deref().unwrap().into()).unwrap();
+        let context = v.context();
+
+        // Backup: a new passkey, the salt derived here.
+        let (key, made) = passkey::evaluate(&options, &context, None, None).await.unwrap();
+        assert_eq!(hex::encode(key.as_bytes()), v.passkey_key_hex.clone().unwrap(), "vector {}", v.name);
+        assert_eq!(made, kind, "vector {}", v.name);
+        assert_eq!(js_sys::Reflect::get(&last_public_key("rp"), &"id".into()).unwrap(), v.rp_id.as_deref().unwrap());
+        let sealed = webcrypto::seal_with_nonce(&key, made, &v.nonce(), &context, &v.plaintext()).await.unwrap();
+        assert_eq!(envelope::envelope_to_text(&sealed), v.envelope, "vector {}", v.name);
+
+        // Recovery: the credential and salt of the header.
+        let (key, _) = passkey::evaluate(&options, &context, Some(credential_id), Some(prf_salt)).await.unwrap();
+        assert_eq!(key, native_key, "vector {}", v.name);
+        let allowed = js_sys::Array::from(&last_public_key("allowCredentials")).get(0);
+        let allowed_id = js_sys::Uint8Array::new(&js_sys::Reflect::get(&allowed, &"id".into()).unwrap()).to_vec();
+        assert_eq!(&allowed_id, credential_id);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn passkey_refusals_have_their_codes() {
+    use portal_backup::browser::passkey;
+    let context = Context::new("client-a", "PASSKEY").unwrap();
+    let options = js_sys::Object::new();
+    let code = |result: Result<_, Error>| result.map(|_| ()).unwrap_err().code();
+    fake_authenticator("0102", None, None);
+    assert_eq!(code(passkey::evaluate(&options, &context, None, None).await), "PASSKEY_PRF_UNSUPPORTED");
+    fake_authenticator("0102", Some(&"11".repeat(32)), Some("NotAllowedError"));
+    assert_eq!(code(passkey::evaluate(&options, &context, None, None).await), "PASSKEY_CANCELLED");
+    fake_authenticator("0102", Some(&"11".repeat(32)), Some("SecurityError"));
+    assert_eq!(code(passkey::evaluate(&options, &context, Some(&[1, 2]), Some(&[0; 32])).await), "PASSKEY_FAILED");
+}

@@ -20,7 +20,7 @@ pub use js_error::{Failure, JsResult};
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use js_sys::{JsString, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use crate::Error;
@@ -137,6 +137,8 @@ extern "C" {
     pub type SealedSharePromise;
     #[wasm_bindgen(typescript_type = "Promise<Uint8Array>")]
     pub type PlaintextPromise;
+    #[wasm_bindgen(typescript_type = "Promise<string>")]
+    pub type CipherTextPromise;
 }
 
 /// A string argument, or `INVALID_INPUT` naming it.
@@ -197,39 +199,53 @@ fn promise(answer: Result<js_sys::Promise, Error>) -> js_sys::Promise {
 }
 
 /// Seal `plaintext` under a key derived from `password` (Argon2id, default
-/// costs). Returns the envelope as base64url.
+/// costs). Returns the envelope as base64url. No Rust future: Argon2id runs
+/// in this call, AES-GCM in WebCrypto's promise.
 #[wasm_bindgen(js_name = encryptShareWithPassword)]
-pub async fn encrypt_share_with_password(
+pub fn encrypt_share_with_password(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
-) -> JsResult<JsString> {
-    let password = Zeroizing::new(text(&password, "password must be a string")?);
-    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
-    let context = Context::new(&client_id, &backup_method)?;
-    if password.is_empty() {
-        return Err(Error::InvalidInput("password must not be empty").into());
-    }
-    let mut salt = [0u8; envelope::SALT_LEN];
-    getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
-    let params = PasswordParams::DEFAULT;
-    let key = envelope::derive_password_key(&password, &params, &salt)?;
-    let kind = KeyKind::Password { params, salt };
-    Ok(webcrypto::seal_to_text(&key, kind, &context, &plaintext_bytes(plaintext)).await?.unchecked_into())
+) -> CipherTextPromise {
+    let sealing = password_args(&password, &client_id, &backup_method).and_then(|(password, client_id, backup_method)| {
+        let context = Context::new(&client_id, &backup_method)?;
+        let mut salt = [0u8; envelope::SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+        let params = PasswordParams::DEFAULT;
+        let key = envelope::derive_password_key(&password, &params, &salt)?;
+        webcrypto::seal_text(&key, KeyKind::Password { params, salt }, &context, &plaintext_bytes(plaintext))
+    });
+    promise(sealing).unchecked_into()
 }
 
-/// Open a password envelope. A wrong password throws `WRONG_PASSWORD`.
+/// Open a password envelope. A wrong password rejects with `WRONG_PASSWORD`.
 #[wasm_bindgen(js_name = decryptShareWithPassword)]
-pub async fn decrypt_share_with_password(
+pub fn decrypt_share_with_password(
     #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
-) -> JsResult<Uint8Array> {
-    let password = Zeroizing::new(text(&password, "password must be a string")?);
-    let (client_id, backup_method) = context_args(&client_id, &backup_method)?;
-    let context = Context::new(&client_id, &backup_method)?;
-    let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
-    Ok(webcrypto::open_js_with_password(&password, &sealed, &context).await?)
+) -> PlaintextPromise {
+    let opening = password_args(&password, &client_id, &backup_method).and_then(|(password, client_id, backup_method)| {
+        let context = Context::new(&client_id, &backup_method)?;
+        let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
+        let KeyKind::Password { params, salt } = sealed.kind() else {
+            return Err(Error::InvalidInput("this backup is not protected by a password"));
+        };
+        let key = envelope::derive_password_key(&password, params, salt)?;
+        webcrypto::open_share_as(&key, &sealed, &context, Error::WrongPassword)
+    });
+    promise(opening).unchecked_into()
+}
+
+/// The password functions' (password, clientId, backupMethod) arguments;
+/// the password is wiped from Rust memory on drop.
+fn password_args(password: &JsValue, client_id: &JsValue, backup_method: &JsValue) -> Result<(Zeroizing<String>, String, String), Error> {
+    let password = Zeroizing::new(text(password, "password must be a string")?);
+    let (client_id, backup_method) = context_args(client_id, backup_method)?;
+    if password.is_empty() {
+        return Err(Error::InvalidInput("password must not be empty"));
+    }
+    Ok((password, client_id, backup_method))
 }

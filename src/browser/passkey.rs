@@ -46,14 +46,15 @@ fn ceremony_error(error: JsValue) -> Error {
 /// One ceremony: `get` with `credential_id`, or `create` a passkey without
 /// one. The key and the envelope's key kind (the credential that answered,
 /// the PRF salt: `prf_salt`, or this app's, client's and method's).
-async fn evaluate(
-    options: &Options,
+/// `options`: the caller's options object (`rpId`, `userDisplayName`).
+pub async fn evaluate(
+    options: &JsValue,
     context: &Context<'_>,
     credential_id: Option<&[u8]>,
     prf_salt: Option<&[u8]>,
 ) -> Result<(BackupKey, KeyKind), Error> {
     let (id, salt) = (credential_id.map(Uint8Array::from), prf_salt.map(Uint8Array::from));
-    let answer = platform::passkey_key(&options.raw, context.client_id, context.backup_method, id, salt);
+    let answer = platform::passkey_key(options, context.client_id, context.backup_method, id, salt);
     if answer.is_null() {
         return Err(prf_unsupported());
     }
@@ -76,7 +77,7 @@ pub async fn backup_key(options: &Options, context: &Context<'_>) -> Result<(Bac
         ),
         None => None,
     };
-    evaluate(options, context, requested.as_deref(), None).await
+    evaluate(&options.raw, context, requested.as_deref(), None).await
 }
 
 /// The key of a stored passkey envelope of key kind `kind`: one `get` with
@@ -87,7 +88,7 @@ pub async fn envelope_key(options: &Options, context: &Context<'_>, kind: &KeyKi
     let KeyKind::Passkey { credential_id, prf_salt } = kind else {
         return Err(Error::InvalidInput("this backup is not protected by a passkey"));
     };
-    Ok(evaluate(options, context, Some(credential_id), Some(prf_salt)).await?.0)
+    Ok(evaluate(&options.raw, context, Some(credential_id), Some(prf_salt)).await?.0)
 }
 
 /// The credential id of a passkey key kind as base64url text (what

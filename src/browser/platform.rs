@@ -65,10 +65,11 @@ function envelopeText(header, sealed) {
   return toText(bytes);
 }
 
-// encryptShare's answer, {key, cipherText}; a failure rejects with `code`.
+// encryptShare's answer, {key, cipherText}, or without `key` the text
+// alone; a failure rejects with `code`.
 export function sealShare(raw, header, iv, additionalData, plaintext, key, code, message) {
   const head = header.slice();
-  return aesGcm('encrypt', raw, iv, additionalData, plaintext, (sealed) => ({ key, cipherText: envelopeText(head, sealed) }), () => {
+  return aesGcm('encrypt', raw, iv, additionalData, plaintext, (sealed) => key ? { key, cipherText: envelopeText(head, sealed) } : envelopeText(head, sealed), () => {
     throw failure(code, message);
   });
 }
@@ -126,7 +127,8 @@ extern "C" {
     #[wasm_bindgen(js_name = fromText)]
     pub fn from_text(text: &JsString) -> JsValue;
     /// A promise of `{key, cipherText}`: the envelope (`header`, then the
-    /// ciphertext and tag of `plaintext`) as text; or a rejection with a
+    /// ciphertext and tag of `plaintext`) as text, or the text alone for an
+    /// empty `key`; or a rejection with a
     /// PortalBackupError of `code` and `message`. null without WebCrypto.
     #[wasm_bindgen(js_name = sealShare)]
     pub fn seal_share(

@@ -18,7 +18,7 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::{base64, js, platform};
+use super::{base64, platform};
 use crate::Error;
 use crate::envelope::{self, BackupKey, Context, Envelope, Header, KeyKind, MAX_HEADER_LEN, NONCE_LEN};
 
@@ -63,22 +63,26 @@ pub fn seal_share(context: &Context<'_>, plaintext: &Uint8Array) -> Result<Promi
     seal_share_with(&key, KeyKind::Random, &envelope::random_nonce()?, context, plaintext, &key.to_text())
 }
 
-/// Awaits a sealing: the envelope's text.
+/// Awaits a sealing of `seal_text`: the envelope's text.
 async fn cipher_text(sealing: Promise) -> Result<JsValue, Error> {
-    let sealed = JsFuture::from(sealing).await.map_err(|_| Error::InvalidInput("WebCrypto refused to encrypt"))?;
-    Ok(js::field(&sealed, "cipherText"))
+    JsFuture::from(sealing).await.map_err(|_| Error::InvalidInput("WebCrypto refused to encrypt"))
 }
 
-/// Seals like `envelope::seal` / `seal_with_password` with a fresh nonce,
-/// into the envelope's base64url text: a JS string, as it goes into JSON
-/// and back to a wallet.
+/// Seals like `envelope::seal` / `seal_with_password` with a fresh nonce:
+/// a promise of the envelope's base64url text, a JS string, as it goes into
+/// JSON and back to a wallet. No Rust future.
+pub fn seal_text(key: &BackupKey, kind: KeyKind, context: &Context<'_>, plaintext: &Uint8Array) -> Result<Promise, Error> {
+    seal_share_with(key, kind, &envelope::random_nonce()?, context, plaintext, "")
+}
+
+/// `seal_text`, awaited.
 pub async fn seal_to_text(
     key: &BackupKey,
     kind: KeyKind,
     context: &Context<'_>,
     plaintext: &Uint8Array,
 ) -> Result<JsValue, Error> {
-    cipher_text(seal_share_with(key, kind, &envelope::random_nonce()?, context, plaintext, "")?).await
+    cipher_text(seal_text(key, kind, context, plaintext)?).await
 }
 
 /// Seals like `envelope::seal` / `seal_with_password`, with a fresh nonce.
@@ -133,8 +137,12 @@ impl SealedBytes {
 /// `decryptShare`: a promise of the plaintext of `sealed`, like `seal_share`
 /// without a Rust future. A failure to authenticate rejects with `CannotDecrypt`.
 pub fn open_share(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>) -> Result<Promise, Error> {
+    open_share_as(key, sealed, context, Error::CannotDecrypt)
+}
+
+/// `open_share`, rejecting with `failed` when the tag does not authenticate.
+pub fn open_share_as(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>, failed: Error) -> Result<Promise, Error> {
     let aad = envelope::associated_data(&sealed.header_bytes, context);
-    let failed = Error::CannotDecrypt;
     let (code, message) = (failed.code(), failed.message());
     promise(platform::open_share(key.as_bytes(), &sealed.header.nonce, &aad, &sealed.sealed, code, &message))
 }
