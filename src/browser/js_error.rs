@@ -8,10 +8,22 @@ use crate::flow::Step;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_ERROR: &'static str = r#"
+/**
+ * Every code this package throws with. Input and platform; the envelope;
+ * Google Drive; the app's server; Portal; the passkey (docs/BROWSER.md).
+ */
+export type PortalBackupErrorCode =
+  | "INVALID_INPUT" | "NETWORK" | "BAD_RESPONSE" | "RANDOMNESS_UNAVAILABLE" | "WEBCRYPTO_UNAVAILABLE"
+  | "NOT_AN_ENVELOPE" | "UNSUPPORTED_VERSION" | "MALFORMED_ENVELOPE" | "MALFORMED_KEY" | "CANNOT_DECRYPT" | "WRONG_PASSWORD"
+  | "DRIVE_TOKEN_UNAVAILABLE" | "DRIVE_UNAUTHENTICATED" | "DRIVE_PERMISSION_DENIED" | "DRIVE_QUOTA_EXCEEDED" | "DRIVE_NOT_FOUND" | "DRIVE_RATE_LIMITED" | "DRIVE_UNAVAILABLE" | "DRIVE_ERROR" | "STORAGE_CHECK_FAILED" | "KEY_NOT_FOUND"
+  | "UNAUTHENTICATED" | "ORIGIN_NOT_ALLOWED" | "BACKUP_NOT_FOUND" | "NOT_CURRENT" | "PAYLOAD_TOO_LARGE" | "CLIENT_MISMATCH" | "SERVER_RATE_LIMITED" | "SERVER_REJECTED" | "SERVER_UNAVAILABLE"
+  | "PORTAL_UNAUTHENTICATED" | "PORTAL_RATE_LIMITED" | "PORTAL_REJECTED" | "PORTAL_UNAVAILABLE"
+  | "PASSKEY_PRF_UNSUPPORTED" | "PASSKEY_CANCELLED" | "PASSKEY_FAILED";
+
 /** Every function of this package throws (or rejects with) this shape. */
 export interface PortalBackupError extends Error {
   /** Stable code to switch on, e.g. "CANNOT_DECRYPT", "WRONG_PASSWORD", "NETWORK". */
-  code: string;
+  code: PortalBackupErrorCode;
   /** The flow step that failed, for backupWallet and recoverWallet. */
   step?: FlowStep;
   /** HTTP status, when the failure came from a server. */

@@ -159,7 +159,9 @@ export interface CheckOptions extends MethodOptions {
  * failed with ("KEY_NOT_FOUND", "CANNOT_DECRYPT", "WRONG_PASSWORD",
  * "SERVER_UNAVAILABLE", ...).
  */
-export type BackupProblem = string;
+export type BackupProblem =
+  | "BACKUP_UNCONFIRMED" | "PORTAL_NOT_NOTIFIED" | "CUSTODIAN_BACKUP_MISSING" | "BACKUP_OUTDATED"
+  | Exclude<PortalBackupErrorCode, "INVALID_INPUT">;
 
 export interface BackupCheck {
   method: BackupMethod;
