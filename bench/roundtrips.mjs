@@ -4,6 +4,9 @@
 // end, one clock) from the browser's point of view: the Drive stand-in's log,
 // the Portal stand-in's log minus the Worker's own calls, and a logging
 // proxy in front of the Worker (CORS preflights included everywhere).
+// PASSKEY: a CDP virtual authenticator (CTAP2, internal, PRF) answers the
+// WebAuthn ceremonies, which are local; the page runs on localhost, since
+// WebAuthn takes no IP address as its relying party id.
 // Usage: node bench/roundtrips.mjs   → bench/out/roundtrips.json
 import { createServer, request as httpRequest, Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +21,8 @@ import { median, round } from './lib/stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
-const PAGE_PORT = 8800; // the Worker's ALLOWED_ORIGINS names http://127.0.0.1:8800 (bench/lib/workers.mjs)
+const PAGE_PORT = 8800; // the Worker's ALLOWED_ORIGINS names http://localhost:8800 (bench/lib/workers.mjs)
+const PAGE_ORIGIN = `http://localhost:${PAGE_PORT}`;
 const now = () => performance.timeOrigin + performance.now();
 
 function loggingProxy(target) {
@@ -76,10 +80,11 @@ const describe = (e) => `${e.service} ${e.method} ${e.path.replace(/\?.*/, '')}$
 const portalWebhookSecret = randomBytes(24).toString('hex');
 const shareKeys = `bench1:${randomBytes(32).toString('base64')}`;
 const CLIENT = 'client-alice';
-const clientBackup = JSON.stringify({
-  SECP256K1: { id: backupSharePairId(CLIENT, 'SECP256K1'), share: randomBytes(2000).toString('hex') },
-  ED25519: { id: backupSharePairId(CLIENT, 'ED25519'), share: randomBytes(2000).toString('hex') },
-});
+// Each method's own backup share pairs, as Portal lists them: Portal then
+// delivers that method's custodian share, which checkBackup looks for.
+const shares = { SECP256K1: randomBytes(2000).toString('hex'), ED25519: randomBytes(2000).toString('hex') };
+const clientBackupFor = (method) => JSON.stringify(Object.fromEntries(Object.entries(shares)
+  .map(([curve, share]) => [curve, { id: backupSharePairId(CLIENT, curve, method), share }])));
 
 const drive = await startDrive({ port: 0, host: '127.0.0.1' });
 let portal, worker, proxy, page, browser, server;
@@ -98,6 +103,9 @@ try {
   // monotonic clock: Chromium's DevTools protocol.
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal',
+    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true } });
   const net = new Map();
   cdp.on('Network.requestWillBeSent', (e) => {
     // One id can be announced twice (a preflight and its request may share
@@ -112,11 +120,12 @@ try {
   cdp.on('Network.responseReceived', (e) => { if (e.type === 'Preflight') finish(e); });
   cdp.on('Network.loadingFailed', finish);
   globalThis.__net = net;
-  await page.goto(`${server.url}/bench/page/flows.html`);
+  await page.goto(`${PAGE_ORIGIN}/bench/page/flows.html`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
 
   const control = (service, path, method = 'POST') => fetch(`${service.url}/__control/${path}`, { method }).then((r) => r.json().catch(() => null));
   async function runFlow(flow, method) {
+    const clientBackup = clientBackupFor(method);
     await control(drive, 'log/clear'); await control(portal, 'log/clear'); proxy.log.length = 0;
     globalThis.__net.clear();
     const options = { clientId: CLIENT, portalToken: 'test-token-alice', serverUrl: proxy.url, method, custodianId: 'custodian-demo',
@@ -131,7 +140,7 @@ try {
     if (flow === 'check' && !(answer.r.recoverable && answer.r.problems.length === 0)) throw new Error(`checkBackup found problems: ${JSON.stringify(answer.r)}`);
     await control(portal, 'webhooks', 'GET'); // waits for Portal's webhook calls in flight
     // The browser's requests (DevTools protocol: one monotonic clock, preflights included).
-    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(server.url) && r.end !== null && r.end >= r.start)
+    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(PAGE_ORIGIN) && r.end !== null && r.end >= r.start)
       .map((r) => ({ service: serviceOf(r.url), method: r.method, path: new URL(r.url).pathname, start: r.start, end: r.end, preflight: r.method === 'OPTIONS' }));
     const requests = seen.filter((r) => !r.preflight);
     const preflights = seen.filter((r) => r.preflight);
@@ -160,7 +169,7 @@ try {
   }
 
   const reps = QUICK ? 2 : 5;
-  for (const method of ['GDRIVE', 'PASSWORD']) {
+  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
     // The first run in a fresh page: no preflight cached yet.
     const cold = { backup: await runFlow('backup', method), recover: await runFlow('recover', method), check: await runFlow('check', method) };
     const runs = { backup: [], recover: [], check: [] };
@@ -212,7 +221,8 @@ for (const [method, r] of Object.entries(result.methods)) {
   }
 }
 lines.push('', 'Portal\'s SDK, for comparison, takes 9 sequential round trips for a Google Drive backup.',
-  'Password flows spend most of their wall time in Argon2id (part 3).');
+  'Password flows spend most of their wall time in Argon2id (part 3). Passkey flows: a CDP virtual authenticator',
+  'answers the WebAuthn ceremonies (local, no request); each backup here makes a new passkey (no `credentialId`).');
 result.lines = lines;
 writeFileSync(new URL('out/roundtrips.json', import.meta.url), JSON.stringify(result, null, 2));
 console.log(lines.join('\n'));

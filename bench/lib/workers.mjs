@@ -61,7 +61,7 @@ export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
       rateLimits,
       bindings: {
-        WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800',
+        WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800,http://localhost:8800',
         NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,
       },
     })],
