@@ -6,8 +6,9 @@
 // TypeScript 5 and 7 (strict, no skipLibCheck, lib ES2020, ES2022 and ESNext,
 // each with DOM), built, and run in Chromium against the demo's stack: a
 // backup and a recovery with each method, from another origin than the
-// Worker's (CORS), as a real wallet would. The Vite apps run under Vite's
-// dev server too.
+// Worker's (CORS), as a real wallet would; PASSKEY through a CDP virtual
+// authenticator with PRF, the page on localhost (WebAuthn takes no IP
+// address as relying party id). The Vite apps run under Vite's dev server too.
 //
 // Layout under target/package-test/<bundler>/: the app's lockfile and its
 // node_modules (npm ci only when the lockfile's hash changed, one install at a
@@ -129,7 +130,7 @@ function serveStatic(dir, port) {
 async function clientBackups(client) {
   const fixture = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/client-backup-plaintext.json'), 'utf8'));
   const backups = {};
-  for (const method of ['GDRIVE', 'PASSWORD']) {
+  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
     const plaintext = {};
     for (const wallet of client.wallets) {
       const pair = wallet.backupSharePairs.find((p) => p.backupMethod === method);
@@ -140,12 +141,12 @@ async function clientBackups(client) {
   return backups;
 }
 
-/** The wallet page at `origin` backs up and recovers with both methods, in a fresh browser context. */
+/** The wallet page at `origin` backs up and recovers with each method, in a fresh browser context. */
 async function backUpAndRecover(t, origin, screenshotName) {
   const started = Date.now();
   if (!stack) {
     stack = await startTestStack({
-      extraOrigins: APPS.flatMap(({ port, devPort }) => [port, devPort]).filter(Boolean).map((port) => `http://127.0.0.1:${port}`),
+      extraOrigins: APPS.flatMap(({ port, devPort }) => [port, devPort]).filter(Boolean).map((port) => `http://localhost:${port}`),
       // Every app here backs up as the one demo client, a dozen writes a
       // minute apiece; the 30-a-minute limit is tested in tests/worker/limits.test.mjs.
       rateLimits: { CLIENT_WRITES: 1000 },
@@ -162,6 +163,11 @@ async function backUpAndRecover(t, origin, screenshotName) {
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (error) => problems.push(error.message));
+  // The user's platform authenticator, with PRF, for the PASSKEY round trip.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal',
+    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true } });
   await page.goto(`${origin}/`);
   await page.getByText('Ready.').waitFor({ timeout: 20_000 });
 
@@ -177,20 +183,22 @@ async function backUpAndRecover(t, origin, screenshotName) {
     sealedPlaintext: 'a share the wallet sealed itself',
     clientBackups: backups,
   });
-  await page.getByText('Backed up and recovered with Google Drive and a password.').waitFor();
+  await page.getByText('Backed up and recovered with Google Drive, a password and a passkey.').waitFor();
   await screenshot(page, screenshotName);
   await context.close();
   t.diagnostic(`Chromium ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.deepEqual(problems, []);
 
-  for (const method of ['GDRIVE', 'PASSWORD']) {
+  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
     const { backup, recovered, steps, errors } = outcome.outcomes[method];
     assert.equal(recovered.clientBackup, backups[method], `${method}: the recovered shares equal the backed-up ones`);
     assert.equal(recovered.version, 'current');
     assert.equal(backup.portalNotified, true, `${method}: Portal was told (errors: ${errors.join('; ') || 'none'})`);
     assert.ok(steps.includes('encrypt') && steps.includes('confirm'), `${method}: progress events arrived (${steps})`);
   }
-  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'PASSWORD']);
+  const { backup, recovered } = outcome.outcomes.PASSKEY;
+  assert.ok(backup.credentialId && recovered.credentialId === backup.credentialId, 'PASSKEY: recovered with the passkey the backup made');
+  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'PASSKEY', 'PASSWORD']);
   assert.equal(outcome.wrongPasswordCode, 'WRONG_PASSWORD');
   assert.equal(outcome.sealedViaJson, 'a share the wallet sealed itself', 'encryptShare’s result, kept as JSON, opens again');
 }
@@ -273,10 +281,10 @@ for (const app of APPS) {
     assert.ok(failures.length === 0, `the app does not type-check against the package:\n${failures.join('\n')}`);
   });
 
-  test(`${app.bundler} + ${app.target} target: the built app backs up and recovers in Chromium with both methods`, async (t) => {
+  test(`${app.bundler} + ${app.target} target: the built app backs up and recovers in Chromium with each method`, async (t) => {
     assert.ok(app.dir && existsSync(join(app.dir, 'dist/index.html')), 'the build step did not run');
     await serveStatic(join(app.dir, 'dist'), app.port);
-    await backUpAndRecover(t, `http://127.0.0.1:${app.port}`, `package-${app.name}`);
+    await backUpAndRecover(t, `http://localhost:${app.port}`, `package-${app.name}`);
   });
 
   // `npm run dev` is the first thing a Vite user runs; it serves the package
@@ -291,7 +299,7 @@ for (const app of APPS) {
       });
       devServers.push(dev);
       await waitForHttp(`http://127.0.0.1:${app.devPort}/`);
-      await backUpAndRecover(t, `http://127.0.0.1:${app.devPort}`, `package-${app.name}-dev`);
+      await backUpAndRecover(t, `http://localhost:${app.devPort}`, `package-${app.name}-dev`);
     });
   }
 }

@@ -35,7 +35,7 @@ export interface CheckConfig {
 
 export interface MethodOutcome {
   backup: BackupResult;
-  recovered: Pick<RecoveredWallet, 'clientBackup' | 'version' | 'method'>;
+  recovered: Pick<RecoveredWallet, 'clientBackup' | 'version' | 'method' | 'credentialId'>;
   steps: string[];
   /** Steps that failed along the way ("step: CODE (status)"), e.g. a Portal that was not told. */
   errors: string[];
@@ -64,6 +64,8 @@ async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<Met
     driveApiUrl: config.driveApiUrl,
     getDriveToken: async () => config.driveToken,
     password: method === 'PASSWORD' ? config.password : undefined,
+    // PASSKEY: a new passkey for this page's host (the test's virtual authenticator).
+    userDisplayName: method === 'PASSKEY' ? 'package test wallet' : undefined,
     clientBackup: config.clientBackups[method],
     onProgress: (event: ProgressEvent) => {
       if (event.phase === 'end') steps.push(event.step);
@@ -73,7 +75,8 @@ async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<Met
   const backup = await backupWallet(options);
   const { clientBackup: _sealed, ...recoverOptions } = options;
   const recovered = await recoverWallet(recoverOptions);
-  return { backup, recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method }, steps, errors };
+  const credentialId: string | undefined = recovered.credentialId;
+  return { backup, recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method, credentialId }, steps, errors };
 }
 
 /** A wallet that seals by itself and keeps the result as JSON, as apps keep data. */
@@ -92,6 +95,7 @@ async function check(config: CheckConfig): Promise<CheckOutcome> {
   const outcomes = {
     GDRIVE: await roundTrip(config, 'GDRIVE'),
     PASSWORD: await roundTrip(config, 'PASSWORD'),
+    PASSKEY: await roundTrip(config, 'PASSKEY'),
   };
   const listed = await listBackups({ clientId: config.clientId, portalToken: config.portalToken, serverUrl: config.serverUrl });
   let wrongPasswordCode = 'none';
@@ -101,7 +105,7 @@ async function check(config: CheckConfig): Promise<CheckOutcome> {
     wrongPasswordCode = (error as PortalBackupError).code;
   }
   const sealedViaJson = await sealViaJson(config);
-  status.textContent = 'Backed up and recovered with Google Drive and a password.';
+  status.textContent = 'Backed up and recovered with Google Drive, a password and a passkey.';
   return { outcomes, listed, wrongPasswordCode, sealedViaJson };
 }
 
