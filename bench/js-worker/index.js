@@ -148,9 +148,9 @@ function stringField(map, name) {
 const clientIdOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_CLIENT_ID', 'clientId must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
 const methodOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_BACKUP_METHOD', 'backupMethod must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
 // worker/src/validate.rs CLIENT_BACKUP_METHODS: the only methods the client routes store.
-const CLIENT_BACKUP_METHODS = ['GDRIVE', 'PASSWORD'];
+const CLIENT_BACKUP_METHODS = ['GDRIVE', 'PASSWORD', 'PASSKEY'];
 const clientMethodOk = (s) => {
-  if (!CLIENT_BACKUP_METHODS.includes(methodOk(s))) throw invalid('UNSUPPORTED_BACKUP_METHOD', 'backupMethod must be one the browser module supports: GDRIVE or PASSWORD');
+  if (!CLIENT_BACKUP_METHODS.includes(methodOk(s))) throw invalid('UNSUPPORTED_BACKUP_METHOD', 'backupMethod must be one the browser module supports: GDRIVE, PASSWORD or PASSKEY');
   return s;
 };
 
@@ -164,6 +164,12 @@ function envelopeHeaderOk(bytes) {
     const m = view.getUint32(at), t = view.getUint32(at + 4), p = bytes[at + 8];
     if (!(p >= 1 && p <= 16 && m >= 8 * p && m <= 1024 * 1024 && t >= 1 && t <= 64)) return false;
     at += 9 + 16;
+  } else if (bytes[5] === 3) {
+    // Passkey: u16 credential id length (1 to 1023), the id, the PRF salt.
+    if (bytes.length < at + 2) return false;
+    const length = (bytes[at] << 8) | bytes[at + 1];
+    if (length < 1 || length > 1023) return false;
+    at += 2 + length + 32;
   } else if (bytes[5] !== 1) return false;
   return bytes.length >= at + 12 + 16;
 }
