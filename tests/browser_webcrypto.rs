@@ -140,12 +140,12 @@ async fn the_password_exports_round_trip_and_name_a_wrong_password() {
     let args = |a: &str, b: &str| (JsValue::from_str(a), JsValue::from_str(b));
     let (client, method) = args("client-a", "PASSWORD");
     let plaintext = JsValue::from(js_sys::Uint8Array::from(&b"client backup share"[..]));
-    let sealing = encrypt_share_with_password(plaintext, "correct horse".into(), client.clone(), method.clone());
+    let sealing = encrypt_share_with_password(&plaintext, &"correct horse".into(), &client, &method);
     let cipher_text = JsFuture::from(js_sys::Promise::from(JsValue::from(sealing))).await.unwrap();
-    let opening = decrypt_share_with_password(cipher_text.clone(), "correct horse".into(), client.clone(), method.clone());
+    let opening = decrypt_share_with_password(&cipher_text, &"correct horse".into(), &client, &method);
     let opened = JsFuture::from(js_sys::Promise::from(JsValue::from(opening))).await.unwrap();
     assert_eq!(opened.unchecked_into::<js_sys::Uint8Array>().to_vec(), b"client backup share");
-    let wrong = decrypt_share_with_password(cipher_text, "other".into(), client, method);
+    let wrong = decrypt_share_with_password(&cipher_text, &"other".into(), &client, &method);
     let error = JsFuture::from(js_sys::Promise::from(JsValue::from(wrong))).await.unwrap_err();
     assert_eq!(js_sys::Reflect::get(&error, &"code".into()).unwrap(), "WRONG_PASSWORD");
 }

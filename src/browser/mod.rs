@@ -166,12 +166,12 @@ fn context_args(client_id: &JsValue, backup_method: &JsValue) -> Result<(String,
 /// AES-GCM runs in WebCrypto.
 #[wasm_bindgen(js_name = encryptShare)]
 pub fn encrypt_share(
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: &JsValue,
 ) -> SealedSharePromise {
-    let sealing = context_args(&client_id, &backup_method).and_then(|(client_id, backup_method)| {
-        webcrypto::seal_share(&Context::new(&client_id, &backup_method)?, &plaintext_bytes(plaintext))
+    let sealing = context_args(client_id, backup_method).and_then(|(client_id, backup_method)| {
+        webcrypto::seal_share(&Context::new(&client_id, &backup_method)?, &plaintext_bytes(plaintext.clone()))
     });
     promise(sealing).unchecked_into()
 }
@@ -179,15 +179,15 @@ pub fn encrypt_share(
 /// Open a ciphertext from `encryptShare` with its key.
 #[wasm_bindgen(js_name = decryptShare)]
 pub fn decrypt_share(
-    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] key: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: &JsValue,
 ) -> PlaintextPromise {
-    let opening = context_args(&client_id, &backup_method).and_then(|(client_id, backup_method)| {
+    let opening = context_args(client_id, backup_method).and_then(|(client_id, backup_method)| {
         let context = Context::new(&client_id, &backup_method)?;
-        let key = BackupKey::from_text(&Zeroizing::new(text(&key, "key must be a string")?))?;
-        webcrypto::open_share(&key, &webcrypto::SealedBytes::from_text(&cipher_text)?, &context)
+        let key = BackupKey::from_text(&Zeroizing::new(text(key, "key must be a string")?))?;
+        webcrypto::open_share(&key, &webcrypto::SealedBytes::from_text(cipher_text)?, &context)
     });
     promise(opening).unchecked_into()
 }
@@ -203,18 +203,18 @@ fn promise(answer: Result<js_sys::Promise, Error>) -> js_sys::Promise {
 /// in this call, AES-GCM in WebCrypto's promise.
 #[wasm_bindgen(js_name = encryptShareWithPassword)]
 pub fn encrypt_share_with_password(
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] plaintext: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] password: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: &JsValue,
 ) -> CipherTextPromise {
-    let sealing = password_args(&password, &client_id, &backup_method).and_then(|(password, client_id, backup_method)| {
+    let sealing = password_args(password, client_id, backup_method).and_then(|(password, client_id, backup_method)| {
         let context = Context::new(&client_id, &backup_method)?;
         let mut salt = [0u8; envelope::SALT_LEN];
         getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
         let params = PasswordParams::DEFAULT;
         let key = envelope::derive_password_key(&password, &params, &salt)?;
-        webcrypto::seal_text(&key, KeyKind::Password { params, salt }, &context, &plaintext_bytes(plaintext))
+        webcrypto::seal_text(&key, KeyKind::Password { params, salt }, &context, &plaintext_bytes(plaintext.clone()))
     });
     promise(sealing).unchecked_into()
 }
@@ -222,14 +222,14 @@ pub fn encrypt_share_with_password(
 /// Open a password envelope. A wrong password rejects with `WRONG_PASSWORD`.
 #[wasm_bindgen(js_name = decryptShareWithPassword)]
 pub fn decrypt_share_with_password(
-    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] client_id: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] cipher_text: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] password: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client_id: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] backup_method: &JsValue,
 ) -> PlaintextPromise {
-    let opening = password_args(&password, &client_id, &backup_method).and_then(|(password, client_id, backup_method)| {
+    let opening = password_args(password, client_id, backup_method).and_then(|(password, client_id, backup_method)| {
         let context = Context::new(&client_id, &backup_method)?;
-        let sealed = webcrypto::SealedBytes::from_text(&cipher_text)?;
+        let sealed = webcrypto::SealedBytes::from_text(cipher_text)?;
         let KeyKind::Password { params, salt } = sealed.kind() else {
             return Err(Error::InvalidInput("this backup is not protected by a password"));
         };
