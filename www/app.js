@@ -429,6 +429,14 @@ async function main() {
   $('#drive-note').textContent = drive.note;
   wireMethodForm($('#backup-form'));
   wireMethodForm($('#recover-form'));
+  // WebAuthn takes a host name, not an IP address, as relying party id.
+  if (/^[\d.]+$|:/.test(location.hostname)) {
+    const here = `${location.protocol}//localhost:${location.port}/`;
+    document.querySelectorAll('input[value="PASSKEY"]').forEach((input) => {
+      input.disabled = true;
+      input.closest('label').querySelector('small').textContent = `Passkeys need a host name: open ${here}`;
+    });
+  }
   $('#backup-form').addEventListener('submit', backup);
   $('#recover-form').addEventListener('submit', recover);
   $('#check-form').addEventListener('submit', checkBackups);
