@@ -2,6 +2,7 @@
 // Portal stand-in.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import {
   ALICE, BOB, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker, statusOrReset,
 } from './harness.mjs';
@@ -216,6 +217,21 @@ describe('client backups', () => {
     assert.deepEqual(Object.keys(await dumpKv(worker)).filter((k) => k.startsWith('client/')).sort(),
       ['client/client-alice/GDRIVE', 'client/client-alice/PASSWORD']);
     assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
+  });
+
+  test('a PASSKEY backup (envelope key kind 3) is stored, read back and listed like the others', async () => {
+    // PBAK, version 1, kind 3, a 32-byte credential id, PRF salt, nonce, a 4 KiB ciphertext and its tag.
+    const head = Buffer.from([0x50, 0x42, 0x41, 0x4b, 1, 3, 0, 32]);
+    const cipherText = Buffer.concat([head, randomBytes(32 + 32 + 12 + 4096 + 16)]).toString('base64url');
+    const put = await alice.put('PASSKEY', cipherText, ALICE_PAIRS);
+    assert.equal(put.status, 201);
+    assert.equal(put.body.backup.backupMethod, 'PASSKEY');
+    assert.equal((await alice.get('PASSKEY')).body.current.cipherText, cipherText);
+    await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSKEY']);
+    // A credential id length of 0 is no envelope.
+    const empty = Buffer.concat([head.subarray(0, 6), Buffer.from([0, 0]), randomBytes(200)]).toString('base64url');
+    assert.equal((await alice.put('PASSKEY', empty, ALICE_PAIRS)).body.error.code, 'INVALID_CIPHERTEXT');
   });
 
   test('a method the browser module does not support is refused and nothing is stored', async () => {

@@ -132,6 +132,16 @@ describe('the contract check on the real Worker', () => {
       }
     }
     for (const rest of [43, 44, 45, 46]) texts.push(envelope({ kind: 2, rest }));
+    // Passkey (kind 3): u16 credential id length, the id, PRF salt, nonce,
+    // tag. Its pattern states a part exactly: ids of 1 to 255 bytes in at
+    // least 324 bytes; in and around that part both must agree.
+    const passkey = (idLength, total) => {
+      const head = Buffer.from([0x50, 0x42, 0x41, 0x4b, 1, 3, idLength >> 8, idLength & 255]);
+      return Buffer.concat([head, randomBytes(Math.max(total - 8, 0))]).toString('base64url');
+    };
+    for (const idLength of [1, 16, 32, 255]) for (const total of [324, 325, 326, 600]) texts.push(passkey(idLength, total));
+    for (const total of [324, 1200]) texts.push(passkey(0, total));
+    texts.push(passkey(1024, 1200), passkey(0xffff, 1200), passkey(1, 6), passkey(1, 7));
     const good = envelope({});
     // Text forms the decoder refuses: unused bits set (67 bytes leave 4
     // unused bits in the last character, which is then one of A Q g w), a
@@ -155,7 +165,21 @@ describe('the contract check on the real Worker', () => {
       if (workerAccepts !== documented(cipherText)) disagreements.push(`${cipherText}: Worker ${res.status}, document ${documented(cipherText)}`);
     }
     assert.deepEqual(disagreements, []);
-    // 6 random-key lengths, 40 password cost combinations, 3 password lengths.
-    assert.equal(accepted, 49, `accepted ${accepted} of ${texts.length}`);
+    // 6 random-key lengths, 40 password cost combinations, 3 password lengths, 16 passkey envelopes.
+    assert.equal(accepted, 65, `accepted ${accepted} of ${texts.length}`);
+
+    // What the passkey pattern leaves out on purpose (a regular expression
+    // cannot tie the length field to the text's length): the Worker still
+    // takes ids up to WebAuthn's 1023 bytes and short envelopes.
+    for (const [idLength, total] of [[256, 1200], [1023, 1200], [32, 140]]) {
+      const cipherText = passkey(idLength, total);
+      const res = await worker.fetch('/v1/client-backups/PASSKEY', {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${ALICE.token}`, 'Content-Type': 'application/json' },
+        body: json({ cipherText, backupSharePairIds: ['p1'], notifyPortal: false }),
+      });
+      assert.equal(res.status, 201, `id ${idLength}, ${total} bytes`);
+      assert.equal(documented(cipherText), false, `id ${idLength}, ${total} bytes`);
+    }
   });
 });
