@@ -15,22 +15,7 @@ mod support;
 use support::*;
 
 #[wasm_bindgen(inline_js = r#"
-const PORTAL = 'http://127.0.0.1:8790';
 const DRIVE = 'http://127.0.0.1:8791';
-/** Resolves once every custodian delivery Portal has started is answered. */
-export async function portalDeliveries(clientId) {
-  const all = await (await fetch(`${PORTAL}/__control/webhooks`)).json();
-  return all.filter((d) => d.clientId === clientId).map((d) => d.backupMethod);
-}
-/** The plaintext Portal's SDK builds for a backup with `method`: its pairs' ids. */
-export function methodBackup(user, label, method) {
-  const pair = (curve) => `bsp-${user.clientId}-${curve}-${method.toLowerCase()}`;
-  const share = (curve) => JSON.stringify({ curve, label, share: String(Math.random()).slice(2) });
-  return JSON.stringify({
-    SECP256K1: { id: pair('secp256k1'), share: share('SECP256K1') },
-    ED25519: { id: pair('ed25519'), share: share('ED25519') },
-  });
-}
 /** Deletes every file of the user's Drive, through Drive's own API. */
 export async function emptyDrive(user) {
   const files = await (await fetch(`${DRIVE}/__control/files?user=${encodeURIComponent(user.driveUser)}`)).json();
@@ -41,10 +26,6 @@ export async function emptyDrive(user) {
 }
 "#)]
 extern "C" {
-    #[wasm_bindgen(js_name = portalDeliveries)]
-    async fn portal_deliveries(client_id: &str) -> JsValue;
-    #[wasm_bindgen(js_name = methodBackup)]
-    fn method_backup(user: &JsValue, label: &str, method: &str) -> String;
     #[wasm_bindgen(js_name = emptyDrive)]
     async fn empty_drive(user: &JsValue);
 }

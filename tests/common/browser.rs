@@ -36,11 +36,12 @@ globalThis.fetch = function (input, init) {
   );
 };
 
-/** The answers (status, or 'no answer') to requests sent to `service` with `method` whose path contains `path`. */
-export function sentTo(service, method, path) {
+/** The answers (status, or 'no answer') to requests sent to `service` with `method` whose path contains `path` (is `path`, if `exact`). */
+export function sentTo(service, method, path, exact) {
   return sent.filter((r) => {
     const url = new URL(r.url);
-    return url.origin === SERVICES[service] && r.method === method && url.pathname.includes(path) && !url.pathname.startsWith('/__control/');
+    const onPath = exact ? url.pathname === path : url.pathname.includes(path);
+    return url.origin === SERVICES[service] && r.method === method && onPath && !url.pathname.startsWith('/__control/');
   }).map((r) => String(r.status));
 }
 
@@ -117,14 +118,28 @@ export function options(user, method, extra) {
   }, extra ?? {});
 }
 
-/** The plaintext Portal's SDK builds, with the stand-in's pair ids. */
+/** The plaintext Portal's SDK builds for a GDRIVE backup, with the stand-in's pair ids. */
 export function clientBackup(user, label) {
-  const pair = (curve) => `bsp-${user.clientId}-${curve}-gdrive`;
+  return methodBackup(user, label, 'GDRIVE');
+}
+
+/**
+ * The plaintext Portal's SDK builds for a backup with `method`: its pairs'
+ * ids, so Portal's custodian deliveries are named for that method.
+ */
+export function methodBackup(user, label, method) {
+  const pair = (curve) => `bsp-${user.clientId}-${curve}-${method.toLowerCase()}`;
   const share = (curve) => JSON.stringify({ curve, label, share: String(Math.random()).slice(2) });
   return JSON.stringify({
     SECP256K1: { id: pair('secp256k1'), share: share('SECP256K1') },
     ED25519: { id: pair('ed25519'), share: share('ED25519') },
   });
+}
+
+/** Resolves once every custodian delivery Portal has started is answered: the `backupMethod`s delivered for the client. */
+export async function portalDeliveries(clientId) {
+  const all = await call(PORTAL, '/__control/webhooks');
+  return all.filter((d) => d.clientId === clientId).map((d) => d.backupMethod);
 }
 
 export async function driveFiles(user) {
@@ -199,6 +214,10 @@ extern "C" {
     pub fn options(user: &JsValue, method: &str, extra: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = clientBackup)]
     pub fn client_backup(user: &JsValue, label: &str) -> String;
+    #[wasm_bindgen(js_name = methodBackup)]
+    pub fn method_backup(user: &JsValue, label: &str, method: &str) -> String;
+    #[wasm_bindgen(js_name = portalDeliveries)]
+    pub async fn portal_deliveries(client_id: &str) -> JsValue;
     #[wasm_bindgen(js_name = driveFiles)]
     pub async fn drive_files(user: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = driveControl)]
@@ -220,7 +239,7 @@ extern "C" {
     #[wasm_bindgen(js_name = clearLogs)]
     pub async fn clear_logs();
     #[wasm_bindgen(js_name = sentTo)]
-    pub fn sent_to(service: &str, method: &str, path: &str) -> Vec<String>;
+    pub fn sent_to(service: &str, method: &str, path: &str, exact: bool) -> Vec<String>;
     #[wasm_bindgen(js_name = clearSent)]
     pub fn clear_sent();
     #[wasm_bindgen(js_name = healAll)]

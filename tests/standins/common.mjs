@@ -68,8 +68,9 @@ const FAILABLE_STATUSES = new Set([400, 401, 403, 404, 429, 500, 502, 503, 504])
 
 /**
  * A fault rule from `fail`, `drop` or `delay`: which requests it hits (every
- * one whose method equals `method` and whose path contains `path`, after
- * letting `skip` of them through) and how many (`count`).
+ * one whose method equals `method` and whose path contains `path`, or is
+ * `path` with `exact: true`, after letting `skip` of them through) and how
+ * many (`count`).
  */
 function faultRule(kind, body, extra) {
   const count = body.count === undefined ? 1 : body.count;
@@ -79,7 +80,8 @@ function faultRule(kind, body, extra) {
   for (const key of ['method', 'path']) {
     if (body[key] !== undefined && (typeof body[key] !== 'string' || !body[key])) return { error: `${key} must be a non-empty string` };
   }
-  return { rule: { kind, remaining: count, skip, method: body.method?.toUpperCase(), path: body.path, ...extra } };
+  if (body.exact !== undefined && (typeof body.exact !== 'boolean' || body.path === undefined)) return { error: 'exact must be a boolean, with path' };
+  return { rule: { kind, remaining: count, skip, method: body.method?.toUpperCase(), path: body.path, exact: body.exact === true, ...extra } };
 }
 
 /**
@@ -185,7 +187,8 @@ export async function startStandin({
   }
 
   function takeFault(req, url) {
-    const i = state.faults.findIndex((f) => (!f.method || f.method === req.method) && (!f.path || url.pathname.includes(f.path)));
+    const onPath = (f) => !f.path || (f.exact ? url.pathname === f.path : url.pathname.includes(f.path));
+    const i = state.faults.findIndex((f) => (!f.method || f.method === req.method) && onPath(f));
     if (i < 0) return null;
     const fault = state.faults[i];
     if (fault.skip > 0) {

@@ -101,6 +101,13 @@ describe('stand-in control API', () => {
     assert.equal((await del()).status, 404, 'count 1: used up');
   });
 
+  it('an exact rule hits only that whole path', async () => {
+    await control('fail', { count: 5, status: 503, method: 'GET', path: '/drive/v3/files', exact: true });
+    assert.equal((await fetch(`${drive.url}/drive/v3/files/nope`, { headers: AUTH })).status, 404, 'a longer path passes');
+    assert.equal((await fetch(`${drive.url}/drive/v3/files`, { headers: AUTH })).status, 503);
+    assert.equal((await control('drop', { exact: true })).status, 400, 'exact without a path');
+  });
+
   it('drop closes the next matching connections unanswered; others pass', async () => {
     await control('drop', { count: 2, method: 'GET', path: '/drive/v3/files' });
     await assert.rejects(fetch(`${drive.url}/drive/v3/files`, { headers: AUTH }), TypeError);
