@@ -1,13 +1,16 @@
 //! The fault matrix: every step of a Drive backup, a password backup and
-//! both recoveries (`ROWS`) × every failure kind the stand-ins and the edge
-//! in front of the Worker can inject (`FAULTS`), in headless Chromium against
+//! both recoveries, and every request of a Drive and a password
+//! `checkBackup` (`ROWS`) × every failure kind the stand-ins and the edge in
+//! front of the Worker can inject (`FAULTS`), in headless Chromium against
 //! the real Worker (workerd). `plan` derives each cell from the documented
 //! retry policy (docs/BROWSER.md, "Retries"); each cell then checks what a
 //! user would notice:
 //! - the call fails at that step with a stable code and status after exactly
 //!   the attempts the policy allows, or resolves where the flow absorbs the
 //!   fault (Portal not told, an old key file left) or a token refresh cures it;
-//! - a recovery right after returns the last confirmed backup, byte for byte;
+//!   a check resolves, not recoverable, with that code as its one problem;
+//! - a recovery right after returns the last confirmed backup, byte for byte
+//!   (after a check: a check of the same wallet is green, opening to it);
 //! - a retry of the backup succeeds, and Drive ends with exactly one key file.
 //!
 //! Cells where the fault cannot happen at that step are n/a, with the reason.
@@ -17,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use portal_backup::browser::{CheckOptions, check_backup};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -42,17 +46,23 @@ enum Flow {
     PasswordBackup,
     DriveRecovery,
     PasswordRecovery,
+    /// `checkBackup` after a good confirmed backup.
+    DriveCheck,
+    PasswordCheck,
 }
 
 impl Flow {
     fn method(self) -> &'static str {
         match self {
-            Flow::DriveBackup | Flow::DriveRecovery => GDRIVE,
-            Flow::PasswordBackup | Flow::PasswordRecovery => PASSWORD,
+            Flow::DriveBackup | Flow::DriveRecovery | Flow::DriveCheck => GDRIVE,
+            Flow::PasswordBackup | Flow::PasswordRecovery | Flow::PasswordCheck => PASSWORD,
         }
     }
     fn is_backup(self) -> bool {
         matches!(self, Flow::DriveBackup | Flow::PasswordBackup)
+    }
+    fn is_check(self) -> bool {
+        matches!(self, Flow::DriveCheck | Flow::PasswordCheck)
     }
     fn title(self) -> &'static str {
         match self {
@@ -60,6 +70,8 @@ impl Flow {
             Flow::PasswordBackup => "password backup",
             Flow::DriveRecovery => "Drive recovery",
             Flow::PasswordRecovery => "password recovery",
+            Flow::DriveCheck => "Drive check",
+            Flow::PasswordCheck => "password check",
         }
     }
 }
@@ -88,8 +100,9 @@ impl Service {
 struct Target {
     service: Service,
     method: &'static str,
-    /// A substring of the request path.
+    /// A substring of the request path, or all of it when `exact`.
     path: &'static str,
+    exact: bool,
     /// Requests the step sends when nothing fails.
     requests: u32,
     /// Of those, the ones sent before any answer: all that go out when every
@@ -119,13 +132,24 @@ const fn remote(
     path: &'static str,
     (requests, at_once): (u32, u32),
 ) -> Row {
-    Row { flow, step, label, target: Some(Target { service, method, path, requests, at_once }) }
+    Row { flow, step, label, target: Some(Target { service, method, path, exact: false, requests, at_once }) }
+}
+
+/// `row`, aimed at requests whose path is all of its `path`: the Worker's
+/// list `/v1/client-backups`, not the versions below it.
+const fn exact(mut row: Row) -> Row {
+    if let Some(target) = &mut row.target {
+        target.exact = true;
+    }
+    row
 }
 
 use Flow::*;
 use Service::*;
 
-/// Every step of the four flows (src/flow.rs), in the order they run.
+/// Every step of the four flows (src/flow.rs), in the order they run, then
+/// every request of a check: the recovery's beside the Worker's two lists,
+/// all in the first round trip.
 const ROWS: &[Row] = &[
     local(DriveBackup, "encrypt"),
     remote(DriveBackup, "storeKey", "storeKey", Drive, "POST", "/upload/drive/v3/files", (1, 1)),
@@ -148,6 +172,13 @@ const ROWS: &[Row] = &[
     local(DriveRecovery, "decrypt"),
     remote(PasswordRecovery, "fetchShare", "fetchShare", Worker, "GET", "/v1/client-backups/PASSWORD", (1, 1)),
     local(PasswordRecovery, "decrypt"),
+    remote(DriveCheck, "fetchKey", "fetchKey: Drive list, key reads", Drive, "GET", "/drive/v3/files", (2, 1)),
+    remote(DriveCheck, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/GDRIVE", (1, 1)),
+    exact(remote(DriveCheck, "listBackups", "Worker GET list", Worker, "GET", "/v1/client-backups", (1, 1))),
+    remote(DriveCheck, "listCustodianBackups", "Worker GET custodian list", Worker, "GET", "/v1/custodian-backups", (1, 1)),
+    remote(PasswordCheck, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/PASSWORD", (1, 1)),
+    exact(remote(PasswordCheck, "listBackups", "Worker GET list", Worker, "GET", "/v1/client-backups", (1, 1))),
+    remote(PasswordCheck, "listCustodianBackups", "Worker GET custodian list", Worker, "GET", "/v1/custodian-backups", (1, 1)),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -198,6 +229,8 @@ enum Outcome {
     Absorbed,
     /// Resolves after the one token refresh a Drive 401 gets.
     Refreshed,
+    /// A check resolves, not recoverable, with the code as its one problem.
+    Reported,
 }
 
 /// Which backup is the last confirmed one once the fault is healed.
@@ -240,7 +273,12 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     };
     // A rule on the requests of this step, at the service the browser calls.
     let rule = |route: &'static str, count: u32, extra: &[(&'static str, JsValue)]| {
-        let mut body = vec![("count", count.into()), ("method", target.method.into()), ("path", target.path.into())];
+        let mut body = vec![
+            ("count", count.into()),
+            ("method", target.method.into()),
+            ("path", target.path.into()),
+            ("exact", target.exact.into()),
+        ];
         body.extend(extra.iter().cloned());
         Injection(target.service.control(), route, body)
     };
@@ -252,8 +290,10 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     let retried = MAX_ATTEMPTS * target.at_once;
     let once = target.at_once;
     // The first Worker request of a flow makes the Worker ask Portal who the
-    // token belongs to; later ones use its 60 s memory of the answer.
-    let first_worker_call = matches!(row.step, "storeShare" | "fetchShare");
+    // token belongs to; later ones use its 60 s memory of the answer. A
+    // check sends its three at once: each is a first, so a refused token or
+    // Portal down fails all three, and each row counts its own attempts.
+    let first_worker_call = matches!(row.step, "storeShare" | "fetchShare") || row.flow.is_check();
     let confirm_needs_no_portal = "confirm does not reach Portal: the Worker verified the token at storeShare \
                           moments before and keeps it 60 s (docs/SERVER-API.md)";
     let with_fresh_token = |injection: Injection| (vec![injection], true);
@@ -332,6 +372,7 @@ fn plan(row: &Row, fault: Fault) -> Cell {
 
     let outcome = match (target.service, fault) {
         (Drive, Unauthorized) => Outcome::Refreshed,
+        _ if row.flow.is_check() => Outcome::Reported,
         _ if matches!(row.step, "notifyPortal" | "removeOldKeys") => Outcome::Absorbed,
         _ => Outcome::Fails,
     };
@@ -341,7 +382,7 @@ fn plan(row: &Row, fault: Fault) -> Cell {
         _ if !row.flow.is_backup() => Confirmed::Before,
         Outcome::Absorbed | Outcome::Refreshed => Confirmed::New,
         Outcome::Fails if row.step == "confirm" && fault == Timeout => Confirmed::New,
-        Outcome::Fails => Confirmed::Before,
+        Outcome::Fails | Outcome::Reported => Confirmed::Before,
     };
     Cell::Applicable(Case { injections, fresh_token, outcome, code, status, attempts, confirmed })
 }
@@ -442,15 +483,7 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
         (_, Ok(_)) => return Err("resolved, expected to fail".into()),
         (_, Err(error)) => return Err(format!("failed: {}", json(error))),
     }
-    let answers = sent_to(target.service.control(), target.method, target.path);
-    hold!(
-        answers.len() as u32 == case.attempts,
-        "{} requests to {} {} (answers {answers:?}), expected {}",
-        answers.len(),
-        target.method,
-        target.path,
-        case.attempts
-    );
+    attempts_held(target, case)?;
 
     let expected = match case.confirmed {
         Confirmed::Before => &before,
@@ -481,6 +514,103 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// The requests the module sent to the target since `clear_sent`, against
+/// the attempts the policy allows.
+fn attempts_held(target: &Target, case: &Case) -> Result<(), String> {
+    let answers = sent_to(target.service.control(), target.method, target.path, target.exact);
+    hold!(
+        answers.len() as u32 == case.attempts,
+        "{} requests to {} {} (answers {answers:?}), expected {}",
+        answers.len(),
+        target.method,
+        target.path,
+        case.attempts
+    );
+    Ok(())
+}
+
+/// What a check cell starts from: a good confirmed backup whose custodian
+/// half Portal has delivered. The cells of a check flow share one while
+/// every fault leaves it green, which is what each of them checks.
+struct Wallet {
+    user: JsValue,
+    plaintext: String,
+}
+
+impl Wallet {
+    async fn new(method: &str) -> Result<Wallet, String> {
+        let user = new_user(&format!("matrix-check-{}", method.to_lowercase())).await;
+        // Pair ids of this method: Portal names its deliveries by them.
+        let plaintext = method_backup(&user, "before", method);
+        backup_with(&user, matrix_options(&user, method, None), &plaintext)
+            .await
+            .map_err(|e| format!("the first backup failed: {}", json(&e)))?;
+        // Portal delivers its half after it is told, on its own time.
+        portal_deliveries(&text(&user, "clientId")).await;
+        Ok(Wallet { user, plaintext })
+    }
+
+    /// `checkBackup` options, with the backed-up plaintext as the device's:
+    /// a check that opens anything else reports BACKUP_OUTDATED.
+    fn check_options(&self, method: &str, portal_token: Option<JsValue>) -> JsValue {
+        let options = matrix_options(&self.user, method, portal_token);
+        js_sys::Reflect::set(&options, &"clientBackup".into(), &self.plaintext.as_str().into()).unwrap();
+        options
+    }
+}
+
+async fn check(options: JsValue) -> Result<JsValue, String> {
+    check_backup(options.unchecked_into::<CheckOptions>())
+        .await
+        .map(JsValue::from)
+        .map_err(|e| format!("checkBackup rejected: {}", json(&e)))
+}
+
+/// Runs one cell of a check flow on `wallet` (made first if there is none).
+async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> Result<(), String> {
+    let target = row.target.as_ref().expect("an applicable cell has a target");
+    let method = row.flow.method();
+    if wallet.is_none() {
+        *wallet = Some(Wallet::new(method).await?);
+    }
+    let wallet = wallet.as_ref().expect("made above");
+    let token = if case.fresh_token { Some(add_portal_token(&wallet.user).await) } else { None };
+    let options = wallet.check_options(method, token);
+
+    clear_sent();
+    for Injection(service, route, body) in &case.injections {
+        control(service, route, obj(body)).await;
+    }
+    let tokens_before = number(&wallet.user, "tokenCalls");
+    let answer = check(options).await;
+    heal_all().await;
+    let report = answer?;
+
+    let problems = strings(&get(&report, "problems"));
+    match case.outcome {
+        Outcome::Reported => {
+            hold!(problems == [case.code], "problems {problems:?}, expected [{}]", case.code);
+            hold!(!flag(&report, "recoverable"), "recoverable while {} failed", row.label);
+        }
+        Outcome::Refreshed => {
+            hold!(problems.is_empty() && flag(&report, "recoverable"), "not green after a token refresh: {}", json(&report));
+            let refreshes = number(&wallet.user, "tokenCalls") - tokens_before - 1.0;
+            hold!(refreshes == 1.0, "{refreshes} token refreshes, expected 1");
+        }
+        Outcome::Fails | Outcome::Absorbed => unreachable!("plan gives a check Reported or Refreshed"),
+    }
+    attempts_held(target, case)?;
+
+    // The fault changed nothing stored.
+    let after = check(wallet.check_options(method, None)).await?;
+    hold!(
+        flag(&after, "recoverable") && strings(&get(&after, "problems")).is_empty(),
+        "a check after heal is not green: {}",
+        json(&after)
+    );
+    Ok(())
+}
+
 /// Runs every cell of one flow, prints its block of the matrix, and fails if
 /// any cell did not hold.
 async fn matrix(flow: Flow) {
@@ -489,6 +619,7 @@ async fn matrix(flow: Flow) {
     let mut failed = Vec::new();
     let mut not_applicable: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let (mut held, mut na) = (0, 0);
+    let mut wallet = None;
     for row in &rows {
         let mut line = Vec::new();
         for fault in FAULTS {
@@ -498,16 +629,25 @@ async fn matrix(flow: Flow) {
                     not_applicable.entry(why).or_default().push(format!("{} × {}", row.label, fault.name()));
                     "n/a"
                 }
-                Cell::Applicable(case) => match run_cell(row, fault, &case).await {
-                    Ok(()) => {
-                        held += 1;
-                        "held"
+                Cell::Applicable(case) => {
+                    let result = if flow.is_check() {
+                        run_check_cell(row, &case, &mut wallet).await
+                    } else {
+                        run_cell(row, fault, &case).await
+                    };
+                    match result {
+                        Ok(()) => {
+                            held += 1;
+                            "held"
+                        }
+                        Err(why) => {
+                            // The next check cell starts from a wallet known green.
+                            wallet = None;
+                            failed.push(format!("{} × {}: {why}", row.label, fault.name()));
+                            "**failed**"
+                        }
                     }
-                    Err(why) => {
-                        failed.push(format!("{} × {}: {why}", row.label, fault.name()));
-                        "**failed**"
-                    }
-                },
+                }
             };
             line.push(mark);
         }
@@ -551,6 +691,18 @@ async fn fault_matrix_password_recovery() {
 }
 
 #[wasm_bindgen_test]
+async fn fault_matrix_drive_check() {
+    matrix(Flow::DriveCheck).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_password_check() {
+    matrix(Flow::PasswordCheck).await;
+}
+
+/// A check's rows are the requests of the recovery it runs (its local
+/// steps have none) and its two lists.
+#[wasm_bindgen_test]
 fn every_step_of_every_flow_is_a_row() {
     use portal_backup::flow::{self, Step};
     let plans = [
@@ -558,10 +710,16 @@ fn every_step_of_every_flow_is_a_row() {
         (PasswordBackup, flow::PASSWORD_BACKUP),
         (DriveRecovery, flow::GDRIVE_RECOVERY),
         (PasswordRecovery, flow::PASSWORD_RECOVERY),
+        (DriveCheck, flow::GDRIVE_RECOVERY),
+        (PasswordCheck, flow::PASSWORD_RECOVERY),
     ];
     for (flow, plan) in plans {
-        for step in plan.iter().flat_map(|round| round.iter()).map(|s: &Step| s.name()) {
+        let steps = plan.iter().flat_map(|round| round.iter()).filter(|s| !flow.is_check() || s.is_remote());
+        for step in steps.map(|s: &Step| s.name()) {
             assert!(ROWS.iter().any(|row| row.flow == flow && row.step == step), "{} has no row for {step}", flow.title());
+        }
+        for list in ["listBackups", "listCustodianBackups"].into_iter().filter(|_| flow.is_check()) {
+            assert!(ROWS.iter().any(|row| row.flow == flow && row.step == list), "{} has no row for {list}", flow.title());
         }
     }
 }

@@ -75,18 +75,22 @@ pub async fn check(options: &Options, device_backup: Option<Vec<u8>>) -> Result<
     }
     // Portal names its deliveries by method, per curve: GDRIVE-SECP256K1.
     let custodian_stored = match custodian {
-        Ok(backups) => backups.iter().any(|b| {
-            js::string(&b, "backupMethod")
-                .is_some_and(|name| name.strip_prefix(method).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
-        }),
+        Ok(backups) => {
+            let stored = backups.iter().any(|b| {
+                js::string(&b, "backupMethod")
+                    .is_some_and(|name| name.strip_prefix(method).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
+            });
+            if !stored && current.is_some() {
+                problem(CUSTODIAN_MISSING);
+            }
+            stored
+        }
+        // Not known to be missing: the failed list is the problem.
         Err(error) => {
             problem(error.code());
             false
         }
     };
-    if !custodian_stored && current.is_some() {
-        problem(CUSTODIAN_MISSING);
-    }
     if let Some(recovered) = &opened {
         let bytes: Uint8Array = js::field(recovered, "clientBackupBytes").unchecked_into();
         let mut plaintext = zeroize::Zeroizing::new(bytes.to_vec());
