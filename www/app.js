@@ -325,6 +325,8 @@ async function backup(event) {
         ),
       );
     } catch (error) {
+      // The remembered passkey may be gone from this device: the next backup makes a new one.
+      if (error?.code === 'PASSKEY_CANCELLED') localStorage.removeItem(passkeyKey());
       showError(box, 'Backup failed', error);
     }
     await renderBackups();
