@@ -151,6 +151,21 @@ describe('PASSKEY backup', () => {
     await page.context().close();
   });
 
+  test('a refused passkey prompt gives PASSKEY_CANCELLED and changes nothing', async () => {
+    const { page, cdp, authenticatorId } = await openWallet();
+    assert.match(await (await backUp(page)).getAttribute('class'), /success/);
+    const before = await serverState();
+    // The user does not verify (cancels): WebAuthn rejects with NotAllowedError.
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
+    const backup = await backUp(page);
+    assert.match(await backup.textContent(), /passkey prompt was cancelled/);
+    const recovery = await recover(page);
+    assert.match(await recovery.textContent(), /passkey prompt was cancelled/);
+    assert.match(await recovery.textContent(), /Failed at: Decrypt the backup share/);
+    assert.deepEqual(await serverState(), before, 'nothing stored on the server');
+    await page.context().close();
+  });
+
   test('another passkey gives CANNOT_DECRYPT', async () => {
     const { page, passkeys } = await openWallet();
     assert.match(await (await backUp(page)).getAttribute('class'), /success/);
