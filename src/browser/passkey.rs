@@ -13,6 +13,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
 
 use super::options::Options;
 use super::{js, platform};
@@ -59,8 +60,10 @@ pub async fn evaluate(
         return Err(prf_unsupported());
     }
     let answer = JsFuture::from(js_sys::Promise::from(answer)).await.map_err(ceremony_error)?;
-    // key (32) || PRF salt (32) || credential id
-    let answer = answer.unchecked_into::<Uint8Array>().to_vec();
+    // key (32) || PRF salt (32) || credential id; the key wiped from both copies after use.
+    let bytes = answer.unchecked_into::<Uint8Array>();
+    let answer = Zeroizing::new(bytes.to_vec());
+    bytes.fill(0, 0, 32);
     let (key, rest) = answer.split_first_chunk::<32>().ok_or_else(prf_unsupported)?;
     let (prf_salt, credential_id) = rest.split_first_chunk::<32>().ok_or_else(prf_unsupported)?;
     let kind = KeyKind::Passkey { credential_id: credential_id.to_vec(), prf_salt: *prf_salt };
