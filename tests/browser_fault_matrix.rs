@@ -591,6 +591,15 @@ async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> 
         Outcome::Reported => {
             hold!(problems == [case.code], "problems {problems:?}, expected [{}]", case.code);
             hold!(!flag(&report, "recoverable"), "recoverable while {} failed", row.label);
+            // What a failed list would have said is unknown, not false.
+            let unknown = match row.step {
+                "listBackups" => Some("portalNotified"),
+                "listCustodianBackups" => Some("custodianStored"),
+                _ => None,
+            };
+            if let Some(field) = unknown {
+                hold!(get(&report, field).is_null(), "{field} is {} while its list failed, not null", json(&get(&report, field)));
+            }
         }
         Outcome::Refreshed => {
             hold!(problems.is_empty() && flag(&report, "recoverable"), "not green after a token refresh: {}", json(&report));

@@ -58,6 +58,7 @@ pub async fn check(options: &Options, device_backup: Option<Vec<u8>>) -> Result<
         }
         Ok(recovered) => Some(recovered),
     };
+    let client_known = client.is_ok();
     let current = match client {
         Ok(backups) => backups.iter().find(|b| js::string(b, "backupMethod").as_deref() == Some(method)),
         Err(error) => {
@@ -83,12 +84,12 @@ pub async fn check(options: &Options, device_backup: Option<Vec<u8>>) -> Result<
             if !stored && current.is_some() {
                 problem(CUSTODIAN_MISSING);
             }
-            stored
+            Some(stored)
         }
         // Not known to be missing: the failed list is the problem.
         Err(error) => {
             problem(error.code());
-            false
+            None
         }
     };
     if let Some(recovered) = &opened {
@@ -105,20 +106,22 @@ pub async fn check(options: &Options, device_backup: Option<Vec<u8>>) -> Result<
     }
     let recoverable = opened.is_some()
         && problems.iter().all(|code| *code == UNCONFIRMED)
-        && custodian_stored;
+        && custodian_stored == Some(true);
     // The version that would be recovered, else the server's current one.
     let created_at = opened
         .as_ref()
         .or(current.as_ref())
         .map_or(JsValue::NULL, |backup| js::field(backup, "createdAt"));
-    let portal_notified = current.as_ref().and_then(|c| js::boolean(c, "portalNotified")) == Some(true);
+    // null where the server could not be asked: unknown, not false.
+    let known = |known: bool, value: bool| if known { JsValue::from(value) } else { JsValue::NULL };
+    let portal_notified = known(client_known, current.as_ref().and_then(|c| js::boolean(c, "portalNotified")) == Some(true));
     let problems: Array = problems.iter().map(|code| JsValue::from_str(code)).collect();
     Ok(js::object(&[
         ("method", method.into()),
         ("recoverable", recoverable.into()),
         ("createdAt", created_at),
-        ("portalNotified", portal_notified.into()),
-        ("custodianStored", custodian_stored.into()),
+        ("portalNotified", portal_notified),
+        ("custodianStored", known(custodian_stored.is_some(), custodian_stored == Some(true))),
         ("problems", problems.into()),
     ]))
 }

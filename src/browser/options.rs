@@ -169,10 +169,10 @@ export interface BackupCheck {
   recoverable: boolean;
   /** When the version recovery would open was stored; else the server's current one; null if none. */
   createdAt: string | null;
-  /** Portal was told the client half is stored. */
-  portalNotified: boolean;
-  /** Portal's custodian half for this method is on the app's server. */
-  custodianStored: boolean;
+  /** Portal was told the client half is stored; null when the server could not be asked (see problems). */
+  portalNotified: boolean | null;
+  /** Portal's custodian half for this method is on the app's server; null when the server could not be asked (see problems). */
+  custodianStored: boolean | null;
   /** Empty when all is well. */
   problems: BackupProblem[];
 }
