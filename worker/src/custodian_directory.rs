@@ -127,12 +127,24 @@ impl CustodianDirectory {
         if self.directory.borrow().is_some() {
             return Ok(());
         }
-        let text: Option<String> = self
+        // Read as the string it was written as (`Storage::get` and `put`
+        // would convert it with serde-wasm-bindgen's generic code).
+        let storage = self
             .state
+            .as_raw()
             .storage()
+            .map_err(|_| Error::StorageUnavailable)?;
+        let promise = storage
             .get(DIRECTORY_KEY)
+            .map_err(|_| Error::StorageUnavailable)?;
+        let value = js_sys::futures::JsFuture::from(promise)
             .await
             .map_err(|_| Error::StorageUnavailable)?;
+        let text = if value.is_undefined() || value.is_null() {
+            None
+        } else {
+            Some(value.as_string().ok_or(Error::StorageUnavailable)?)
+        };
         let record = DirectoryRecord::parse(text.as_deref())?;
         self.directory.borrow_mut().get_or_insert(record);
         Ok(())
@@ -196,7 +208,7 @@ impl CustodianDirectory {
             let replaced = directory.set(&backup_method, version.clone(), received_at);
             (directory.to_text(), replaced)
         };
-        if self.state.storage().put(DIRECTORY_KEY, text).await.is_err() {
+        if self.state.storage().put_raw(DIRECTORY_KEY, text).await.is_err() {
             // Not named, so never read: drop it, and reload the directory.
             self.directory.replace(None);
             let _ = kv::delete(&kv, &custodian_share_key(&client_id, &backup_method, &version)).await;

@@ -69,7 +69,11 @@ pub use glue::*;
 mod glue {
     use std::cell::RefCell;
 
+    use js_sys::futures::JsFuture;
+    use js_sys::{Object, Reflect};
     use worker::Env;
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    use worker::worker_sys::RateLimiter as RateLimiterSys;
 
     use super::{Blocklist, CLIENT_WRITES, WEBHOOK_AUTH_FAILURES, rate_limited};
     use crate::entry::now_ms;
@@ -81,15 +85,28 @@ mod glue {
     }
 
     /// One more request under `binding`'s limit for `key`?
+    ///
+    /// The binding's `limit({key})` is called directly: `worker::RateLimiter`
+    /// converts its argument and outcome with serde-wasm-bindgen, whose
+    /// generic (de)serializer is kilobytes of wasm for a `{success: bool}`.
     async fn within(env: &Env, binding: &'static str, key: &str) -> Result<bool> {
         let limiter = env
             .rate_limiter(binding)
             .map_err(|_| Error::Misconfigured("a Rate Limiting binding is missing"))?;
-        limiter
-            .limit(key.to_owned())
+        let limiter: &RateLimiterSys = limiter.as_ref().unchecked_ref();
+        let options = Object::new();
+        Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))
+            .map_err(|_| Error::Internal("rate limiter"))?;
+        let promise = limiter
+            .limit(options)
+            .map_err(|_| Error::Internal("rate limiter"))?;
+        let outcome = JsFuture::from(promise)
             .await
-            .map(|outcome| outcome.success)
-            .map_err(|_| Error::Internal("rate limiter"))
+            .map_err(|_| Error::Internal("rate limiter"))?;
+        Reflect::get(&outcome, &JsValue::from_str("success"))
+            .ok()
+            .and_then(|success| success.as_bool())
+            .ok_or(Error::Internal("rate limiter"))
     }
 
     /// The caller's address as Cloudflare saw it (absent locally).
