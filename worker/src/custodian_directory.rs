@@ -59,6 +59,10 @@ pub struct StoredShare {
     pub sealed: SealedShare,
 }
 
+/// A commit's answer, `{}`: typed, so no `serde_json::Value` is built.
+#[derive(Serialize)]
+struct Committed {}
+
 #[derive(Serialize, Deserialize)]
 struct StoredShares {
     shares: Vec<StoredShare>,
@@ -219,7 +223,7 @@ impl CustodianDirectory {
             // finds it gone re-reads what the directory names (see `read`).
             let _ = kv::delete(&kv, &custodian_share_key(&client_id, &backup_method, &old)).await;
         }
-        json(200, &serde_json::json!({}))
+        json(200, &Committed {})
     }
 
     /// Every method's sealed share, sorted by method.

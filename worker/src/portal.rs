@@ -162,7 +162,7 @@ mod calls {
             .and_then(|t| t.as_string())
             .ok_or(Error::PortalUnavailable)?;
         let client: PortalClient =
-            serde_json::from_str(&text).map_err(|_| Error::PortalUnavailable)?;
+            serde_json::from_slice(text.as_bytes()).map_err(|_| Error::PortalUnavailable)?;
         // The id becomes part of KV keys: held to the same charset as webhooks'.
         let client_id = crate::validate::client_id(&client.id)
             .map_err(|_| Error::PortalUnavailable)?

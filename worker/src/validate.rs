@@ -120,7 +120,7 @@ pub fn custodian_backup(body: &[u8]) -> Result<CustodianBackup> {
     let share = string_field(&map, "share", "share is required", "share must be a string")?;
     client_id(client)?;
     backup_method(method)?;
-    if !matches!(serde_json::from_str::<Value>(share), Ok(Value::Object(_))) {
+    if !matches!(serde_json::from_slice::<Value>(share.as_bytes()), Ok(Value::Object(_))) {
         return Err(Error::invalid(
             "INVALID_SHARE",
             "share must be a string holding a JSON object",

@@ -76,8 +76,10 @@ impl DirectoryRecord {
         let Some(text) = text else {
             return Ok(Self::default());
         };
-        let record: DirectoryV1 =
-            serde_json::from_str(text).map_err(|_| Error::StoredRecordUnreadable)?;
+        // from_slice, as every parse in the Worker: a from_str would link a
+        // second copy of serde_json's deserializer (for its StrRead).
+        let record: DirectoryV1 = serde_json::from_slice(text.as_bytes())
+            .map_err(|_| Error::StoredRecordUnreadable)?;
         let sound = record.v == DIRECTORY_VERSION
             && record.methods.len() <= MAX_METHODS
             && record
