@@ -15,7 +15,6 @@
 //! records.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use js_sys::Uint8Array;
@@ -82,7 +81,9 @@ pub struct CustodianDirectory {
     directory: RefCell<Option<DirectoryRecord>>,
     /// New methods whose deliveries were admitted and are being written:
     /// counted against the limit so two at once cannot both be the 32nd.
-    pending_new: RefCell<BTreeMap<String, usize>>,
+    /// (method, deliveries in flight); a few entries at most, so a Vec: a
+    /// map type of its own would link its insert and remove code.
+    pending_new: RefCell<Vec<(String, usize)>>,
 }
 
 impl DurableObject for CustodianDirectory {
@@ -91,7 +92,7 @@ impl DurableObject for CustodianDirectory {
             state,
             env,
             directory: RefCell::new(None),
-            pending_new: RefCell::new(BTreeMap::new()),
+            pending_new: RefCell::new(Vec::new()),
         }
     }
 
@@ -164,19 +165,22 @@ impl CustodianDirectory {
             return Ok(false);
         }
         let mut pending = self.pending_new.borrow_mut();
-        if !pending.contains_key(method) {
-            directory.admits(method, pending.len())?;
+        match pending.iter_mut().find(|(pending, _)| pending == method) {
+            Some((_, count)) => *count += 1,
+            None => {
+                directory.admits(method, pending.len())?;
+                pending.push((method.to_owned(), 1));
+            }
         }
-        *pending.entry(method.to_owned()).or_default() += 1;
         Ok(true)
     }
 
     fn settle(&self, method: &str) {
         let mut pending = self.pending_new.borrow_mut();
-        if let Some(count) = pending.get_mut(method) {
-            *count -= 1;
-            if *count == 0 {
-                pending.remove(method);
+        if let Some(at) = pending.iter().position(|(pending, _)| pending == method) {
+            pending[at].1 -= 1;
+            if pending[at].1 == 0 {
+                pending.swap_remove(at);
             }
         }
     }

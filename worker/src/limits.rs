@@ -44,7 +44,7 @@ impl Blocklist {
                 // Still full of live entries: forget the oldest half rather
                 // than grow; the binding still counts those addresses.
                 let mut ends: Vec<f64> = self.until_ms.values().copied().collect();
-                ends.sort_by(f64::total_cmp);
+                ends.sort_unstable_by(f64::total_cmp);
                 let cut = ends[ends.len() / 2];
                 self.until_ms.retain(|_, until| *until > cut);
             }
