@@ -87,6 +87,10 @@ if (crypto) {
   // baseline); a single timed WebCrypto call right after a flow runs slower.
   const feStrict = fe && e8 ? Number((fe.flow_us / e8.webcrypto.encrypt_us).toFixed(2)) : null;
   if (fe) goal('2b. encrypt step inside backupWallet (8 KiB) vs WebCrypto', '≤ 1.5×', `${feStrict}× vs WebCrypto in batches (${fmt(fe.flow_us)} vs ${fmt(e8.webcrypto.encrypt_us)} µs); ${fe.ratio}× vs single WebCrypto calls`, feStrict <= 1.5);
+  if (fe && feStrict > 1.5) {
+    miss('Encrypt step inside backupWallet (2b)', `the step is timed from the flow's own \`encrypt\` progress events (the event dispatch and a promise turn included), one run at a time, and set against the median of WebCrypto calls in back-to-back batches; against single WebCrypto calls timed the same way beside it, the step is ${fe.ratio}×. The batched ratio moves with the machine: 1.19× and 1.56× in earlier full runs of this script, ${feStrict}× in this one.`,
+      'time the step in batches as 2a does (many backups back to back against a fast local server), so both sides pay the same per-call overhead; until then read 2a, which measures the same seal side by side.');
+  }
   cryptoLines.push(`Chromium ${crypto.chromium}, headless; page cross-origin isolated: ${crypto.crossOriginIsolated} (timer resolution 5 µs when true).`,
     `Module path timed: \`${crypto.modulePath ?? 'encryptShare / decryptShare'}\`. Each batch runs N operations back to back; batches alternate module / WebCrypto; the`,
     'ratio is the median of the per-batch ratios.', '',
