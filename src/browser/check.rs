@@ -2,8 +2,8 @@
 //! memory and wiped after, beside the server's summary of the client half
 //! and its list of Portal's custodian deliveries. The two lists ride along
 //! the recovery's first round trip, so the check takes as many sequential
-//! round trips as the recovery: two with Drive or a passkey, one with a
-//! password.
+//! round trips as the recovery: two with Drive, one with a password or a
+//! passkey (whose prompt is local, not a request).
 
 use alloc::vec::Vec;
 
