@@ -380,19 +380,22 @@ pub async fn commit(env: &Env, client_id: &str, backup_method: &str, sealed: Sea
 /// The client's custodian methods and when each was received, sorted by
 /// method.
 pub async fn methods(env: &Env, client_id: &str) -> Result<Vec<CustodianBackupSummary>> {
-    ask::<StoredMethods>(env, client_id, "/methods").await.map(|stored| stored.methods)
+    let body = ReadShares {
+        client_id: client_id.to_owned(),
+    };
+    let answer = call(env, client_id, "/methods", &body).await?;
+    serde_json::from_slice::<StoredMethods>(&answer)
+        .map(|stored| stored.methods)
+        .map_err(|_| Error::Internal("custodian directory answer"))
 }
 
 /// Every stored method's sealed share for the client, sorted by method.
 pub async fn read(env: &Env, client_id: &str) -> Result<Vec<StoredShare>> {
-    ask::<StoredShares>(env, client_id, "/read").await.map(|stored| stored.shares)
-}
-
-/// A read of the client's directory at `path`, its JSON answer parsed.
-async fn ask<T: serde::de::DeserializeOwned>(env: &Env, client_id: &str, path: &str) -> Result<T> {
     let body = ReadShares {
         client_id: client_id.to_owned(),
     };
-    let answer = call(env, client_id, path, &body).await?;
-    serde_json::from_slice(&answer).map_err(|_| Error::Internal("custodian directory answer"))
+    let answer = call(env, client_id, "/read", &body).await?;
+    serde_json::from_slice::<StoredShares>(&answer)
+        .map(|stored| stored.shares)
+        .map_err(|_| Error::Internal("custodian directory answer"))
 }
