@@ -233,7 +233,6 @@ export async function startStack({
     portalApiUrl: portalUrl,
     portalLabel: 'local stand-in',
     portalToken: DEMO_PORTAL_TOKEN,
-    portalControlUrl: portalUrl,
     driveApiUrl: driveUrl,
     driveToken: googleClientId ? undefined : DEMO_DRIVE_TOKEN,
     googleClientId: googleClientId || undefined,
