@@ -158,6 +158,9 @@ function sentence(text) {
   return t ? t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.') : 'Something went wrong.';
 }
 
+// What the user reads for an error: its hint, else its message as a sentence.
+const errorText = (error) => ERROR_HINTS[error.code] ?? sentence(error.message);
+
 async function renderBackups() {
   const body = $('#backup-list');
   try {
@@ -183,7 +186,7 @@ async function renderBackups() {
     }
   } catch (error) {
     body.replaceChildren(
-      el('tr', {}, el('td', { colspan: '5', class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message))),
+      el('tr', {}, el('td', { colspan: '5', class: 'error-text' }, errorText(error))),
     );
   }
   await renderCustodian();
@@ -212,7 +215,7 @@ async function renderCustodian() {
       ),
     );
   } catch (error) {
-    list.replaceChildren(el('li', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
+    list.replaceChildren(el('li', { class: 'error-text' }, errorText(error)));
   }
 }
 
@@ -261,12 +264,12 @@ async function checkBackups(event) {
             ...check.problems.map((code) => el('p', { class: 'small' }, PROBLEM_HINTS[code] ?? ERROR_HINTS[code] ?? code)),
           );
         } catch (error) {
-          return el('li', { 'data-method': method }, label, el('span', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
+          return el('li', { 'data-method': method }, label, el('span', { class: 'error-text' }, errorText(error)));
         }
       }));
       list.replaceChildren(...rows);
     } catch (error) {
-      list.replaceChildren(el('li', { class: 'error-text' }, ERROR_HINTS[error.code] ?? sentence(error.message)));
+      list.replaceChildren(el('li', { class: 'error-text' }, errorText(error)));
     }
   });
 }
