@@ -148,9 +148,11 @@ async function throughput() {
       'The JS Worker (`bench/js-worker/index.js`) does the Rust one\'s work in plain JavaScript with the same bindings: the same',
       'token cache, SHA-256 + constant-time secret check (`crypto.subtle.timingSafeEqual`), the same Rate Limiting calls',
       '(`CLIENT_WRITES` on every write, `WEBHOOK_AUTH_FAILURES` on failed webhook auth; the bench raises `CLIENT_WRITES` for both),',
-      'the same validation, AES-256-GCM record and AAD through `crypto.subtle`, a `CustodianDirectory` Durable Object per client doing',
-      'the same KV I/O (a write-once `custodian/{clientId}/{method}/{version}` key, named in the object\'s storage; the fetch reads',
-      'the named keys together), the same client record and notified marker (two gets together), the same PATCH, one log line.',
+      'the same validation, AES-256-GCM record and AAD through `crypto.subtle`, a `BackupDirectory` Durable Object per client doing',
+      'the same I/O: KV holds write-once blobs only (`custodian/{clientId}/{method}/{version}`, written and read by the object;',
+      '`envelope/{clientId}/{method}/{backupId}`, written by the Worker before the object names it, read by GET after asking the',
+      'object), the object\'s storage names them (and trashes replaced keys, deleted by its alarm 1.5 s later); the list asks',
+      'only the object; the same PATCH, then the object records it; one log line.',
     ];
     writeFileSync(join(OUT, 'throughput.json'), JSON.stringify({ routes: results, checks, lines }, null, 2));
   } finally {
@@ -257,7 +259,7 @@ async function scale() {
       `The Rust Worker in workerd (Miniflare) with on-disk local KV holding ${small} and ${large.toLocaleString('en')} clients: per client a sealed`,
       'custodian share record under its write-once key (`custodian/{clientId}/GDRIVE-SECP256K1/{version}`, the Worker\'s own at-rest format,',
       'written into Miniflare\'s SQLite index and blob files directly). The 256 clients the load picks among first get a real delivery',
-      '(their `CustodianDirectory` Durable Object names it) and are read back through the Worker before timing. Load: wrk, 1 connection',
+      '(their `BackupDirectory` Durable Object names it) and are read back through the Worker before timing. Load: wrk, 1 connection',
       `(latency, not throughput), ${seconds} s per run, ${pairs} pair(s) alternating the two stores.`, '',
       `| route | p50 ms, ${small} clients | p50 ms, ${large.toLocaleString('en')} clients | ratio | every pair | p99 ms (${small} / ${large.toLocaleString('en')}) |`,
       '| --- | ---: | ---: | ---: | --- | --- |',

@@ -10,7 +10,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const WEBHOOKS_ROOT = 'webhooks';
 export const WORKERS = {
   rust: { scriptPath: `${ROOT}worker/build/index.js`, label: 'Rust Worker (worker/build)' },
-  js: { scriptPath: `${ROOT}bench/js-worker/index.js`, label: 'JS Worker (bench/js-worker)' },
+  // The JS Worker names its own Durable Object binding and class (the ones
+  // the Rust Worker has in worker/wrangler.toml since issue 14); the Rust
+  // Worker's are read from worker/wrangler.toml (tests/support/worker.mjs).
+  js: { scriptPath: `${ROOT}bench/js-worker/index.js`, label: 'JS Worker (bench/js-worker)', durableObjects: { BACKUP_DIRECTORY: 'BackupDirectory' } },
 };
 
 /**
@@ -18,8 +21,10 @@ export const WORKERS = {
  * → {url, mf, kv(), cpuSeconds(), stop()}. `cpuSeconds()` is the CPU time its
  * workerd process has used (every isolate a request passes through: the
  * Worker, Miniflare's entry and its KV simulation). Both kinds get the same bindings: KV SHARES, the
- * CUSTODIAN_DIRECTORY Durable Object and the Rate Limiting bindings of
- * worker/wrangler.toml (`rateLimits` overrides limits, as in the tests).
+ * BACKUP_DIRECTORY Durable Object (class BackupDirectory; the Rust Worker's
+ * read from worker/wrangler.toml, the JS Worker's named in WORKERS.js) and
+ * the Rate Limiting bindings of worker/wrangler.toml (`rateLimits`
+ * overrides limits, as in the tests).
  */
 /** The workerd processes this Node process started, by pid. */
 function workerdChildren() {
@@ -59,6 +64,7 @@ export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath,
       name: `bench-${kind}`,
       scriptPath,
       kvNamespaces: { SHARES: `bench-shares-${kind}` },
+      durableObjects: WORKERS[kind].durableObjects,
       rateLimits,
       bindings: {
         WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800,http://localhost:8800',
