@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  ALICE, BOB, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker, statusOrReset,
+  ALICE, BOB, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker, statusOrReset, waitFor,
 } from './harness.mjs';
 
 const ALICE_PAIRS = [backupSharePairId('client-alice', 'SECP256K1'), backupSharePairId('client-alice', 'ED25519')];
@@ -25,18 +25,21 @@ describe('client backups', () => {
   let bob;
   before(async () => {
     portal = await startPortal();
+  });
+  after(async () => {
+    await worker?.close();
+    await portal.close();
+  });
+  // A fresh Worker per test: its KV and the clients' Durable Objects start
+  // empty together (emptying KV alone would leave objects naming blobs
+  // that are gone).
+  beforeEach(async () => {
+    await control(portal, 'reset', {});
+    await worker?.close();
     // Many writes as one client: limits are tests/worker/limits.test.mjs's.
     worker = await startWorker({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 100_000 } });
     alice = clientApi(worker, ALICE);
     bob = clientApi(worker, BOB);
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
-  beforeEach(async () => {
-    await control(portal, 'reset', {});
-    for (const key of Object.keys(await dumpKv(worker))) await worker.kv.delete(key);
   });
 
   test('a stored backup reads back byte for byte and Portal is told', async () => {
@@ -211,12 +214,35 @@ describe('client backups', () => {
     assert.equal(got.previous, null);
   });
 
-  test('list reads each supported method directly: no index, no list()', async () => {
-    await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
-    await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
-    assert.deepEqual(Object.keys(await dumpKv(worker)).filter((k) => k.startsWith('client/')).sort(),
-      ['client/client-alice/GDRIVE', 'client/client-alice/PASSWORD']);
+  test('each version is its own write-once KV blob; list asks the client\'s object, not KV', async () => {
+    const gdrive = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    const password = await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
+    const blobs = Object.keys(await dumpKv(worker)).sort();
+    assert.deepEqual(blobs, [
+      `envelope/client-alice/GDRIVE/${gdrive.body.backup.backupId}`,
+      `envelope/client-alice/PASSWORD/${password.body.backup.backupId}`,
+    ]);
+    // Nothing else is kept in KV: confirm and notify change the object only.
+    await alice.confirm('GDRIVE', gdrive.body.backup.backupId);
+    await alice.notify('GDRIVE');
+    assert.deepEqual(Object.keys(await dumpKv(worker)).sort(), blobs);
     assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['GDRIVE', 'PASSWORD']);
+  });
+
+  test('a version no longer named is deleted from KV once its key may be written again', async () => {
+    const v1 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    await alice.confirm('GDRIVE', v1.body.backup.backupId);
+    const v2 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS);
+    const v3 = await alice.put('GDRIVE', envelopeText(), ALICE_PAIRS); // v2 was never confirmed
+    const key = (put) => `envelope/client-alice/GDRIVE/${put.body.backup.backupId}`;
+    // v2's blob waits out KV's one write per second per key before its delete.
+    assert.ok(key(v2) in await dumpKv(worker));
+    await waitFor(async () => !(key(v2) in await dumpKv(worker)));
+    assert.deepEqual(Object.keys(await dumpKv(worker)).sort(), [key(v1), key(v3)].sort());
+    await alice.confirm('GDRIVE', v3.body.backup.backupId);
+    await waitFor(async () => !(key(v1) in await dumpKv(worker)));
+    assert.equal((await alice.remove('GDRIVE')).status, 204);
+    await waitFor(async () => Object.keys(await dumpKv(worker)).length === 0);
   });
 
   test('a PASSKEY backup (envelope key kind 3) is stored, read back and listed like the others', async () => {

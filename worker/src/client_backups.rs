@@ -1,23 +1,31 @@
-//! Client backup storage for the browser module: the sealed client backup
-//! share per backup method, with the current/previous version scheme of
-//! `store::client`, and Portal told `STORED_CLIENT_BACKUP_SHARE` after each
-//! store.
+//! Client backup storage for the browser module: each version's envelope is
+//! a write-once KV blob, and the client's Durable Object ([`Directory`])
+//! names which version is current and which previous, confirmed and
+//! Portal-notified (see [`crate::store`]). Portal is told
+//! `STORED_CLIENT_BACKUP_SHARE` after a store, or on `/notify`.
+
+use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use futures_util::future::{join, join_all};
+use futures_util::future::join;
 use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
-use worker::{Method, Response};
+use worker::{Delay, Method, Response};
 
-use crate::entry::{Config, now_ms, shares};
+use crate::config::{Config, now_iso, now_ms, shares};
 use crate::error::{Error, Result};
 use crate::http::{Request, Target, empty, header, json, read_body};
-use crate::custodian_directory;
 use crate::limits;
 use crate::portal::{self, bearer_token};
-use crate::store;
-use crate::store::client::{ClientBackupRecord, StoredVersion};
+use crate::store::client::StoredVersion;
+use crate::store::envelope_key;
 use crate::store::kv::{self, Kv};
+use crate::store::object::Directory;
 use crate::validate;
+
+/// Waits before a GET asks again for a blob the object names but KV did
+/// not serve yet; then the answer is 503 (Retry-After), never an older
+/// version.
+const REREAD_AFTER_MS: [u64; 2] = [50, 200];
 
 /// The caller, as Portal knows them. Checked before anything else is read.
 struct Caller {
@@ -60,41 +68,50 @@ pub async fn handle(
     if !matches!(verb, Method::Get) {
         limits::client_write(env, &caller.client_id).await?;
     }
-    let kv = shares(env)?;
+    let directory = Directory::of(env, &caller.client_id)?;
     match (target, verb, method) {
-        (Target::ClientBackupList, Method::Get, _) => list(&kv, &caller).await,
-        (Target::CustodianBackupList, Method::Get, _) => custodian_list(env, &caller).await,
-        (Target::ClientBackup(_), Method::Get, Some(method)) => get(&kv, &caller, method).await,
+        (Target::ClientBackupList, Method::Get, _) => json(
+            200,
+            &ClientBackupList {
+                client_id: caller.client_id.clone(),
+                backups: directory.list().await?,
+            },
+        ),
+        (Target::CustodianBackupList, Method::Get, _) => json(
+            200,
+            &CustodianBackupList {
+                client_id: caller.client_id.clone(),
+                backups: directory.methods().await?,
+            },
+        ),
+        (Target::ClientBackup(_), Method::Get, Some(method)) => {
+            get(&shares(env)?, &directory, &caller, method).await
+        }
         (Target::ClientBackup(_), Method::Put, Some(method)) => {
-            put(req, &kv, &caller, config, method).await
+            put(req, &shares(env)?, &directory, &caller, config, method).await
         }
         (Target::ClientBackup(_), Method::Delete, Some(method)) => {
-            delete(&kv, &caller, method).await
+            directory.delete(method).await?;
+            empty(204)
         }
         (Target::ClientBackupConfirm(_), Method::Post, Some(method)) => {
-            confirm(req, &kv, &caller, method).await
+            validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
+            let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
+            let backup_id = validate::confirm(&body)?;
+            let current = directory.confirm(method, &backup_id).await?;
+            json(200, &stored(&caller, method, &current))
         }
         (Target::ClientBackupNotify(_), Method::Post, Some(method)) => {
-            notify(&kv, &caller, config, method).await
+            let mut current = directory.get(method).await?.current;
+            if !current.portal_notified {
+                current = tell_portal(&directory, &caller, config, method, current).await;
+            }
+            json(200, &stored(&caller, method, &current))
         }
         _ => Err(Error::MethodNotAllowed {
             allow: target.allow(),
         }),
     }
-}
-
-/// The record with the `client-notified` marker applied.
-async fn load(kv: &Kv, client_id: &str, method: &str) -> Result<Option<ClientBackupRecord>> {
-    let (record, notified) = join(
-        kv::get_json::<ClientBackupRecord>(kv, &store::client_backup_key(client_id, method)),
-        kv::get_text(kv, &store::client_notified_key(client_id, method)),
-    )
-    .await;
-    let (record, notified) = (record?, notified?);
-    Ok(record.map(|mut record| {
-        record.fold_notified(notified.as_deref());
-        record
-    }))
 }
 
 fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClientBackup {
@@ -104,26 +121,25 @@ fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClien
     }
 }
 
-/// Tells Portal and, when it accepted, records that in the marker key.
+/// Tells Portal and, when it accepted, records that in the client's object.
+/// Answers `version` as it stands after: `portalNotified` says whether both
+/// happened.
 async fn tell_portal(
-    kv: &Kv,
+    directory: &Directory,
     caller: &Caller,
     config: &Config,
     method: &str,
-    version: &StoredVersion,
-) -> bool {
-    if !config.notify_portal
-        || !portal::report_stored(
+    mut version: StoredVersion,
+) -> StoredVersion {
+    version.portal_notified = config.notify_portal
+        && portal::report_stored(
             &config.portal_api_base,
             &caller.token,
             &version.backup_share_pair_ids,
         )
         .await
-    {
-        return false;
-    }
-    let marker = store::client_notified_key(&caller.client_id, method);
-    kv::put_text(kv, &marker, &version.backup_id).await.is_ok()
+        && directory.notified(method, &version.backup_id).await.is_ok();
+    version
 }
 
 fn new_backup_id() -> Result<String> {
@@ -132,9 +148,12 @@ fn new_backup_id() -> Result<String> {
     Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
+/// The envelope goes to a fresh KV key first, and only then does the
+/// object name it: nothing can read the key before it holds the envelope.
 async fn put(
     req: &Request,
     kv: &Kv,
+    directory: &Directory,
     caller: &Caller,
     config: &Config,
     method: &str,
@@ -142,113 +161,54 @@ async fn put(
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
-    let existing = load(kv, &caller.client_id, method).await?;
+    let backup_id = new_backup_id()?;
+    let key = envelope_key(&caller.client_id, method, &backup_id);
+    kv::put_text(kv, &key, &upload.cipher_text).await?;
     let version = StoredVersion {
-        backup_id: new_backup_id()?,
-        cipher_text: upload.cipher_text,
+        backup_id,
+        size: upload.cipher_text.len() as u64,
         backup_share_pair_ids: upload.backup_share_pair_ids,
-        created_at: String::from(js_sys::Date::new_0().to_iso_string()),
+        created_at: now_iso(),
         portal_notified: false,
         confirmed: false,
     };
-    let notify_now = upload.notify_portal;
-    let record = ClientBackupRecord::store(existing, version);
-    kv::put_json(
-        kv,
-        &store::client_backup_key(&caller.client_id, method),
-        &record,
-    )
-    .await?;
-    let mut current = record.current;
+    let mut current = directory.store(method, version).await?;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
-    current.portal_notified = notify_now && tell_portal(kv, caller, config, method, &current).await;
+    if upload.notify_portal {
+        current = tell_portal(directory, caller, config, method, current).await;
+    }
     json(201, &stored(caller, method, &current))
 }
 
-async fn get(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
-    let record = load(kv, &caller.client_id, method)
-        .await?
-        .ok_or(Error::NotFound)?;
-    json(200, &record.versions(&caller.client_id, method))
-}
-
-/// One `get` per supported method, all at once: the set is closed, so no
-/// index and no `list()` (which may lag a write by a minute).
-async fn list(kv: &Kv, caller: &Caller) -> Result<Response> {
-    let methods = validate::CLIENT_BACKUP_METHODS;
-    let records = join_all(
-        methods
-            .iter()
-            .map(|method| load(kv, &caller.client_id, method)),
-    )
-    .await;
-    let mut backups = Vec::new();
-    for (method, record) in methods.iter().zip(records) {
-        if let Some(record) = record? {
-            backups.push(record.current.summary(method));
+/// The versions the object names, with their envelopes. A named envelope
+/// KV does not serve yet (or one deleted after a newer version was named
+/// meanwhile) is asked for again, names first; then 503.
+async fn get(kv: &Kv, directory: &Directory, caller: &Caller, method: &str) -> Result<Response> {
+    let client_id = &caller.client_id;
+    for attempt in 0..=REREAD_AFTER_MS.len() {
+        if let Some(wait) = attempt.checked_sub(1).map(|i| REREAD_AFTER_MS[i]) {
+            Delay::from(Duration::from_millis(wait)).await;
+        }
+        let record = directory.get(method).await?;
+        let current_key = envelope_key(client_id, method, &record.current.backup_id);
+        let previous_key = record
+            .previous
+            .as_ref()
+            .map(|v| envelope_key(client_id, method, &v.backup_id));
+        let (current, previous) = join(kv::get_text(kv, &current_key), async {
+            match &previous_key {
+                Some(key) => kv::get_text(kv, key).await.map(|text| text.ok_or(())),
+                None => Ok(Err(())),
+            }
+        })
+        .await;
+        let (current, previous) = (current?, previous?);
+        let previous_found = previous_key.is_none() || previous.is_ok();
+        if let (Some(current), true) = (current, previous_found) {
+            let versions = record.versions(client_id, method, current, previous.ok());
+            return json(200, &versions);
         }
     }
-    json(
-        200,
-        &ClientBackupList {
-            client_id: caller.client_id.clone(),
-            backups,
-        },
-    )
-}
-
-/// The caller's custodian methods and when Portal delivered each, from the
-/// client's directory (the Durable Object that orders deliveries): no KV
-/// read, no share, nothing about any other client.
-async fn custodian_list(env: &worker::Env, caller: &Caller) -> Result<Response> {
-    let backups = custodian_directory::methods(env, &caller.client_id).await?;
-    json(
-        200,
-        &CustodianBackupList {
-            client_id: caller.client_id.clone(),
-            backups,
-        },
-    )
-}
-
-async fn delete(kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
-    let key = store::client_backup_key(&caller.client_id, method);
-    if kv::get_text(kv, &key).await?.is_none() {
-        return Err(Error::NotFound);
-    }
-    let marker = store::client_notified_key(&caller.client_id, method);
-    let (record, marker) = join(kv::delete(kv, &key), kv::delete(kv, &marker)).await;
-    record?;
-    marker?;
-    empty(204)
-}
-
-async fn confirm(req: &Request, kv: &Kv, caller: &Caller, method: &str) -> Result<Response> {
-    validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
-    let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
-    let backup_id = validate::confirm(&body)?;
-    let mut record = load(kv, &caller.client_id, method)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if record.confirm(&backup_id)? {
-        kv::put_json(
-            kv,
-            &store::client_backup_key(&caller.client_id, method),
-            &record,
-        )
-        .await?;
-    }
-    json(200, &stored(caller, method, &record.current))
-}
-
-async fn notify(kv: &Kv, caller: &Caller, config: &Config, method: &str) -> Result<Response> {
-    let mut record = load(kv, &caller.client_id, method)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if !record.current.portal_notified {
-        record.current.portal_notified =
-            tell_portal(kv, caller, config, method, &record.current).await;
-    }
-    json(200, &stored(caller, method, &record.current))
+    Err(Error::StorageUnavailable)
 }

@@ -1,63 +1,14 @@
 //! The fetch entry point: route, CORS, dispatch, one log line.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use worker::{Context, Env, Method, Response, console_log, event};
 
+use crate::config::{Config, now_ms};
 use crate::error::{Error, Result};
 use crate::http::{
-    AllowedOrigins, CORS_ALLOW_HEADERS, CORS_MAX_AGE, Request, RequestLog, Target, empty,
-    error_response, header, path, request_id, route,
+    CORS_ALLOW_HEADERS, CORS_MAX_AGE, Request, RequestLog, Target, empty, error_response, header,
+    path, request_id, route,
 };
-use crate::store::kv::Kv;
 use crate::{client_backups, webhooks};
-
-/// The vars of `wrangler.toml`. Secrets are read where they are used.
-pub struct Config {
-    pub webhooks_root: String,
-    pub portal_api_base: String,
-    pub allowed_origins: AllowedOrigins,
-    pub notify_portal: bool,
-}
-
-thread_local! {
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-impl Config {
-    /// Read once per isolate: vars are fixed for a deployment, and a new
-    /// deployment (new vars) runs in new isolates.
-    fn cached(env: &Env) -> Rc<Self> {
-        CONFIG.with(|cache| {
-            Rc::clone(
-                cache
-                    .borrow_mut()
-                    .get_or_insert_with(|| Rc::new(Config::from_env(env))),
-            )
-        })
-    }
-
-    fn from_env(env: &Env) -> Self {
-        let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
-        Config {
-            webhooks_root: var("WEBHOOKS_ROOT").unwrap_or_else(|| "webhooks".into()),
-            portal_api_base: var("PORTAL_API_BASE")
-                .unwrap_or_else(|| "https://api.portalhq.io".into()),
-            allowed_origins: AllowedOrigins::parse(&var("ALLOWED_ORIGINS").unwrap_or_default()),
-            notify_portal: var("NOTIFY_PORTAL")
-                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
-        }
-    }
-}
-
-pub fn shares(env: &Env) -> Result<Kv> {
-    Kv::binding(env, "SHARES")
-}
-
-pub fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
 
 fn preflight(target: &Target, origin: Option<&str>, config: &Config) -> Result<Response> {
     if target.is_webhook() {

@@ -45,7 +45,8 @@ pub enum Error {
     StoredRecordUnreadable,
     /// Portal could not be asked (down, timed out, 5xx).
     PortalUnavailable,
-    /// Workers KV failed (includes its 1 write/s/key rate limit).
+    /// Workers KV or the client's Durable Object failed, or a named blob is
+    /// not readable yet: retry.
     StorageUnavailable,
     Internal(&'static str),
 }
@@ -126,7 +127,9 @@ impl fmt::Display for Error {
             Error::TooManyBackupMethods => f.write_str(
                 "this client already has the most backup methods allowed; nothing was stored",
             ),
-            Error::RateLimited { .. } => f.write_str("too many requests; retry after Retry-After seconds"),
+            Error::RateLimited { .. } => {
+                f.write_str("too many requests; retry after Retry-After seconds")
+            }
             Error::PayloadTooLarge { limit } => write!(f, "body larger than {limit} bytes"),
             Error::UnsupportedMediaType => f.write_str("Content-Type must be application/json"),
             Error::Misconfigured(what) => write!(f, "server misconfigured: {what}"),

@@ -22,29 +22,78 @@ pub enum Target {
     CustodianBackupList,
 }
 
+/// One route of the table: the template logged instead of the path (which
+/// names a client or method), the methods it serves, and its `Allow`.
+pub struct Route {
+    pub template: &'static str,
+    /// Compared as text, as the request's method arrived (see
+    /// [`Target::serves`]). OPTIONS, the CORS preflight, is answered before.
+    pub methods: &'static [&'static str],
+    pub allow: &'static str,
+}
+
+/// The route table: every path, what it serves, and what a 405 allows.
+/// [`route`] finds a path's entry.
+pub static ROUTES: [Route; 7] = [
+    Route {
+        template: "/{webhooksRoot}/backup",
+        methods: &["POST"],
+        allow: "POST",
+    },
+    Route {
+        template: "/{webhooksRoot}/backup/fetch",
+        methods: &["POST"],
+        allow: "POST",
+    },
+    Route {
+        template: "/v1/client-backups",
+        methods: &["GET"],
+        allow: "GET, OPTIONS",
+    },
+    Route {
+        template: "/v1/client-backups/{backupMethod}",
+        methods: &["GET", "PUT", "DELETE"],
+        allow: "GET, PUT, DELETE, OPTIONS",
+    },
+    Route {
+        template: "/v1/client-backups/{backupMethod}/confirm",
+        methods: &["POST"],
+        allow: "POST, OPTIONS",
+    },
+    Route {
+        template: "/v1/client-backups/{backupMethod}/notify",
+        methods: &["POST"],
+        allow: "POST, OPTIONS",
+    },
+    Route {
+        template: "/v1/custodian-backups",
+        methods: &["GET"],
+        allow: "GET, OPTIONS",
+    },
+];
+
 impl Target {
-    /// The `Allow` header for this route.
-    pub fn allow(&self) -> &'static str {
-        match self {
-            Target::WebhookBackup | Target::WebhookFetch => "POST",
-            Target::ClientBackupList | Target::CustodianBackupList => "GET, OPTIONS",
-            Target::ClientBackup(_) => "GET, PUT, DELETE, OPTIONS",
-            Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => "POST, OPTIONS",
-        }
+    /// This target's entry in [`ROUTES`].
+    pub fn route(&self) -> &'static Route {
+        &ROUTES[match self {
+            Target::WebhookBackup => 0,
+            Target::WebhookFetch => 1,
+            Target::ClientBackupList => 2,
+            Target::ClientBackup(_) => 3,
+            Target::ClientBackupConfirm(_) => 4,
+            Target::ClientBackupNotify(_) => 5,
+            Target::CustodianBackupList => 6,
+        }]
     }
 
-    /// The route template logged instead of the path (which names a client
-    /// or method).
+    /// The `Allow` header for this route.
+    pub fn allow(&self) -> &'static str {
+        self.route().allow
+    }
+
+    /// The route template logged instead of the path.
     pub fn template(&self) -> &'static str {
-        match self {
-            Target::WebhookBackup => "/{webhooksRoot}/backup",
-            Target::WebhookFetch => "/{webhooksRoot}/backup/fetch",
-            Target::ClientBackupList => "/v1/client-backups",
-            Target::ClientBackup(_) => "/v1/client-backups/{backupMethod}",
-            Target::ClientBackupConfirm(_) => "/v1/client-backups/{backupMethod}/confirm",
-            Target::ClientBackupNotify(_) => "/v1/client-backups/{backupMethod}/notify",
-            Target::CustodianBackupList => "/v1/custodian-backups",
-        }
+        self.route().template
     }
 
     pub fn is_webhook(&self) -> bool {
@@ -54,16 +103,9 @@ impl Target {
     /// Whether this route serves `method`, the request's method exactly as
     /// it arrived (the runtime upper-cases the standard ones). Compared as
     /// text because workers-rs's `Method` reads any method it does not know
-    /// (`QUERY`, `FOO`) as GET. OPTIONS, the CORS preflight, is answered
-    /// before this is asked.
+    /// (`QUERY`, `FOO`) as GET.
     pub fn serves(&self, method: &str) -> bool {
-        let served: &[&str] = match self {
-            Target::WebhookBackup | Target::WebhookFetch => &["POST"],
-            Target::ClientBackupList | Target::CustodianBackupList => &["GET"],
-            Target::ClientBackup(_) => &["GET", "PUT", "DELETE"],
-            Target::ClientBackupConfirm(_) | Target::ClientBackupNotify(_) => &["POST"],
-        };
-        served.contains(&method)
+        self.route().methods.contains(&method)
     }
 }
 
@@ -362,6 +404,26 @@ mod tests {
         assert!(!Target::ClientBackupConfirm("G".into()).serves("GET"));
         assert!(Target::WebhookFetch.serves("POST"));
         assert!(!Target::WebhookBackup.serves("QUERY"));
+    }
+
+    /// A 405's `Allow` names exactly what the route serves (and OPTIONS,
+    /// the preflight, on the browser's routes), and every template routes
+    /// back to its own entry.
+    #[test]
+    fn the_route_table_agrees_with_itself() {
+        for (at, entry) in ROUTES.iter().enumerate() {
+            let mut allowed: Vec<&str> = entry.methods.to_vec();
+            let path = entry
+                .template
+                .replace("{webhooksRoot}", "hooks")
+                .replace("{backupMethod}", "GDRIVE");
+            let target = route(&path, "hooks").unwrap();
+            assert!(core::ptr::eq(target.route(), &ROUTES[at]), "{path}");
+            if !target.is_webhook() {
+                allowed.push("OPTIONS");
+            }
+            assert_eq!(entry.allow, allowed.join(", "), "{path}");
+        }
     }
 
     #[test]

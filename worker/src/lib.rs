@@ -1,14 +1,21 @@
-//! The app's server for portal-backup, a Cloudflare Worker on Workers KV.
+//! The app's server for portal-backup, a Cloudflare Worker: the browser's
+//! client backup storage and Portal's custodian backup webhooks.
 //!
-//! The data's path: Portal POSTs the custodian backup share to
-//! [`webhooks`], which seals it ([`store::at_rest`]) and hands it to the
-//! client's Durable Object (`custodian_directory`, [`store::custodian`]),
-//! which writes it to KV and names it; the browser
-//! PUTs the sealed client backup share to [`client_backups`], which checks
-//! the caller with Portal ([`portal`]) and keeps versions
-//! ([`store::client`]). [`http`] holds routing, CORS, the webhook secret
-//! check and logging; [`validate`] every input check; [`limits`] the abuse limits. Everything but the
-//! workers-rs glue is plain Rust that `cargo test` runs natively.
+//! The data's path: the browser PUTs a sealed client backup share to
+//! [`client_backups`] (the caller checked with Portal, [`portal`]); Portal
+//! POSTs its custodian share to [`webhooks`], which seals it
+//! ([`store::at_rest`]). Both end in [`store`]: write-once KV blobs, named
+//! by the client's Durable Object, which holds everything that changes.
+//!
+//! Layers, each importing only those above it:
+//! 1. [`error`], [`validate`], [`http`] (routes, CORS, the secret check,
+//!    the log line), [`limits`], [`portal`]: plain Rust, `cargo test` runs
+//!    them natively (their workers-rs glue is wasm32-only);
+//! 2. `config`: the vars, the KV binding, the clock;
+//! 3. [`store`]: the records ([`store::client`], [`store::custodian`],
+//!    [`store::trash`]), KV access, the object's messages and the object;
+//! 4. `client_backups` and `webhooks`, the handlers;
+//! 5. `entry`, the fetch entry point: route, dispatch, CORS, one log line.
 
 pub mod error;
 pub mod http;
@@ -20,7 +27,7 @@ pub mod validate;
 #[cfg(target_arch = "wasm32")]
 mod client_backups;
 #[cfg(target_arch = "wasm32")]
-mod custodian_directory;
+mod config;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -34,7 +34,9 @@ const BLOCKLIST_MAX: usize = 4096;
 
 impl Blocklist {
     pub fn is_blocked(&self, address: &str, now_ms: f64) -> bool {
-        self.until_ms.get(address).is_some_and(|&until| now_ms < until)
+        self.until_ms
+            .get(address)
+            .is_some_and(|&until| now_ms < until)
     }
 
     pub fn block(&mut self, address: &str, now_ms: f64) {
@@ -76,7 +78,7 @@ mod glue {
     use worker::worker_sys::RateLimiter as RateLimiterSys;
 
     use super::{Blocklist, CLIENT_WRITES, WEBHOOK_AUTH_FAILURES, rate_limited};
-    use crate::entry::now_ms;
+    use crate::config::now_ms;
     use crate::error::{Error, Result};
     use crate::http::{Request, header};
 

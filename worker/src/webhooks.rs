@@ -1,5 +1,5 @@
 //! Portal's custodian backup webhooks: `POST /{root}/backup` seals the
-//! custodian share and hands it to the client's [`custodian_directory`],
+//! custodian share and hands it to the client's Durable Object ([`Directory`]),
 //! `POST /{root}/backup/fetch` opens every stored method's share and gives
 //! it back exactly as Portal sent it.
 
@@ -10,12 +10,12 @@ use portal_backup::wire::CustodianFetchResponse;
 use worker::{Env, Response};
 use zeroize::Zeroizing;
 
-use crate::custodian_directory;
-use crate::entry::Config;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{Request, header, json, read_body, webhook_secret_matches};
 use crate::limits;
 use crate::store::at_rest::Keyring;
+use crate::store::object::Directory;
 use crate::validate;
 
 thread_local! {
@@ -79,7 +79,7 @@ async fn authenticated_body(req: &Request, env: &Env) -> Result<Vec<u8>> {
 
 /// One share per (clientId, backupMethod): a new one replaces the old, and
 /// the same delivery twice leaves the same share stored. 200 only once the
-/// client's directory names it, so the fetch Portal makes next finds it.
+/// client's object names it, so the fetch Portal makes next finds it.
 pub async fn store_custodian_share(req: &Request, env: &Env, _config: &Config) -> Result<Response> {
     let body = authenticated_body(req, env).await?;
     let backup = validate::custodian_backup(&body)?;
@@ -88,7 +88,9 @@ pub async fn store_custodian_share(req: &Request, env: &Env, _config: &Config) -
         &backup.backup_method,
         &backup.custodian_share,
     )?;
-    custodian_directory::commit(env, &backup.client_id, &backup.backup_method, sealed).await?;
+    Directory::of(env, &backup.client_id)?
+        .commit(&backup.backup_method, sealed)
+        .await?;
     #[derive(serde::Serialize)]
     struct Stored {
         stored: bool,
@@ -108,7 +110,7 @@ pub async fn fetch_custodian_shares(
     let body = authenticated_body(req, env).await?;
     let client_id = validate::custodian_fetch(&body)?;
     let keyring = keyring(env)?;
-    let stored = custodian_directory::read(env, &client_id).await?;
+    let stored = Directory::of(env, &client_id)?.read().await?;
     let mut backup_shares = Vec::with_capacity(stored.len());
     for share in &stored {
         backup_shares.push(

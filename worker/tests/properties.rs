@@ -1,5 +1,5 @@
 //! Property tests (proptest) for what the Worker reads from outside: request
-//! bodies (`validate`) and the records it stored in KV (`store::client`,
+//! bodies (`validate`) and the records it stored in KV (`store::client` (the object's records),
 //! `store::at_rest`). Arbitrary input never panics and always ends in the
 //! typed error a caller can act on; valid input comes through unchanged.
 //! Native only (`cargo test`).
@@ -11,8 +11,10 @@
 use portal_backup::envelope::{self, BackupKey, Context, Envelope};
 use portal_backup_worker::Error;
 use portal_backup_worker::store::at_rest::{Keyring, SealedShare};
-use portal_backup_worker::store::client::{ClientBackupRecord, StoredVersion};
-use portal_backup_worker::store::custodian::{self, DirectoryRecord, MAX_METHODS, VERSION_LEN, version_from};
+use portal_backup_worker::store::client::{ClientBackupRecord, ClientRecords, StoredVersion};
+use portal_backup_worker::store::custodian::{
+    self, DirectoryRecord, MAX_METHODS, VERSION_LEN, version_from,
+};
 use portal_backup_worker::validate;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -59,7 +61,10 @@ fn matching(pattern: &str) -> impl Strategy<Value = String> + use<> {
 
 /// `[A-Za-z0-9_-]{1,128}`: what `validate` lets into a KV key.
 fn safe_id() -> impl Strategy<Value = String> {
-    prop_oneof![matching("[A-Za-z0-9_-]{1,24}"), matching("[A-Za-z0-9_-]{128}")]
+    prop_oneof![
+        matching("[A-Za-z0-9_-]{1,24}"),
+        matching("[A-Za-z0-9_-]{128}")
+    ]
 }
 
 /// Anything a caller might put where an id goes: safe ids, hostile ones
@@ -78,14 +83,16 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|n| serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|n| serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)),
         any::<String>().prop_map(Value::String),
         safe_id().prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..4).prop_map(Value::Array),
-            btree_map(any::<String>(), inner, 0..4).prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            btree_map(any::<String>(), inner, 0..4)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
         ]
     })
 }
@@ -94,7 +101,9 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn envelope_text() -> impl Strategy<Value = String> {
     (any::<[u8; 32]>(), vec(any::<u8>(), 0..=64)).prop_map(|(key, plaintext)| {
         let context = Context::new("client-a", "GDRIVE").unwrap();
-        envelope::envelope_to_text(&envelope::seal(&BackupKey::from_bytes(key), &context, &plaintext).unwrap())
+        envelope::envelope_to_text(
+            &envelope::seal(&BackupKey::from_bytes(key), &context, &plaintext).unwrap(),
+        )
     })
 }
 
@@ -106,7 +115,8 @@ fn field_value() -> impl Strategy<Value = Value> {
         json_value(),
         any_id().prop_map(Value::String),
         envelope_text().prop_map(Value::String),
-        btree_map(safe_id(), json_value(), 0..3).prop_map(|share| Value::String(json!(share).to_string())),
+        btree_map(safe_id(), json_value(), 0..3)
+            .prop_map(|share| Value::String(json!(share).to_string())),
         vec(any_id().prop_map(Value::String), 0..=18).prop_map(Value::Array),
         any::<bool>().prop_map(Value::Bool),
     ]
@@ -116,8 +126,9 @@ fn field_value() -> impl Strategy<Value = Value> {
 /// any value; sometimes an extra key.
 fn body_object(names: &'static [&'static str]) -> impl Strategy<Value = Value> {
     let name = prop_oneof![4 => prop::sample::select(names), 1 => Just("extra")];
-    btree_map(name, field_value(), 0..=names.len() + 1)
-        .prop_map(|fields| Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    btree_map(name, field_value(), 0..=names.len() + 1).prop_map(|fields| {
+        Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    })
 }
 
 /// A request body as bytes: objects as above, any JSON, noise, and a
@@ -275,67 +286,108 @@ proptest! {
     }
 }
 
-// ---- stored client backup records --------------------------------------------------------
+// ---- client backup records (the Durable Object's `client` key) ----------------------------
 
 fn stored_version() -> impl Strategy<Value = StoredVersion> {
-    (safe_id(), any::<String>(), vec(safe_id(), 1..=3), any::<String>(), any::<bool>(), any::<bool>()).prop_map(
-        |(backup_id, cipher_text, backup_share_pair_ids, created_at, portal_notified, confirmed)| StoredVersion {
-            backup_id,
-            cipher_text,
-            backup_share_pair_ids,
-            created_at,
-            portal_notified,
-            confirmed,
-        },
+    (
+        safe_id(),
+        vec(safe_id(), 1..=3),
+        any::<String>(),
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(backup_id, backup_share_pair_ids, created_at, size, portal_notified, confirmed)| {
+                StoredVersion {
+                    backup_id,
+                    backup_share_pair_ids,
+                    created_at,
+                    size,
+                    portal_notified,
+                    confirmed,
+                }
+            },
+        )
 }
 
-/// A record as this Worker writes it (`v` 1).
-fn client_record() -> impl Strategy<Value = ClientBackupRecord> {
-    (stored_version(), prop::option::of(stored_version()))
-        .prop_map(|(current, previous)| ClientBackupRecord { v: 1, current, previous })
+/// Records as the object writes them: any of the client methods, each with
+/// a current version and maybe a previous one.
+fn client_records() -> impl Strategy<Value = ClientRecords> {
+    let method = prop::sample::select(validate::CLIENT_BACKUP_METHODS.to_vec());
+    btree_map(
+        method,
+        (stored_version(), prop::option::of(stored_version())),
+        0..=3,
+    )
+    .prop_map(|methods| {
+        let mut records = ClientRecords::default();
+        for (method, (current, previous)) in methods {
+            records.insert(method, ClientBackupRecord { current, previous });
+        }
+        records
+    })
 }
 
-/// KV text a client record key might hold: a real record, one with a field
-/// replaced, removed or a foreign version, a damaged one, or anything.
-fn client_record_text() -> impl Strategy<Value = String> {
-    let field = prop::sample::select(vec!["v", "current", "previous", "backupId", "cipherText", "confirmed"]);
-    let edited = (client_record(), field, prop::option::of(json_value()), any::<bool>()).prop_map(
-        |(record, field, replacement, in_current)| {
-            let mut record = json!(record);
-            let target = if in_current && field != "v" && field != "current" && field != "previous" {
-                &mut record["current"]
-            } else {
-                &mut record
+/// Text the `client` key might hold: real records, one with a field
+/// replaced or removed, a foreign version, a damaged one, or anything.
+fn client_records_text() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(vec![
+        "v",
+        "methods",
+        "current",
+        "previous",
+        "backupId",
+        "size",
+        "confirmed",
+    ]);
+    let edited = (client_records(), field, prop::option::of(json_value())).prop_map(
+        |(records, field, replacement)| {
+            let mut value: Value = serde_json::from_str(&records.to_text()).unwrap();
+            let target = match value["methods"]
+                .as_object_mut()
+                .and_then(|m| m.values_mut().next())
+            {
+                Some(method) if field != "v" && field != "methods" => match field {
+                    "current" | "previous" => method,
+                    _ => &mut method["current"],
+                },
+                _ => &mut value,
             };
-            let target = target.as_object_mut().unwrap();
-            match replacement {
-                Some(value) => target.insert(field.to_owned(), value),
-                None => target.remove(field),
-            };
-            record.to_string()
+            if let Some(target) = target.as_object_mut() {
+                match replacement {
+                    Some(replacement) => target.insert(field.to_owned(), replacement),
+                    None => target.remove(field),
+                };
+            }
+            value.to_string()
         },
     );
-    let damaged = (client_record(), any::<Index>(), any::<u8>()).prop_map(|(record, at, byte)| {
-        let mut bytes = write_stored(&record).into_bytes();
-        let at = at.index(bytes.len());
-        bytes[at] = byte;
-        String::from_utf8_lossy(&bytes).into_owned()
-    });
+    let damaged =
+        (client_records(), any::<Index>(), any::<u8>()).prop_map(|(records, at, byte)| {
+            let mut bytes = records.to_text().into_bytes();
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
     prop_oneof![
-        client_record().prop_map(|record| write_stored(&record)),
+        client_records().prop_map(|records| records.to_text()),
         edited,
         damaged,
-        (client_record(), 2..=u8::MAX).prop_map(|(record, v)| json!(ClientBackupRecord { v, ..record }).to_string()),
+        (client_records(), 2..=u8::MAX).prop_map(|(records, v)| records.to_text().replacen(
+            r#""v":1"#,
+            &format!(r#""v":{v}"#),
+            1
+        )),
         json_value().prop_map(|value| value.to_string()),
         any::<String>(),
     ]
 }
 
-/// One request against a client's record, as the client routes apply them.
+/// One request against a client's method, as the object applies them.
 #[derive(Debug, Clone)]
 enum ClientRequest {
-    /// PUT of a new version (the browser's ciphertext).
+    /// PUT of a new version (the browser's ciphertext, written to its blob).
     Store(String),
     /// confirm naming the current version, or one that is not.
     ConfirmCurrent,
@@ -356,68 +408,84 @@ fn client_requests() -> impl Strategy<Value = Vec<ClientRequest>> {
 proptest! {
     #![proptest_config(config())]
 
-    /// Whatever a client record key holds, reading it gives a record this
-    /// Worker wrote (version 1, every field) or STORED_RECORD_UNREADABLE;
-    /// a record read is written back identically.
+    /// Whatever the object's `client` key holds, reading it gives records
+    /// this Worker wrote (version 1, client methods only, safe backupIds)
+    /// or STORED_RECORD_UNREADABLE; records read are written back identically.
     #[test]
-    fn any_stored_client_record_reads_as_version_1_or_unreadable(text in client_record_text()) {
-        if let Ok(record) = read_stored::<ClientBackupRecord>(&text) {
-            prop_assert_eq!(record.v, 1);
-            let versions = record.versions("client-a", "GDRIVE");
-            prop_assert_eq!(versions.current.summary.size, record.current.cipher_text.len() as u64);
-            prop_assert_eq!(&versions.current.cipher_text, &record.current.cipher_text);
-            prop_assert_eq!(read_stored::<ClientBackupRecord>(&write_stored(&record)), Ok(record));
+    fn any_stored_client_records_read_as_version_1_or_unreadable(text in client_records_text()) {
+        match ClientRecords::parse(Some(&text)) {
+            Ok(records) => {
+                prop_assert!(text.contains(r#""v":1"#));
+                for summary in records.summaries() {
+                    prop_assert!(validate::CLIENT_BACKUP_METHODS.contains(&summary.backup_method.as_str()));
+                    prop_assert!(validate::is_safe_id(&summary.backup_id));
+                }
+                prop_assert_eq!(ClientRecords::parse(Some(&records.to_text())), Ok(records));
+            }
+            Err(error) => prop_assert_eq!(error, Error::StoredRecordUnreadable),
         }
     }
 
-    /// Any sequence of PUTs and confirms, each going through KV as JSON:
-    /// current is the latest PUT, and the last confirmed version stays
-    /// recoverable, byte for byte, until a newer one is confirmed.
+    /// Any sequence of PUTs and confirms, the records going through their
+    /// stored text between requests and each envelope a blob of its own:
+    /// current is the latest PUT, the last confirmed version stays
+    /// recoverable byte for byte until a newer one is confirmed, and a blob
+    /// goes to the trash only once nothing names it.
     #[test]
     fn a_failed_backup_never_loses_the_last_confirmed_one(requests in client_requests()) {
         let mut stored: Option<String> = None;
+        let mut blobs = std::collections::HashMap::new();
         let mut last_put: Option<(String, String)> = None;
         let mut last_confirmed: Option<(String, String)> = None;
         for (step, request) in requests.into_iter().enumerate() {
-            let mut record = stored.as_deref().map(|text| read_stored::<ClientBackupRecord>(text).unwrap());
-            match request {
+            let mut records = ClientRecords::parse(stored.as_deref()).unwrap();
+            let dropped = match request {
                 ClientRequest::Store(cipher_text) => {
                     let backup_id = format!("v{step}");
+                    blobs.insert(backup_id.clone(), cipher_text.clone());
                     let version = StoredVersion {
                         backup_id: backup_id.clone(),
-                        cipher_text: cipher_text.clone(),
                         backup_share_pair_ids: vec!["pair-1".into()],
                         created_at: "2026-12-02T00:00:00.000Z".into(),
+                        size: cipher_text.len() as u64,
                         portal_notified: false,
                         confirmed: false,
                     };
-                    record = Some(ClientBackupRecord::store(record, version));
                     last_put = Some((backup_id, cipher_text));
+                    records.store("GDRIVE", version)
                 }
                 ClientRequest::ConfirmCurrent | ClientRequest::ConfirmOther(_) => {
-                    let Some(current) = record.as_mut() else { continue };
+                    let Some(record) = records.get_mut("GDRIVE") else { continue };
                     let named = match &request {
                         ClientRequest::ConfirmOther(id) => id.clone(),
-                        _ => current.current.backup_id.clone(),
+                        _ => record.current.backup_id.clone(),
                     };
                     let is_current = last_put.as_ref().is_some_and(|(id, _)| *id == named);
-                    prop_assert_eq!(current.confirm(&named).is_ok(), is_current);
+                    let confirmed = record.confirm(&named);
+                    prop_assert_eq!(confirmed.is_ok(), is_current);
                     if is_current {
                         last_confirmed = last_put.clone();
                     }
+                    confirmed.unwrap_or(None)
                 }
+            };
+            if let Some(dropped) = dropped {
+                blobs.remove(&dropped);
             }
-            stored = record.as_ref().map(write_stored);
-            let Some(record) = stored.as_deref().map(|text| read_stored::<ClientBackupRecord>(text).unwrap()) else { continue };
-            let current = (record.current.backup_id.clone(), record.current.cipher_text.clone());
+            stored = Some(records.to_text());
+            let records = ClientRecords::parse(stored.as_deref()).unwrap();
+            let Some(record) = records.get("GDRIVE") else { continue };
+            let blob = |id: &str| blobs.get(id).cloned();
+            let current = (record.current.backup_id.clone(), blob(&record.current.backup_id).unwrap());
             prop_assert_eq!(Some(&current), last_put.as_ref());
-            let fallback = record.previous.map(|v| (v.backup_id, v.cipher_text));
+            let fallback = record.previous.as_ref().map(|v| (v.backup_id.clone(), blob(&v.backup_id).unwrap()));
             if last_confirmed.as_ref() == Some(&current) {
                 prop_assert!(record.current.confirmed);
                 prop_assert_eq!(fallback, None);
             } else {
                 prop_assert_eq!(fallback, last_confirmed.clone());
             }
+            prop_assert_eq!(blobs.len(), record.backup_ids().count(), "a blob nothing names was kept");
         }
     }
 }
@@ -430,7 +498,8 @@ const K2: &str = "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 /// Parsed once per run, as the Worker does once per isolate.
 static K1_ONLY: LazyLock<Keyring> = LazyLock::new(|| Keyring::parse(K1).unwrap());
 /// After a rotation to k2 that keeps k1.
-static ROTATED: LazyLock<Keyring> = LazyLock::new(|| Keyring::parse(&format!("{K2},{K1}")).unwrap());
+static ROTATED: LazyLock<Keyring> =
+    LazyLock::new(|| Keyring::parse(&format!("{K2},{K1}")).unwrap());
 /// k1 seals, k2 is known too.
 static BOTH: LazyLock<Keyring> = LazyLock::new(|| Keyring::parse(&format!("{K1},{K2}")).unwrap());
 
@@ -446,22 +515,38 @@ fn base64url_decoded(text: &str) -> Vec<u8> {
 
 /// A custodian share as Portal sends it: a JSON object, stringified.
 fn custodian_share() -> impl Strategy<Value = String> {
-    btree_map(safe_id(), prop_oneof![any::<String>().prop_map(Value::String), json_value()], 0..4)
-        .prop_map(|share| json!(share).to_string())
+    btree_map(
+        safe_id(),
+        prop_oneof![any::<String>().prop_map(Value::String), json_value()],
+        0..4,
+    )
+    .prop_map(|share| json!(share).to_string())
 }
 
 /// A sealed record's fields, each real-looking or arbitrary.
 fn sealed_record() -> impl Strategy<Value = SealedShare> {
     let text_or_base64url = |max: usize| {
-        prop_oneof![vec(any::<u8>(), 0..=max).prop_map(|bytes| base64url(&bytes)), any::<String>()]
+        prop_oneof![
+            vec(any::<u8>(), 0..=max).prop_map(|bytes| base64url(&bytes)),
+            any::<String>()
+        ]
     };
     (
         prop_oneof![Just(1u8), any::<u8>()],
-        prop_oneof![Just("k1".to_owned()), Just("k2".to_owned()), any::<String>()],
+        prop_oneof![
+            Just("k1".to_owned()),
+            Just("k2".to_owned()),
+            any::<String>()
+        ],
         text_or_base64url(16),
         text_or_base64url(96),
     )
-        .prop_map(|(v, kid, nonce, ciphertext)| SealedShare { v, kid, nonce, ciphertext })
+        .prop_map(|(v, kid, nonce, ciphertext)| SealedShare {
+            v,
+            kid,
+            nonce,
+            ciphertext,
+        })
 }
 
 /// One change to a genuine sealed record.
@@ -587,15 +672,21 @@ proptest! {
 /// A directory as the CustodianDirectory writes it: up to MAX_METHODS
 /// methods, each with a version and a receivedAt.
 fn directory() -> impl Strategy<Value = DirectoryRecord> {
-    vec((safe_id(), any::<[u8; VERSION_LEN / 2]>(), matching("[0-9TZ:.+-]{1,32}")), 0..=MAX_METHODS).prop_map(
-        |entries| {
-            let mut directory = DirectoryRecord::default();
-            for (method, version, received_at) in entries {
-                directory.set(&method, version_from(&version), received_at);
-            }
-            directory
-        },
+    vec(
+        (
+            safe_id(),
+            any::<[u8; VERSION_LEN / 2]>(),
+            matching("[0-9TZ:.+-]{1,32}"),
+        ),
+        0..=MAX_METHODS,
     )
+    .prop_map(|entries| {
+        let mut directory = DirectoryRecord::default();
+        for (method, version, received_at) in entries {
+            directory.set(&method, version_from(&version), received_at);
+        }
+        directory
+    })
 }
 
 proptest! {

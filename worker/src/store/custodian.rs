@@ -1,6 +1,6 @@
 //! A client's custodian directory: which backup methods it has and which
 //! immutable KV key holds each method's current share. It lives in the
-//! client's Durable Object ([`crate::custodian_directory`]), the one place
+//! client's Durable Object ([`super::object`]), the one place
 //! that sees every delivery for that client in order, so overlapping
 //! per-curve deliveries can never lose a method the way a read-extend-write
 //! of a KV index can.
@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use portal_backup::wire::CustodianBackupSummary;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -78,18 +79,15 @@ impl DirectoryRecord {
         };
         // from_slice, as every parse in the Worker: a from_str would link a
         // second copy of serde_json's deserializer (for its StrRead).
-        let record: DirectoryV1 = serde_json::from_slice(text.as_bytes())
-            .map_err(|_| Error::StoredRecordUnreadable)?;
+        let record: DirectoryV1 =
+            serde_json::from_slice(text.as_bytes()).map_err(|_| Error::StoredRecordUnreadable)?;
         let sound = record.v == DIRECTORY_VERSION
             && record.methods.len() <= MAX_METHODS
-            && record
-                .methods
-                .iter()
-                .all(|(method, named)| {
-                    is_safe_id(method)
-                        && is_version(&named.version)
-                        && (1..=MAX_RECEIVED_AT_LEN).contains(&named.received_at.len())
-                });
+            && record.methods.iter().all(|(method, named)| {
+                is_safe_id(method)
+                    && is_version(&named.version)
+                    && (1..=MAX_RECEIVED_AT_LEN).contains(&named.received_at.len())
+            });
         if !sound {
             return Err(Error::StoredRecordUnreadable);
         }
@@ -143,6 +141,16 @@ impl DirectoryRecord {
         self.methods.iter().map(|(m, named)| (m.as_str(), named))
     }
 
+    /// Each method and when its share came, sorted by method; no version.
+    pub fn summaries(&self) -> Vec<CustodianBackupSummary> {
+        self.entries()
+            .map(|(method, named)| CustodianBackupSummary {
+                backup_method: method.to_owned(),
+                received_at: named.received_at.clone(),
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.methods.len()
     }
@@ -172,7 +180,10 @@ mod tests {
     #[test]
     fn a_directory_round_trips_through_its_text() {
         let mut directory = DirectoryRecord::default();
-        assert_eq!(directory.set("GDRIVE-SECP256K1", version(1), AT.into()), None);
+        assert_eq!(
+            directory.set("GDRIVE-SECP256K1", version(1), AT.into()),
+            None
+        );
         assert_eq!(directory.set("GDRIVE-ED25519", version(2), AT.into()), None);
         assert_eq!(
             directory.set("GDRIVE-SECP256K1", version(3), AT.into()),
@@ -183,7 +194,10 @@ mod tests {
         assert_eq!(back, directory);
         assert_eq!(
             back.entries().collect::<Vec<_>>(),
-            [("GDRIVE-ED25519", &named(2)), ("GDRIVE-SECP256K1", &named(3))]
+            [
+                ("GDRIVE-ED25519", &named(2)),
+                ("GDRIVE-SECP256K1", &named(3))
+            ]
         );
         assert!(DirectoryRecord::parse(None).unwrap().is_empty());
     }
@@ -197,10 +211,7 @@ mod tests {
         assert_eq!(directory.admits("NEW", 0), Ok(()));
         assert_eq!(directory.admits("NEW", 1), Ok(()));
         // 30 stored + 2 new in flight = 32: a third new one is one too many.
-        assert_eq!(
-            directory.admits("NEW", 2),
-            Err(Error::TooManyBackupMethods)
-        );
+        assert_eq!(directory.admits("NEW", 2), Err(Error::TooManyBackupMethods));
         // A method already stored is always replaceable.
         assert_eq!(directory.admits("M0", 2), Ok(()));
         directory.set("A", version(1), AT.into());

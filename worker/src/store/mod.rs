@@ -1,30 +1,53 @@
-//! What lives in Workers KV and in the per-client Durable Object, and under
-//! which keys.
+//! Where a client's backups live, and the one rule that makes them hold on
+//! Cloudflare and not only in Miniflare:
+//!
+//! - **KV holds only immutable blobs**: sealed custodian shares and client
+//!   envelopes. Each is written once, under a fresh key that nothing reads
+//!   before it is named.
+//! - **Everything that changes lives in the client's Durable Object**
+//!   ([`object`], one per clientId): which client version is current and
+//!   which is previous, confirmed, Portal notified, the custodian methods
+//!   and their receivedAt. Store, confirm, notify, delete and a custodian
+//!   delivery are each one transaction in the object. No KV key is ever
+//!   written twice (a blob's delete waits in the [`trash`] until more than
+//!   a second after its write).
+//! - **A read takes its names from the object.** A blob that is named but
+//!   not yet readable is retried briefly, then the answer is 503: never a
+//!   shorter list, never an older version than the object names.
+//!
+//! Why: Cloudflare's KV allows one write per second per key, caches `get`
+//! answers (negative ones too) per location for up to a minute, and does
+//! not promise read-your-writes; a Durable Object's storage is strongly
+//! consistent and one object sees its client's requests in order. A key
+//! that is written once and never read before it is named has no stale
+//! value and no cached "not found" anywhere.
 //!
 //! ```text
-//! KV   custodian/{clientId}/{backupMethod}/{version}  sealed custodian share (at_rest::SealedShare), written once
-//! KV   client/{clientId}/{backupMethod}               client backup versions (client::ClientBackupRecord)
-//! KV   client-notified/{clientId}/{backupMethod}      backupId last reported to Portal
-//! DO   CustodianDirectory("{clientId}") "directory"   {"v":1,"methods":{"GDRIVE": "{version}", ...}}
+//! KV  custodian/{clientId}/{backupMethod}/{version}  sealed custodian share (at_rest::SealedShare), written once by the object
+//! KV  envelope/{clientId}/{backupMethod}/{backupId}  client envelope (cipherText as sent), written once by the Worker, then named
+//! DO  BackupDirectory(clientId) "directory"         custodian methods: {"v":1,"methods":{"GDRIVE":{"version","receivedAt"}, ...}}
+//! DO  BackupDirectory(clientId) "client"            client methods: {"v":1,"methods":{"GDRIVE":{"current":{...},"previous":...}}}
+//! DO  BackupDirectory(clientId) "trash"             blobs no longer named, each with when its delete is due
 //! ```
-//! clientId and backupMethod match `[A-Za-z0-9_-]{1,128}` (see `validate`),
-//! so `/` cannot occur inside them and one client's keys never share a
-//! prefix with another's. Each record is one KV value, so each write
-//! replaces it atomically.
+//! Read once and moved into the object on the client's first request, from
+//! the layout before this one: KV `client/{clientId}/{backupMethod}` (both
+//! versions with their ciphertexts in one value, rewritten on every change)
+//! and `client-notified/{clientId}/{backupMethod}`.
 //!
-//! Nothing is found with KV `list()`: it may lag a write by a minute. A
-//! client's custodian methods are named by its Durable Object
-//! ([`custodian`]); its client backup methods are the closed set the browser
-//! module supports ([`crate::validate::CLIENT_BACKUP_METHODS`]), read with
-//! one `get` each. The notified marker is its own key so the PATCH to Portal
-//! right after a PUT does not write the same key twice within a second (KV
-//! allows 1 write/s/key).
+//! clientId, backupMethod and backupId match `[A-Za-z0-9_-]{1,128}` (see
+//! `validate`), so `/` cannot occur inside them and one client's keys never
+//! share a prefix with another's. Nothing is found with KV `list()`.
 
 pub mod at_rest;
 pub mod client;
 pub mod custodian;
 #[cfg(target_arch = "wasm32")]
+pub mod directory;
+#[cfg(target_arch = "wasm32")]
 pub mod kv;
+#[cfg(target_arch = "wasm32")]
+pub mod object;
+pub mod trash;
 
 /// Where one delivery of a custodian share is kept; `version` is fresh per
 /// delivery (see [`custodian`]).
@@ -32,11 +55,19 @@ pub fn custodian_share_key(client_id: &str, backup_method: &str, version: &str) 
     format!("custodian/{client_id}/{backup_method}/{version}")
 }
 
-pub fn client_backup_key(client_id: &str, backup_method: &str) -> String {
+/// Where one version of a client backup's ciphertext is kept; `backup_id`
+/// is fresh per PUT.
+pub fn envelope_key(client_id: &str, backup_method: &str, backup_id: &str) -> String {
+    format!("envelope/{client_id}/{backup_method}/{backup_id}")
+}
+
+/// The earlier layout's client record (read once to move it).
+pub fn legacy_client_key(client_id: &str, backup_method: &str) -> String {
     format!("client/{client_id}/{backup_method}")
 }
 
-pub fn client_notified_key(client_id: &str, backup_method: &str) -> String {
+/// The earlier layout's marker of the backupId last reported to Portal.
+pub fn legacy_notified_key(client_id: &str, backup_method: &str) -> String {
     format!("client-notified/{client_id}/{backup_method}")
 }
 
@@ -48,11 +79,18 @@ mod tests {
     fn one_clients_keys_never_cover_another_clients() {
         let version = custodian::version_from(&[7; 16]);
         assert!(!custodian_share_key("ab", "GDRIVE", &version).starts_with("custodian/a/"));
-        assert!(!client_backup_key("ab", "GDRIVE").starts_with("client/a/"));
-        assert_ne!(
-            custodian_share_key("a", "b", &version),
-            client_backup_key("a", "b")
-        );
-        assert_ne!(client_backup_key("a", "b"), client_notified_key("a", "b"));
+        assert!(!envelope_key("ab", "GDRIVE", "id").starts_with("envelope/a/"));
+        assert!(!legacy_client_key("ab", "GDRIVE").starts_with("client/a/"));
+        let keys = [
+            custodian_share_key("a", "b", "c"),
+            envelope_key("a", "b", "c"),
+            legacy_client_key("a", "b"),
+            legacy_notified_key("a", "b"),
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            for other in &keys[i + 1..] {
+                assert_ne!(key, other);
+            }
+        }
     }
 }
