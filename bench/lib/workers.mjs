@@ -4,12 +4,12 @@
 import { Miniflare } from 'miniflare';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { workerOptions } from '../../tests/support/worker.mjs';
+import { objectWorkerOptions, workerOptions } from '../../tests/support/worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const WEBHOOKS_ROOT = 'webhooks';
 export const WORKERS = {
-  rust: { scriptPath: `${ROOT}worker/build/index.js`, label: 'Rust Worker (worker/build)' },
+  rust: { scriptPath: `${ROOT}worker/build/index.js`, label: 'Rust Worker (worker/build, with its Durable Object script worker/build-object)' },
   // The JS Worker names its own Durable Object binding and class (the ones
   // the Rust Worker has in worker/wrangler.toml since issue 14); the Rust
   // Worker's are read from worker/wrangler.toml (tests/support/worker.mjs).
@@ -70,7 +70,10 @@ export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath,
         WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl ?? 'http://127.0.0.1:9', ALLOWED_ORIGINS: 'http://127.0.0.1:8800,http://localhost:8800',
         NOTIFY_PORTAL: String(notifyPortal), WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys,
       },
-    })],
+    }),
+    // The Rust Worker's Durable Object is a script of its own (worker/object);
+    // the JS Worker keeps its class in its one script.
+    ...(kind === 'rust' ? objectWorkerOptions({ kvNamespaces: { SHARES: `bench-shares-${kind}` } }) : [])],
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   const pids = [...workerdChildren()].filter((pid) => !before.has(pid));

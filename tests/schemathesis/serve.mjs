@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
-import { RATE_LIMITS, SCRIPT_PATH, workerOptions } from '../support/worker.mjs';
+import { RATE_LIMITS, SCRIPT_PATH, objectWorkerOptions, workerOptions } from '../support/worker.mjs';
 import { DEFAULT_CLIENT_TOKENS, startPortal } from '../standins/portal.mjs';
 
 const HOST = '127.0.0.1';
@@ -60,6 +60,7 @@ const mf = new Miniflare({
         SHARE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       },
     }),
+    ...objectWorkerOptions(),
   ],
 });
 const stop = async () => {

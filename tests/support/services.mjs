@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { SCRIPT_PATH, workerOptions } from './worker.mjs';
+import { SCRIPT_PATH, objectWorkerOptions, workerOptions } from './worker.mjs';
 import { startDrive } from '../standins/drive.mjs';
 import { startEdge } from '../standins/edge.mjs';
 import { startPortal } from '../standins/portal.mjs';
@@ -63,6 +63,7 @@ export async function startServices({ log = () => {} } = {}) {
             SHARE_ENCRYPTION_KEYS: shareKeys,
           },
         }),
+        ...objectWorkerOptions(),
       ],
     });
     running.push({ stop: () => mf.dispose() });

@@ -1,6 +1,7 @@
 // The Worker against Workers KV as Cloudflare runs it, not as Miniflare
-// does: SHARES is tests/worker/eventual-kv.js, whose list() lags every write
-// by a minute and whose get() caches (negative answers too) per location.
+// does: SHARES is tests/worker/kv-model.mjs at one location, whose list()
+// lags every write by a minute, whose get() caches (negative answers too)
+// and which refuses a second write of a key within a second.
 // Portal checks each delivery with a fetch right after its 200; that check
 // must hold here, for deliveries that overlap, with no list() to help.
 import { after, before, describe, test } from 'node:test';

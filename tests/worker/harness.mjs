@@ -2,33 +2,22 @@
 // the Portal stand-in, and gives tests small helpers to call it.
 import { randomBytes } from 'node:crypto';
 import { Miniflare } from 'miniflare';
-import { fileURLToPath } from 'node:url';
-import { COMPATIBILITY_DATE, workerOptions } from '../support/worker.mjs';
+import { DURABLE_OBJECTS, objectWorkerOptions, workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
 import { checkedFetch } from './contract.mjs';
+import { KV_BINDING_MODULE, KvModel } from './kv-model.mjs';
 
-export { startPortal, custodianShare, backupSharePairId };
+export { startPortal, custodianShare, backupSharePairId, KvModel };
 
+// The wrapped binding that puts tests/worker/kv-model.mjs behind a
+// location's SHARES (its own LOCATION comes with each use).
+const KV_BINDING_WORKER = 'kv-model-binding';
+const kvModelWorker = (model) => ({
+  name: KV_BINDING_WORKER,
+  modules: [{ type: 'ESModule', path: 'kv-model-binding.js', contents: KV_BINDING_MODULE }],
+  serviceBindings: { MODEL: model.handler },
+});
 
-const EVENTUAL_KV_PATH = fileURLToPath(new URL('./eventual-kv.js', import.meta.url));
-
-// The model runs as an RPC service; a wrapped binding makes it look like a
-// KV namespace (methods called with the namespace as `this`, as the Worker
-// calls them; an RPC stub refuses that).
-const EVENTUAL_KV_WORKERS = [
-  {
-    name: 'eventual-kv-binding',
-    modules: [{
-      type: 'ESModule',
-      path: 'eventual-kv-binding.js',
-      contents: `export default function ({ MODEL }) {
-        return { get: (...a) => MODEL.get(...a), put: (...a) => MODEL.put(...a), delete: (...a) => MODEL.delete(...a), list: (...a) => MODEL.list(...a) };
-      }`,
-    }],
-    serviceBindings: { MODEL: { name: 'eventual-kv', entrypoint: 'EventualKv' } },
-  },
-  { name: 'eventual-kv', modules: true, scriptPath: EVENTUAL_KV_PATH, compatibilityDate: COMPATIBILITY_DATE },
-];
 
 export const WEBHOOK_SECRET = 'whsec-test-3b9f0c7e2d1a4b58';
 // kid:base64(32 bytes). Distinct, recognisable only by their kid.
@@ -38,20 +27,8 @@ export const ALLOWED_ORIGIN = 'https://wallet.example';
 export const ALICE = { token: 'test-token-alice', clientId: 'client-alice' };
 export const BOB = { token: 'test-token-bob', clientId: 'client-bob' };
 
-/**
- * Starts the Worker. `logs` collects every line workerd prints (the
- * Worker's console output included).
- */
-export async function startWorker({
-  portalUrl = 'http://127.0.0.1:9',
-  keys = KEY_1,
-  webhookSecret = WEBHOOK_SECRET,
-  notifyPortal = 'true',
-  kvPersist = false,
-  port,
-  rateLimits = {},
-  eventualKv = false,
-} = {}) {
+/** Collects every line workerd prints (the Worker's console output included). */
+function logCollector() {
   const logs = [];
   const collect = (stream) => {
     let pending = '';
@@ -62,54 +39,131 @@ export async function startWorker({
       logs.push(...lines.filter(Boolean));
     });
   };
+  return { logs, handleRuntimeStdio: (stdout, stderr) => { collect(stdout); collect(stderr); } };
+}
+
+/**
+ * Miniflare's `workers[]` entry for one location of the Worker: SHARES is
+ * Miniflare's KV, or `model` seen from `location`.
+ */
+function locationWorker({
+  name, location, model, routes, durableObjects, portalUrl = 'http://127.0.0.1:9', keys = KEY_1,
+  webhookSecret = WEBHOOK_SECRET, notifyPortal = 'true', rateLimits = {},
+}) {
   const secrets = {};
   // null leaves the secret unset.
   if (webhookSecret !== null) secrets.WEBHOOK_SECRET = webhookSecret;
   if (keys !== null) secrets.SHARE_ENCRYPTION_KEYS = keys;
+  return {
+    ...workerOptions({
+      ...(name ? { name } : {}),
+      rateLimits,
+      ...(durableObjects ? { durableObjects } : {}),
+      ...(model ? { kvNamespaces: [] } : {}),
+      bindings: {
+        WEBHOOKS_ROOT: 'webhooks',
+        PORTAL_API_BASE: portalUrl,
+        ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, http://localhost:8787`,
+        NOTIFY_PORTAL: notifyPortal,
+        ...secrets,
+      },
+    }),
+    ...(routes ? { routes } : {}),
+    ...(model ? { wrappedBindings: { SHARES: { scriptName: KV_BINDING_WORKER, bindings: { LOCATION: location } } } } : {}),
+  };
+}
+
+/**
+ * The client's Durable Object's own script (tests/support/worker.mjs), its
+ * SHARES Miniflare's KV or `model` seen from `location`.
+ */
+function objectScript(model, location) {
+  return objectWorkerOptions(model
+    ? { kvNamespaces: [], wrappedBindings: { SHARES: { scriptName: KV_BINDING_WORKER, bindings: { LOCATION: location } } } }
+    : {});
+}
+
+/**
+ * What a test holds of one location: `fetch` (checked against the
+ * contract), and counts of the requests made and of the 503s answered.
+ */
+function locationHandle(mf, { host, location, kv = null, model = null, url, logs }) {
+  const handle = {
+    mf, kv, model, location, logs, url, requests: 0, unavailable: 0,
+    // Every answer is checked against docs/openapi.yaml (tests/worker/contract.mjs).
+    fetch: checkedFetch(async (path, init) => {
+      handle.requests++;
+      const response = await mf.dispatchFetch(`http://${host}${path}`, init);
+      if (response.status === 503) handle.unavailable++;
+      return response;
+    }),
+    close: () => mf.dispose(),
+  };
+  return handle;
+}
+
+/**
+ * Starts the Worker. `logs` collects every line workerd prints. With
+ * `eventualKv` (true, a KvModel, or KvModel options) SHARES is the model of
+ * Cloudflare's KV (tests/worker/kv-model.mjs) at location "a", returned as
+ * `model`; otherwise it is Miniflare's KV, returned as `kv`.
+ */
+export async function startWorker({ kvPersist = false, port, eventualKv = false, ...options } = {}) {
+  const model = !eventualKv ? null : eventualKv instanceof KvModel ? eventualKv : new KvModel(eventualKv === true ? {} : eventualKv);
+  const { logs, handleRuntimeStdio } = logCollector();
   const mf = new Miniflare({
     cf: false,
     kvPersist,
     // The custodian directory lives in Durable Objects: kept with KV.
     durableObjectsPersist: kvPersist,
     ...(port === undefined ? {} : { host: '127.0.0.1', port }),
-    handleRuntimeStdio(stdout, stderr) {
-      collect(stdout);
-      collect(stderr);
-    },
+    handleRuntimeStdio,
     workers: [
-      {
-        ...workerOptions({
-          rateLimits,
-          ...(eventualKv ? { kvNamespaces: [] } : {}),
-          bindings: {
-            WEBHOOKS_ROOT: 'webhooks',
-            PORTAL_API_BASE: portalUrl,
-            ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, http://localhost:8787`,
-            NOTIFY_PORTAL: notifyPortal,
-            ...secrets,
-          },
-        }),
-        // SHARES as Cloudflare's KV behaves (tests/worker/eventual-kv.js).
-        ...(eventualKv ? { wrappedBindings: { SHARES: { scriptName: 'eventual-kv-binding' } } } : {}),
-      },
-      ...(eventualKv ? EVENTUAL_KV_WORKERS : []),
+      locationWorker({ ...options, model, location: 'a' }),
+      ...objectScript(model, 'a'),
+      ...(model ? [kvModelWorker(model)] : []),
     ],
   });
-  const url = await mf.ready;
-  const kv = eventualKv ? null : await mf.getKVNamespace('SHARES');
-  return {
-    mf,
-    kv,
-    logs,
-    url: url.href.replace(/\/$/, ''),
-    // Every answer is checked against docs/openapi.yaml (tests/worker/contract.mjs).
-    fetch: checkedFetch((path, init) => mf.dispatchFetch(`http://worker.test${path}`, init)),
-    close: () => mf.dispose(),
-  };
+  const url = (await mf.ready).href.replace(/\/$/, '');
+  const kv = model ? null : await mf.getKVNamespace('SHARES');
+  return locationHandle(mf, { host: 'worker.test', location: 'a', kv, model, url, logs });
+}
+
+/**
+ * Two locations of one deployment: the same bundle twice in one Miniflare,
+ * `a` and `b` (told apart by route), one Durable Object namespace (its
+ * objects live with `a`), each SHARES the shared `model` (a KvModel, or its
+ * options) seen from its own location. `options` are startWorker's (portalUrl,
+ * rateLimits, ...). `a` and `b` are used like startWorker's result.
+ */
+export async function startLocations({ model = {}, ...options } = {}) {
+  const kvModel = model instanceof KvModel ? model : new KvModel(model);
+  const { logs, handleRuntimeStdio } = logCollector();
+  const names = { a: 'portal-backup-a', b: 'portal-backup-b' };
+  // Both locations bind the objects' own script, placed at a. A single-script
+  // bundle (WORKER_SCRIPT) holds them itself: then b names a as their home.
+  const objects = objectScript(kvModel, 'a');
+  const objectsAtA = objects.length ? undefined : Object.fromEntries(
+    Object.entries(DURABLE_OBJECTS).map(([binding, className]) => [binding, { className, scriptName: names.a }]),
+  );
+  const mf = new Miniflare({
+    cf: false,
+    handleRuntimeStdio,
+    workers: [
+      locationWorker({ ...options, name: names.a, location: 'a', model: kvModel, routes: ['a.test/*'] }),
+      locationWorker({ ...options, name: names.b, location: 'b', model: kvModel, routes: ['b.test/*'], durableObjects: objectsAtA }),
+      ...objects,
+      kvModelWorker(kvModel),
+    ],
+  });
+  const url = (await mf.ready).href.replace(/\/$/, '');
+  const at = (location) => locationHandle(mf, { host: `${location}.test`, location, model: kvModel, url, logs });
+  return { mf, a: at('a'), b: at('b'), model: kvModel, logs, options, close: () => mf.dispose() };
 }
 
 /** Every key in KV with its raw value: what an operator (or attacker) sees. */
 export async function dumpKv(worker) {
+  if (worker.model) return worker.model.dump();
   const out = {};
   let cursor;
   do {
@@ -141,7 +195,9 @@ export async function fetchShares(worker, clientId, { secret = WEBHOOK_SECRET } 
     headers: { 'X-Webhook-Secret': secret, 'Content-Type': 'application/json' },
     body: JSON.stringify({ clientId }),
   });
-  return { status: response.status, body: await response.json() };
+  const result = { status: response.status, body: await response.json() };
+  // Kept out of deepEqual comparisons of the result (for a 503's Retry-After).
+  return Object.defineProperty(result, 'headers', { value: response.headers, enumerable: false });
 }
 
 /**
@@ -154,11 +210,11 @@ export function envelopeText(ciphertextBytes = 64) {
 }
 
 export function clientApi(worker, { token } = {}) {
-  const call = async (method, path, body, extraHeaders = {}) => {
+  const request = async (method, path, body, extraHeaders = {}) => {
     const headers = { ...extraHeaders };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] ??= 'application/json';
-    const response = await worker.fetch(`/v1/client-backups${path}`, {
+    const response = await worker.fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -166,6 +222,7 @@ export function clientApi(worker, { token } = {}) {
     const text = await response.text();
     return { status: response.status, headers: response.headers, text, body: text ? JSON.parse(text) : null };
   };
+  const call = (method, path, body, extraHeaders) => request(method, `/v1/client-backups${path}`, body, extraHeaders);
   return {
     call,
     put: (method, cipherText, backupSharePairIds, extra = {}) =>
@@ -175,6 +232,7 @@ export function clientApi(worker, { token } = {}) {
     remove: (method) => call('DELETE', `/${method}`),
     confirm: (method, backupId) => call('POST', `/${method}/confirm`, { backupId }),
     notify: (method) => call('POST', `/${method}/notify`),
+    custodianList: () => request('GET', '/v1/custodian-backups'),
   };
 }
 
@@ -207,5 +265,18 @@ export async function statusOrReset(send) {
   } catch (error) {
     if (['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(error.cause?.code)) return 'reset';
     throw error;
+  }
+}
+
+/**
+ * Polls `check` until it holds, for at most `ms`: for what the Worker does
+ * after it answered (the client's object deletes blobs it no longer names
+ * from its alarm, more than a second later). Fails the test if it never holds.
+ */
+export async function waitFor(check, { ms = 5000, every = 100 } = {}) {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`still not so after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, every));
   }
 }

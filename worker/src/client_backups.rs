@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use futures_util::future::join;
-use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
+use portal_backup::wire::StoredClientBackup;
 use worker::{Delay, Method, Response};
 
 use crate::config::{Config, now_iso, now_ms, shares};
 use crate::error::{Error, Result};
-use crate::http::{Request, Target, empty, header, json, read_body};
+use crate::http::{Request, Target, empty, header, json, json_bytes, read_body};
 use crate::limits;
 use crate::portal::{self, bearer_token};
-use crate::store::client::StoredVersion;
+use crate::store::client::{ClientBackupRecord, StoredVersion};
 use crate::store::envelope_key;
 use crate::store::kv::{self, Kv};
-use crate::store::object::Directory;
+use crate::store::object::{Directory, Message, decode};
 use crate::validate;
 
 /// Waits before a GET asks again for a blob the object names but KV did
@@ -70,39 +70,41 @@ pub async fn handle(
     }
     let directory = Directory::of(env, &caller.client_id)?;
     match (target, verb, method) {
-        (Target::ClientBackupList, Method::Get, _) => json(
-            200,
-            &ClientBackupList {
-                client_id: caller.client_id.clone(),
-                backups: directory.list().await?,
-            },
-        ),
-        (Target::CustodianBackupList, Method::Get, _) => json(
-            200,
-            &CustodianBackupList {
-                client_id: caller.client_id.clone(),
-                backups: directory.methods().await?,
-            },
-        ),
+        // The object writes these answers; they pass through unread.
+        (Target::ClientBackupList, Method::Get, _) => {
+            let answer = directory.call(Message::ClientList).await?;
+            json_bytes(200, answer)
+        }
+        (Target::CustodianBackupList, Method::Get, _) => {
+            let answer = directory.call(Message::CustodianMethods).await?;
+            json_bytes(200, answer)
+        }
         (Target::ClientBackup(_), Method::Get, Some(method)) => {
-            get(&shares(env)?, &directory, &caller, method).await
+            get(&shares(env)?, &directory, method).await
         }
         (Target::ClientBackup(_), Method::Put, Some(method)) => {
             put(req, &shares(env)?, &directory, &caller, config, method).await
         }
         (Target::ClientBackup(_), Method::Delete, Some(method)) => {
-            directory.delete(method).await?;
+            let method = method.to_owned();
+            directory.call(Message::ClientDelete { method }).await?;
             empty(204)
         }
         (Target::ClientBackupConfirm(_), Method::Post, Some(method)) => {
             validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
             let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
             let backup_id = validate::confirm(&body)?;
-            let current = directory.confirm(method, &backup_id).await?;
-            json(200, &stored(&caller, method, &current))
+            let method = method.to_owned();
+            let answer = directory
+                .call(Message::ClientConfirm { method, backup_id })
+                .await?;
+            json_bytes(200, answer)
         }
         (Target::ClientBackupNotify(_), Method::Post, Some(method)) => {
-            let mut current = directory.get(method).await?.current;
+            let get = Message::ClientGet {
+                method: method.to_owned(),
+            };
+            let mut current = decode::<ClientBackupRecord>(&directory.call(get).await?)?.current;
             if !current.portal_notified {
                 current = tell_portal(&directory, &caller, config, method, current).await;
             }
@@ -138,7 +140,13 @@ async fn tell_portal(
             &version.backup_share_pair_ids,
         )
         .await
-        && directory.notified(method, &version.backup_id).await.is_ok();
+        && directory
+            .call(Message::ClientNotified {
+                method: method.to_owned(),
+                backup_id: version.backup_id.clone(),
+            })
+            .await
+            .is_ok();
     version
 }
 
@@ -172,7 +180,12 @@ async fn put(
         portal_notified: false,
         confirmed: false,
     };
-    let mut current = directory.store(method, version).await?;
+    let store = Message::ClientStore {
+        method: method.to_owned(),
+        version: version.clone(),
+    };
+    directory.call(store).await?;
+    let mut current = version;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
     if upload.notify_portal {
@@ -184,13 +197,16 @@ async fn put(
 /// The versions the object names, with their envelopes. A named envelope
 /// KV does not serve yet (or one deleted after a newer version was named
 /// meanwhile) is asked for again, names first; then 503.
-async fn get(kv: &Kv, directory: &Directory, caller: &Caller, method: &str) -> Result<Response> {
-    let client_id = &caller.client_id;
+async fn get(kv: &Kv, directory: &Directory, method: &str) -> Result<Response> {
+    let client_id = directory.client_id();
     for attempt in 0..=REREAD_AFTER_MS.len() {
         if let Some(wait) = attempt.checked_sub(1).map(|i| REREAD_AFTER_MS[i]) {
             Delay::from(Duration::from_millis(wait)).await;
         }
-        let record = directory.get(method).await?;
+        let get = Message::ClientGet {
+            method: method.to_owned(),
+        };
+        let record = decode::<ClientBackupRecord>(&directory.call(get).await?)?;
         let current_key = envelope_key(client_id, method, &record.current.backup_id);
         let previous_key = record
             .previous

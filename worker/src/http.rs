@@ -257,13 +257,24 @@ mod glue {
     pub type Request = worker::worker_sys::web_sys::Request;
 
     pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
-        let response =
-            Response::from_json(body).map_err(|_| Error::Internal("response encoding"))?;
-        let response = response.with_status(status);
-        response
-            .headers()
-            .set("Cache-Control", "no-store")
-            .map_err(|_| Error::Internal("headers"))?;
+        let body = serde_json::to_vec(body).map_err(|_| Error::Internal("response encoding"))?;
+        json_bytes(status, body)
+    }
+
+    /// A JSON body already encoded (one the client's object wrote).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response> {
+        let response = Response::from_bytes(body)
+            .map_err(|_| Error::Internal("response"))?
+            .with_status(status);
+        let headers = response.headers();
+        for (name, value) in [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+        ] {
+            headers
+                .set(name, value)
+                .map_err(|_| Error::Internal("headers"))?;
+        }
         Ok(response)
     }
 

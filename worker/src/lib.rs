@@ -16,6 +16,12 @@
 //!    [`store::trash`]), KV access, the object's messages and the object;
 //! 4. `client_backups` and `webhooks`, the handlers;
 //! 5. `entry`, the fetch entry point: route, dispatch, CORS, one log line.
+//!
+//! Built as two Worker scripts: the edge Worker (feature `edge`: layers 1
+//! to 5 without the object) and the client's Durable Object (feature
+//! `object`: layers 1 to 3 with `store::directory`), so each bundle carries
+//! only its own code; the edge Worker reaches the object through its
+//! binding (`script_name` in wrangler.toml).
 
 pub mod error;
 pub mod http;
@@ -24,13 +30,15 @@ pub mod portal;
 pub mod store;
 pub mod validate;
 
-#[cfg(target_arch = "wasm32")]
+// The edge Worker's script (feature `edge`) and the Durable Object's
+// (feature `object`, `store::directory`) are built apart: see Cargo.toml.
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
 mod client_backups;
 #[cfg(target_arch = "wasm32")]
 mod config;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
 mod entry;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
 mod webhooks;
 
 pub use error::{Error, Result};

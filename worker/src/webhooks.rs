@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::http::{Request, header, json, read_body, webhook_secret_matches};
 use crate::limits;
 use crate::store::at_rest::Keyring;
-use crate::store::object::Directory;
+use crate::store::object::{Directory, Message, StoredShares, decode};
 use crate::validate;
 
 thread_local! {
@@ -88,9 +88,11 @@ pub async fn store_custodian_share(req: &Request, env: &Env, _config: &Config) -
         &backup.backup_method,
         &backup.custodian_share,
     )?;
-    Directory::of(env, &backup.client_id)?
-        .commit(&backup.backup_method, sealed)
-        .await?;
+    let commit = Message::CustodianCommit {
+        method: backup.backup_method,
+        sealed,
+    };
+    Directory::of(env, &backup.client_id)?.call(commit).await?;
     #[derive(serde::Serialize)]
     struct Stored {
         stored: bool,
@@ -110,7 +112,9 @@ pub async fn fetch_custodian_shares(
     let body = authenticated_body(req, env).await?;
     let client_id = validate::custodian_fetch(&body)?;
     let keyring = keyring(env)?;
-    let stored = Directory::of(env, &client_id)?.read().await?;
+    let directory = Directory::of(env, &client_id)?;
+    let answer = directory.call(Message::CustodianRead).await?;
+    let stored = decode::<StoredShares>(&answer)?.shares;
     let mut backup_shares = Vec::with_capacity(stored.len());
     for share in &stored {
         backup_shares.push(

@@ -15,6 +15,7 @@ use portal_backup_worker::store::client::{ClientBackupRecord, ClientRecords, Sto
 use portal_backup_worker::store::custodian::{
     self, DirectoryRecord, MAX_METHODS, VERSION_LEN, version_from,
 };
+use portal_backup_worker::store::state::BackupState;
 use portal_backup_worker::validate;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -329,12 +330,27 @@ fn client_records() -> impl Strategy<Value = ClientRecords> {
     })
 }
 
-/// Text the `client` key might hold: real records, one with a field
+/// The object's stored state holding `records` (and no custodian share).
+fn state_text(records: ClientRecords) -> String {
+    let mut state = BackupState::from_directory(DirectoryRecord::default());
+    state.client = Some(records);
+    state.to_text()
+}
+
+/// The client records of a stored state, as the object reads them.
+fn read_records(text: Option<&str>) -> Result<ClientRecords, Error> {
+    match text {
+        None => Ok(ClientRecords::default()),
+        Some(text) => BackupState::parse(text).map(|state| state.client.unwrap_or_default()),
+    }
+}
+
+/// Text the object's state might hold: real records, one with a field
 /// replaced or removed, a foreign version, a damaged one, or anything.
 fn client_records_text() -> impl Strategy<Value = String> {
     let field = prop::sample::select(vec![
         "v",
-        "methods",
+        "client",
         "current",
         "previous",
         "backupId",
@@ -343,12 +359,12 @@ fn client_records_text() -> impl Strategy<Value = String> {
     ]);
     let edited = (client_records(), field, prop::option::of(json_value())).prop_map(
         |(records, field, replacement)| {
-            let mut value: Value = serde_json::from_str(&records.to_text()).unwrap();
-            let target = match value["methods"]
+            let mut value: Value = serde_json::from_str(&state_text(records)).unwrap();
+            let target = match value["client"]
                 .as_object_mut()
                 .and_then(|m| m.values_mut().next())
             {
-                Some(method) if field != "v" && field != "methods" => match field {
+                Some(method) if field != "v" && field != "client" => match field {
                     "current" | "previous" => method,
                     _ => &mut method["current"],
                 },
@@ -365,16 +381,16 @@ fn client_records_text() -> impl Strategy<Value = String> {
     );
     let damaged =
         (client_records(), any::<Index>(), any::<u8>()).prop_map(|(records, at, byte)| {
-            let mut bytes = records.to_text().into_bytes();
+            let mut bytes = state_text(records).into_bytes();
             let at = at.index(bytes.len());
             bytes[at] = byte;
             String::from_utf8_lossy(&bytes).into_owned()
         });
     prop_oneof![
-        client_records().prop_map(|records| records.to_text()),
+        client_records().prop_map(state_text),
         edited,
         damaged,
-        (client_records(), 2..=u8::MAX).prop_map(|(records, v)| records.to_text().replacen(
+        (client_records(), 2..=u8::MAX).prop_map(|(records, v)| state_text(records).replacen(
             r#""v":1"#,
             &format!(r#""v":{v}"#),
             1
@@ -408,19 +424,20 @@ fn client_requests() -> impl Strategy<Value = Vec<ClientRequest>> {
 proptest! {
     #![proptest_config(config())]
 
-    /// Whatever the object's `client` key holds, reading it gives records
-    /// this Worker wrote (version 1, client methods only, safe backupIds)
-    /// or STORED_RECORD_UNREADABLE; records read are written back identically.
+    /// Whatever the object's stored state holds, reading it gives client
+    /// records this Worker wrote (version 1, client methods only, safe
+    /// backupIds) or STORED_RECORD_UNREADABLE; records read are written back
+    /// identically.
     #[test]
     fn any_stored_client_records_read_as_version_1_or_unreadable(text in client_records_text()) {
-        match ClientRecords::parse(Some(&text)) {
+        match read_records(Some(&text)) {
             Ok(records) => {
                 prop_assert!(text.contains(r#""v":1"#));
                 for summary in records.summaries() {
                     prop_assert!(validate::CLIENT_BACKUP_METHODS.contains(&summary.backup_method.as_str()));
                     prop_assert!(validate::is_safe_id(&summary.backup_id));
                 }
-                prop_assert_eq!(ClientRecords::parse(Some(&records.to_text())), Ok(records));
+                prop_assert_eq!(read_records(Some(&state_text(records.clone()))), Ok(records));
             }
             Err(error) => prop_assert_eq!(error, Error::StoredRecordUnreadable),
         }
@@ -438,7 +455,7 @@ proptest! {
         let mut last_put: Option<(String, String)> = None;
         let mut last_confirmed: Option<(String, String)> = None;
         for (step, request) in requests.into_iter().enumerate() {
-            let mut records = ClientRecords::parse(stored.as_deref()).unwrap();
+            let mut records = read_records(stored.as_deref()).unwrap();
             let dropped = match request {
                 ClientRequest::Store(cipher_text) => {
                     let backup_id = format!("v{step}");
@@ -472,8 +489,8 @@ proptest! {
             if let Some(dropped) = dropped {
                 blobs.remove(&dropped);
             }
-            stored = Some(records.to_text());
-            let records = ClientRecords::parse(stored.as_deref()).unwrap();
+            stored = Some(state_text(records));
+            let records = read_records(stored.as_deref()).unwrap();
             let Some(record) = records.get("GDRIVE") else { continue };
             let blob = |id: &str| blobs.get(id).cloned();
             let current = (record.current.backup_id.clone(), blob(&record.current.backup_id).unwrap());

@@ -7,8 +7,6 @@
 //! Every change is a pure function of the record that returns the versions
 //! it stopped naming, so the object can hand their blobs to the trash.
 
-use std::collections::BTreeMap;
-
 use portal_backup::wire::{ClientBackup, ClientBackupSummary, ClientBackupVersions};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -49,18 +47,18 @@ pub struct ClientBackupRecord {
     pub previous: Option<StoredVersion>,
 }
 
-/// Every client backup method of one client: the object's `client` key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientRecords {
-    methods: BTreeMap<String, ClientBackupRecord>,
-}
-
-#[derive(Serialize, Deserialize)]
+/// Every client backup method of one client. One field per method the
+/// routes take, so an unknown method in stored text does not parse, and
+/// no map code is needed for a set of three.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClientRecordsV1 {
-    #[serde(deserialize_with = "known_record_version")]
-    v: u8,
-    methods: BTreeMap<String, ClientBackupRecord>,
+pub struct ClientRecords {
+    #[serde(rename = "GDRIVE", default, skip_serializing_if = "Option::is_none")]
+    gdrive: Option<ClientBackupRecord>,
+    #[serde(rename = "PASSWORD", default, skip_serializing_if = "Option::is_none")]
+    password: Option<ClientBackupRecord>,
+    #[serde(rename = "PASSKEY", default, skip_serializing_if = "Option::is_none")]
+    passkey: Option<ClientBackupRecord>,
 }
 
 impl ClientBackupRecord {
@@ -155,63 +153,63 @@ impl StoredVersion {
 }
 
 impl ClientRecords {
-    /// The records from their stored text (`None`: nothing stored yet).
-    pub fn parse(text: Option<&str>) -> Result<Self> {
-        let Some(text) = text else {
-            return Ok(Self::default());
-        };
-        let record: ClientRecordsV1 =
-            serde_json::from_slice(text.as_bytes()).map_err(|_| Error::StoredRecordUnreadable)?;
-        let sound = record.methods.iter().all(|(method, versions)| {
-            CLIENT_BACKUP_METHODS.contains(&method.as_str())
-                && versions.backup_ids().all(is_safe_id)
-        });
-        if !sound {
-            return Err(Error::StoredRecordUnreadable);
+    /// The slot of a method the client routes take (others have none).
+    fn slot(&mut self, method: &str) -> Option<&mut Option<ClientBackupRecord>> {
+        match method {
+            "GDRIVE" => Some(&mut self.gdrive),
+            "PASSWORD" => Some(&mut self.password),
+            "PASSKEY" => Some(&mut self.passkey),
+            _ => None,
         }
-        Ok(Self {
-            methods: record.methods,
-        })
     }
 
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(&ClientRecordsV1 {
-            v: RECORD_VERSION,
-            methods: self.methods.clone(),
-        })
-        .unwrap_or_default()
+    /// (method, record) for each method stored, in [`CLIENT_BACKUP_METHODS`] order.
+    fn entries(&self) -> impl Iterator<Item = (&'static str, &ClientBackupRecord)> {
+        CLIENT_BACKUP_METHODS
+            .into_iter()
+            .zip([&self.gdrive, &self.password, &self.passkey])
+            .filter_map(|(method, record)| Some((method, record.as_ref()?)))
+    }
+
+    /// Whether what was read is sound: every backupId could be part of a
+    /// KV key.
+    pub fn is_sound(&self) -> bool {
+        self.entries()
+            .all(|(_, record)| record.backup_ids().all(is_safe_id))
     }
 
     pub fn get(&self, method: &str) -> Option<&ClientBackupRecord> {
-        self.methods.get(method)
+        self.entries().find(|(m, _)| *m == method).map(|(_, r)| r)
     }
 
     pub fn get_mut(&mut self, method: &str) -> Option<&mut ClientBackupRecord> {
-        self.methods.get_mut(method)
+        self.slot(method)?.as_mut()
     }
 
     /// Stores `new` as `method`'s current version; returns the backupId it
     /// no longer names.
     pub fn store(&mut self, method: &str, new: StoredVersion) -> Option<String> {
-        let (record, dropped) = ClientBackupRecord::store(self.methods.remove(method), new);
-        self.methods.insert(method.to_owned(), record);
+        let slot = self.slot(method)?;
+        let (record, dropped) = ClientBackupRecord::store(slot.take(), new);
+        *slot = Some(record);
         dropped
     }
 
     /// Puts a record moved from the earlier layout.
     pub fn insert(&mut self, method: &str, record: ClientBackupRecord) {
-        self.methods.insert(method.to_owned(), record);
+        if let Some(slot) = self.slot(method) {
+            *slot = Some(record);
+        }
     }
 
     pub fn remove(&mut self, method: &str) -> Option<ClientBackupRecord> {
-        self.methods.remove(method)
+        self.slot(method)?.take()
     }
 
     /// Each method's current version, in [`CLIENT_BACKUP_METHODS`] order.
     pub fn summaries(&self) -> Vec<ClientBackupSummary> {
-        CLIENT_BACKUP_METHODS
-            .iter()
-            .filter_map(|method| Some(self.methods.get(*method)?.current.summary(method)))
+        self.entries()
+            .map(|(method, record)| record.current.summary(method))
             .collect()
     }
 }
@@ -334,7 +332,8 @@ mod tests {
             .get_mut("GDRIVE")
             .unwrap()
             .mark_notified("id-GDRIVE");
-        let back = ClientRecords::parse(Some(&records.to_text())).unwrap();
+        let back: ClientRecords =
+            serde_json::from_str(&serde_json::to_string(&records).unwrap()).unwrap();
         assert_eq!(back, records);
         let listed: Vec<_> = back
             .summaries()
@@ -346,27 +345,21 @@ mod tests {
         assert!(!back.get("PASSKEY").unwrap().current.portal_notified);
     }
 
-    /// A record of another version, a method the routes refuse, or an id
-    /// that could not be part of a KV key is unreadable, not misread.
+    /// A method the routes refuse, or an id that could not be part of a KV
+    /// key, is not read as a record (see also `state::BackupState::parse`).
     #[test]
-    fn a_damaged_or_foreign_record_is_unreadable() {
+    fn a_foreign_method_or_an_unsafe_id_is_not_sound() {
         let mut records = ClientRecords::default();
         records.store("GDRIVE", version("v1"));
-        let text = records.to_text();
-        assert!(ClientRecords::parse(Some(&text)).is_ok());
-        for bad in [
-            text.replace(r#""v":1"#, r#""v":2"#),
-            text.replace("GDRIVE", "ICLOUD"),
-            text.replace(r#""backupId":"v1""#, r#""backupId":"a/b""#),
-            text.replace(r#""size":5"#, r#""size":5,"cipherText":"x""#),
-            "not json".into(),
-        ] {
-            assert_eq!(
-                ClientRecords::parse(Some(&bad)),
-                Err(Error::StoredRecordUnreadable),
-                "{bad}"
-            );
-        }
+        assert!(records.is_sound());
+        let text = serde_json::to_string(&records).unwrap();
+        let parse = |text: &str| serde_json::from_str::<ClientRecords>(text);
+        assert!(parse(&text.replace("GDRIVE", "ICLOUD")).is_err());
+        assert!(parse(&text.replace(r#""size":5"#, r#""size":5,"cipherText":"x""#)).is_err());
+        let unsafe_id = parse(&text.replace(r#""backupId":"v1""#, r#""backupId":"a/b""#)).unwrap();
+        assert!(!unsafe_id.is_sound());
+        assert_eq!(records.store("ICLOUD", version("v2")), None);
+        assert_eq!(records.get("ICLOUD"), None);
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub const MAX_METHODS: usize = 32;
 /// A version names one delivery: 16 random bytes, lower-case hex.
 pub const VERSION_LEN: usize = 32;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct DirectoryRecord {
     /// backupMethod → its current share.
     methods: BTreeMap<String, NamedShare>,
@@ -72,30 +73,36 @@ pub fn version_from(bytes: &[u8; VERSION_LEN / 2]) -> String {
 }
 
 impl DirectoryRecord {
-    /// The directory from its stored text (`None`: nothing stored yet).
+    /// The directory from the text the object stored under its own key
+    /// before it held the client half too (`None`: nothing stored).
     pub fn parse(text: Option<&str>) -> Result<Self> {
         let Some(text) = text else {
             return Ok(Self::default());
         };
         // from_slice, as every parse in the Worker: a from_str would link a
         // second copy of serde_json's deserializer (for its StrRead).
-        let record: DirectoryV1 =
+        let DirectoryV1 { v, methods } =
             serde_json::from_slice(text.as_bytes()).map_err(|_| Error::StoredRecordUnreadable)?;
-        let sound = record.v == DIRECTORY_VERSION
-            && record.methods.len() <= MAX_METHODS
-            && record.methods.iter().all(|(method, named)| {
+        let record = Self { methods };
+        if v == DIRECTORY_VERSION && record.is_sound() {
+            Ok(record)
+        } else {
+            Err(Error::StoredRecordUnreadable)
+        }
+    }
+
+    /// At most [`MAX_METHODS`] safe method names, each with a well-formed
+    /// version and receivedAt.
+    pub fn is_sound(&self) -> bool {
+        self.methods.len() <= MAX_METHODS
+            && self.methods.iter().all(|(method, named)| {
                 is_safe_id(method)
                     && is_version(&named.version)
                     && (1..=MAX_RECEIVED_AT_LEN).contains(&named.received_at.len())
-            });
-        if !sound {
-            return Err(Error::StoredRecordUnreadable);
-        }
-        Ok(Self {
-            methods: record.methods,
-        })
+            })
     }
 
+    /// The text [`Self::parse`] reads.
     pub fn to_text(&self) -> String {
         serde_json::to_string(&DirectoryV1 {
             v: DIRECTORY_VERSION,

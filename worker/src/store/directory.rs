@@ -21,39 +21,30 @@
 use std::cell::RefCell;
 
 use futures_util::future::{join, join_all};
-use js_sys::Object;
-use serde::de::DeserializeOwned;
-use worker::wasm_bindgen::JsValue;
+use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
+use serde::Serialize;
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use crate::config::{now_iso, now_ms, shares};
 use crate::error::{Error, Result};
-use crate::http::{error_response, json};
+use crate::http::error_response;
 use crate::store::at_rest::SealedShare;
 use crate::store::client::{ClientRecords, LegacyRecord};
 use crate::store::custodian::{DirectoryRecord, VERSION_LEN, version_from};
 use crate::store::kv::{self, Kv};
-use crate::store::object::{
-    CommitShare, Done, ForClient, ForMethod, ForVersion, Message, StoreVersion, StoredMethods,
-    StoredShare, StoredShares, Summaries,
-};
-use crate::store::trash::Trash;
+use crate::store::object::{Ask, Message, StoredShare, StoredShares};
+use crate::store::state::BackupState;
 use crate::store::{custodian_share_key, envelope_key, legacy_client_key, legacy_notified_key};
 use crate::validate::CLIENT_BACKUP_METHODS;
 
-/// The object's storage keys.
-const CUSTODIAN_KEY: &str = "directory";
-const CLIENT_KEY: &str = "client";
-const TRASH_KEY: &str = "trash";
-
-/// What the object holds, as loaded from its storage.
-struct Held {
-    custodian: DirectoryRecord,
-    /// `None` until the client's records in the earlier layout were looked
-    /// for and moved here (that needs the clientId, which messages carry).
-    client: Option<ClientRecords>,
-    trash: Trash,
-}
+/// The object's one storage key.
+const STATE_KEY: &str = "backups";
+/// Where the object kept its custodian directory before it held the client
+/// half too; read once, when there is no state yet.
+const DIRECTORY_KEY: &str = "directory";
+/// Deletes one alarm run makes at most (a run's subrequests are limited);
+/// the rest wait for the next run.
+const DELETES_PER_ALARM: usize = 64;
 
 #[durable_object]
 pub struct BackupDirectory {
@@ -61,7 +52,7 @@ pub struct BackupDirectory {
     env: Env,
     /// Loaded from storage on first use; `None` again after a failed write,
     /// so the next request reloads what storage really holds.
-    held: RefCell<Option<Held>>,
+    held: RefCell<Option<BackupState>>,
     /// New custodian methods whose deliveries were admitted and are being
     /// written: counted against the limit so two at once cannot both be the
     /// 32nd. (method, deliveries in flight); a few entries at most, so a
@@ -80,20 +71,26 @@ impl DurableObject for BackupDirectory {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let result = match Message::from_path(&req.path()) {
-            Some(message) => self.answer(message, &mut req).await,
-            None => Err(Error::RouteNotFound),
+        let result = match req.bytes().await {
+            Ok(body) => match Ask::decode(&req.path(), &body) {
+                Ok(ask) => self.answer(ask).await,
+                Err(error) => Err(error),
+            },
+            Err(_) => Err(Error::Internal("backup directory request")),
         };
-        Ok(result.unwrap_or_else(|error| error_response(&error)))
+        Ok(match result {
+            Ok(answer) => Response::from_bytes(answer)?,
+            Err(error) => error_response(&error),
+        })
     }
 
-    /// Deletes the blobs whose delete is due; a delete KV refuses stays in
-    /// the trash for the next alarm.
+    /// Deletes the blobs whose delete is due; a delete KV refuses goes back
+    /// to the trash for a later run.
     async fn alarm(&self) -> worker::Result<Response> {
-        if self.load().await.is_ok() {
+        if let (Ok(()), Ok(kv)) = (self.load().await, self.shares()) {
             let now = now_ms() as u64;
-            let due = self.with_held(|held| held.trash.take_due(now));
-            if let (Ok(kv), Ok(due)) = (self.shares(), due) {
+            let due = self.with_held(|held| held.trash.take_due(now, DELETES_PER_ALARM));
+            if let Ok(due) = due {
                 let deleted = join_all(due.iter().map(|key| kv::delete(&kv, key))).await;
                 let _ = self.with_held(|held| {
                     for (key, result) in due.into_iter().zip(deleted) {
@@ -102,20 +99,15 @@ impl DurableObject for BackupDirectory {
                         }
                     }
                 });
-                let _ = self.save(false, false).await;
+                let _ = self.save().await;
             }
         }
         Response::empty()
     }
 }
 
-/// The Worker's message body, read as bytes (one copy into wasm memory).
-async fn request_body<T: DeserializeOwned>(req: &mut Request) -> Result<T> {
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| Error::Internal("backup directory request"))?;
-    serde_json::from_slice(&body).map_err(|_| Error::Internal("backup directory request"))
+fn encode<T: Serialize>(answer: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(answer).map_err(|_| Error::Internal("response encoding"))
 }
 
 fn new_version() -> Result<String> {
@@ -201,24 +193,18 @@ impl BackupDirectory {
         if self.held.borrow().is_some() {
             return Ok(());
         }
-        let (custodian, client, trash) = futures_util::join!(
-            self.stored_text(CUSTODIAN_KEY),
-            self.stored_text(CLIENT_KEY),
-            self.stored_text(TRASH_KEY),
-        );
-        let held = Held {
-            custodian: DirectoryRecord::parse(custodian?.as_deref())?,
-            client: match client? {
-                Some(text) => Some(ClientRecords::parse(Some(&text))?),
-                None => None,
-            },
-            trash: Trash::parse(trash?.as_deref())?,
+        let state = match self.stored_text(STATE_KEY).await? {
+            Some(text) => BackupState::parse(&text)?,
+            None => {
+                let directory = self.stored_text(DIRECTORY_KEY).await?;
+                BackupState::from_directory(DirectoryRecord::parse(directory.as_deref())?)
+            }
         };
-        self.held.borrow_mut().get_or_insert(held);
+        self.held.borrow_mut().get_or_insert(state);
         Ok(())
     }
 
-    fn with_held<T>(&self, f: impl FnOnce(&mut Held) -> T) -> Result<T> {
+    fn with_held<T>(&self, f: impl FnOnce(&mut BackupState) -> T) -> Result<T> {
         let mut held = self.held.borrow_mut();
         let held = held
             .as_mut()
@@ -250,36 +236,16 @@ impl BackupDirectory {
                 }
             }
         })?;
-        self.save(true, false).await
+        self.save().await
     }
 
-    /// Writes what changed in one storage write (`client`, `trash`, and
-    /// `directory` when asked), then sets the alarm for the trash. A failed
-    /// write drops what is held, so the next request reloads storage.
-    async fn save(&self, client: bool, custodian: bool) -> Result<()> {
-        let (entries, next_due) = self.with_held(|held| {
-            let entries = Object::new();
-            let set = |key: &str, text: String| {
-                let _ =
-                    js_sys::Reflect::set(&entries, &JsValue::from_str(key), &JsValue::from(text));
-            };
-            set(TRASH_KEY, held.trash.to_text());
-            if client {
-                set(
-                    CLIENT_KEY,
-                    held.client
-                        .as_ref()
-                        .map(ClientRecords::to_text)
-                        .unwrap_or_default(),
-                );
-            }
-            if custodian {
-                set(CUSTODIAN_KEY, held.custodian.to_text());
-            }
-            (entries, held.trash.next_due())
-        })?;
+    /// Writes the state (one storage write), then sets the alarm for the
+    /// trash. A failed write drops what is held, so the next request
+    /// reloads storage.
+    async fn save(&self) -> Result<()> {
+        let (text, next_due) = self.with_held(|held| (held.to_text(), held.trash.next_due()))?;
         let storage = self.state.storage();
-        if storage.put_multiple_raw(entries).await.is_err() {
+        if storage.put_raw(STATE_KEY, text).await.is_err() {
             self.held.replace(None);
             return Err(Error::StorageUnavailable);
         }
@@ -290,104 +256,24 @@ impl BackupDirectory {
         Ok(())
     }
 
-    async fn answer(&self, message: Message, req: &mut Request) -> Result<Response> {
+    async fn answer(&self, ask: Ask) -> Result<Vec<u8>> {
+        let Ask { client_id, message } = ask;
         match message {
-            Message::ClientStore => {
-                let StoreVersion {
-                    client_id,
-                    backup_method,
-                    version,
-                } = request_body(req).await?;
+            Message::CustodianCommit { method, sealed } => {
+                self.commit(&client_id, method, sealed).await
+            }
+            Message::CustodianRead => self.read(&client_id).await,
+            message => {
                 self.load_client(&client_id).await?;
                 let now = now_ms() as u64;
-                let current = self.with_client(|records, trash| {
-                    if let Some(dropped) = records.store(&backup_method, version.clone()) {
-                        trash.add(envelope_key(&client_id, &backup_method, &dropped), now);
-                    }
-                    Ok(version)
-                })?;
-                self.save(true, false).await?;
-                json(200, &current)
-            }
-            Message::ClientConfirm | Message::ClientNotified => {
-                let ForVersion {
-                    client_id,
-                    backup_method,
-                    backup_id,
-                } = request_body(req).await?;
-                self.load_client(&client_id).await?;
-                let now = now_ms() as u64;
-                let current = self.with_client(|records, trash| {
-                    let record = records.get_mut(&backup_method).ok_or(Error::NotFound)?;
-                    if message == Message::ClientConfirm {
-                        if let Some(dropped) = record.confirm(&backup_id)? {
-                            trash.add(envelope_key(&client_id, &backup_method, &dropped), now);
-                        }
-                    } else {
-                        record.mark_notified(&backup_id);
-                    }
-                    Ok(record.current.clone())
-                })?;
-                self.save(true, false).await?;
-                json(200, &current)
-            }
-            Message::ClientGet => {
-                let ForMethod {
-                    client_id,
-                    backup_method,
-                } = request_body(req).await?;
-                self.load_client(&client_id).await?;
-                let record = self.with_client(|records, _| {
-                    records.get(&backup_method).cloned().ok_or(Error::NotFound)
-                })?;
-                json(200, &record)
-            }
-            Message::ClientList => {
-                let ForClient { client_id } = request_body(req).await?;
-                self.load_client(&client_id).await?;
-                let backups = self.with_client(|records, _| Ok(records.summaries()))?;
-                json(200, &Summaries { backups })
-            }
-            Message::ClientDelete => {
-                let ForMethod {
-                    client_id,
-                    backup_method,
-                } = request_body(req).await?;
-                self.load_client(&client_id).await?;
-                let now = now_ms() as u64;
-                self.with_client(|records, trash| {
-                    let record = records.remove(&backup_method).ok_or(Error::NotFound)?;
-                    for backup_id in record.backup_ids() {
-                        trash.add(envelope_key(&client_id, &backup_method, backup_id), now);
-                    }
-                    Ok(())
-                })?;
-                self.save(true, false).await?;
-                json(200, &Done {})
-            }
-            Message::CustodianCommit => self.commit(request_body(req).await?).await,
-            Message::CustodianRead => {
-                let ForClient { client_id } = request_body(req).await?;
-                self.read(&client_id).await
-            }
-            Message::CustodianMethods => {
-                request_body::<ForClient>(req).await?;
-                self.load().await?;
-                let methods = self.with_held(|held| held.custodian.summaries())?;
-                json(200, &StoredMethods { methods })
+                let (answer, changed) =
+                    self.with_held(|held| change(held, &client_id, message, now))??;
+                if changed {
+                    self.save().await?;
+                }
+                Ok(answer)
             }
         }
-    }
-
-    /// Runs a change on the client's records (loaded) and its trash.
-    fn with_client<T>(
-        &self,
-        f: impl FnOnce(&mut ClientRecords, &mut Trash) -> Result<T>,
-    ) -> Result<T> {
-        self.with_held(|held| match held.client.as_mut() {
-            Some(records) => f(records, &mut held.trash),
-            None => Err(Error::Internal("client records not loaded")),
-        })?
     }
 
     /// Admits a delivery (the limit), returning whether its method is new.
@@ -423,19 +309,19 @@ impl BackupDirectory {
 
     /// Stores one delivery: admitted, written to a fresh KV key, then named;
     /// the key it replaces goes to the trash.
-    async fn commit(&self, share: CommitShare) -> Result<Response> {
-        let CommitShare {
-            client_id,
-            backup_method,
-            sealed,
-        } = share;
+    async fn commit(
+        &self,
+        client_id: &str,
+        backup_method: String,
+        sealed: SealedShare,
+    ) -> Result<Vec<u8>> {
         self.load().await?;
         let is_new = self.admit(&backup_method)?;
         let kv = self.shares();
         let version = new_version();
         let written = match (&kv, &version) {
             (Ok(kv), Ok(version)) => {
-                let key = custodian_share_key(&client_id, &backup_method, version);
+                let key = custodian_share_key(client_id, &backup_method, version);
                 kv::put_json(kv, &key, &sealed).await
             }
             (Err(error), _) | (_, Err(error)) => Err(error.clone()),
@@ -451,15 +337,15 @@ impl BackupDirectory {
         self.with_held(|held| {
             if let Some(old) = held.custodian.set(&backup_method, version, now_iso()) {
                 held.trash
-                    .add(custodian_share_key(&client_id, &backup_method, &old), now);
+                    .add(custodian_share_key(client_id, &backup_method, &old), now);
             }
         })?;
-        self.save(false, true).await?;
-        json(200, &Done {})
+        self.save().await?;
+        Ok(Vec::new())
     }
 
     /// Every method's sealed share, sorted by method.
-    async fn read(&self, client_id: &str) -> Result<Response> {
+    async fn read(&self, client_id: &str) -> Result<Vec<u8>> {
         self.load().await?;
         let named: Vec<(String, String)> = self.with_held(|held| {
             held.custodian
@@ -485,7 +371,7 @@ impl BackupDirectory {
                 sealed,
             });
         }
-        json(200, &StoredShares { shares })
+        encode(&StoredShares { shares })
     }
 
     /// A named share whose key was not readable: if a delivery replaced it
@@ -513,5 +399,80 @@ impl BackupDirectory {
             }
         }
         Err(Error::StorageUnavailable)
+    }
+}
+
+/// One client message as a transaction on the loaded state, with no await:
+/// its answer, and whether the state changed (then it is saved before the
+/// answer leaves). Blobs a change stops naming go to the trash.
+fn change(
+    state: &mut BackupState,
+    client_id: &str,
+    message: Message,
+    now: u64,
+) -> Result<(Vec<u8>, bool)> {
+    let BackupState {
+        custodian,
+        client,
+        trash,
+        ..
+    } = state;
+    let records = client
+        .as_mut()
+        .ok_or(Error::Internal("client records not loaded"))?;
+    let mut unnamed = |method: &str, backup_id: &str| {
+        trash.add(envelope_key(client_id, method, backup_id), now);
+    };
+    match message {
+        Message::ClientStore { method, version } => {
+            if let Some(dropped) = records.store(&method, version) {
+                unnamed(&method, &dropped);
+            }
+            Ok((Vec::new(), true))
+        }
+        Message::ClientConfirm { method, backup_id } => {
+            let record = records.get_mut(&method).ok_or(Error::NotFound)?;
+            if let Some(dropped) = record.confirm(&backup_id)? {
+                unnamed(&method, &dropped);
+            }
+            let answer = StoredClientBackup {
+                client_id: client_id.to_owned(),
+                backup: record.current.summary(&method),
+            };
+            Ok((encode(&answer)?, true))
+        }
+        Message::ClientNotified { method, backup_id } => {
+            let record = records.get_mut(&method).ok_or(Error::NotFound)?;
+            record.mark_notified(&backup_id);
+            Ok((Vec::new(), true))
+        }
+        Message::ClientGet { method } => {
+            let record = records.get(&method).ok_or(Error::NotFound)?;
+            Ok((encode(record)?, false))
+        }
+        Message::ClientDelete { method } => {
+            let record = records.remove(&method).ok_or(Error::NotFound)?;
+            for backup_id in record.backup_ids() {
+                unnamed(&method, backup_id);
+            }
+            Ok((Vec::new(), true))
+        }
+        Message::ClientList => {
+            let answer = ClientBackupList {
+                client_id: client_id.to_owned(),
+                backups: records.summaries(),
+            };
+            Ok((encode(&answer)?, false))
+        }
+        Message::CustodianMethods => {
+            let answer = CustodianBackupList {
+                client_id: client_id.to_owned(),
+                backups: custodian.summaries(),
+            };
+            Ok((encode(&answer)?, false))
+        }
+        Message::CustodianCommit { .. } | Message::CustodianRead => {
+            Err(Error::Internal("not a client message"))
+        }
     }
 }

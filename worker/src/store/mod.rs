@@ -41,12 +41,12 @@
 pub mod at_rest;
 pub mod client;
 pub mod custodian;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "object"))]
 pub mod directory;
 #[cfg(target_arch = "wasm32")]
 pub mod kv;
-#[cfg(target_arch = "wasm32")]
 pub mod object;
+pub mod state;
 pub mod trash;
 
 /// Where one delivery of a custodian share is kept; `version` is fresh per

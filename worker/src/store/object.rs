@@ -1,149 +1,154 @@
-//! The client's Durable Object as the Worker sees it: every message, its
-//! body and its answer, in one place, and how the object's error answers map
-//! back to [`Error`]. The object itself is [`super::directory`].
+//! The client's Durable Object as the Worker sees it: every message, how
+//! it travels, and how the object's error answers map back to [`Error`], in
+//! one place. The object itself is `super::directory`.
 //!
-//! A message is a `POST` to `https://backup-directory/{path}` on the
-//! object's stub with a JSON body; the answer is 200 with the JSON answer, or
-//! the Worker's own error body.
+//! A message is a `POST` on the object's stub to
+//! `https://backup-directory/{clientId}/{verb}[/{method}[/{backupId}]]`
+//! (every id matches `[A-Za-z0-9_-]`, so each is a path segment as it is),
+//! with a JSON body only where it carries a record. The answer is 200 with
+//! the message's answer (where that is the route's own body, the object
+//! writes it and the Worker passes it on unread), or the Worker's own error
+//! body.
 
-use js_sys::Uint8Array;
-use portal_backup::wire::{ClientBackupSummary, CustodianBackupSummary, ErrorBody};
-use serde::de::DeserializeOwned;
+use portal_backup::wire::ErrorBody;
 use serde::{Deserialize, Serialize};
-use worker::Env;
-use worker::wasm_bindgen::JsCast;
-use worker::worker_sys::DurableObject as DurableObjectStub;
-use worker::worker_sys::web_sys;
 
 use crate::error::{Error, Result};
 use crate::store::at_rest::SealedShare;
-use crate::store::client::{ClientBackupRecord, StoredVersion};
+#[cfg(doc)]
+use crate::store::client::ClientBackupRecord;
+use crate::store::client::StoredVersion;
 
 /// The binding name in wrangler.toml.
 pub const BINDING: &str = "BACKUP_DIRECTORY";
 
-/// What the Worker asks the object. Each is one transaction in the object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the Worker asks the client's object. Each is one transaction there.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// [`StoreVersion`] → [`StoredVersion`]: name a client envelope the
-    /// Worker has written as the method's current version.
-    ClientStore,
-    /// [`ForVersion`] → [`StoredVersion`]; 404, 409 `NOT_CURRENT`.
-    ClientConfirm,
-    /// [`ForVersion`] → [`StoredVersion`]: Portal accepted SHARE for it.
-    ClientNotified,
-    /// [`ForMethod`] → [`ClientBackupRecord`]; 404.
-    ClientGet,
-    /// [`ForClient`] → [`Summaries`].
+    /// Name a client envelope the Worker has written as `method`'s current
+    /// version. Answers nothing.
+    ClientStore {
+        method: String,
+        version: StoredVersion,
+    },
+    /// Answers the route's `StoredClientBackup`; 404, 409 `NOT_CURRENT`.
+    ClientConfirm { method: String, backup_id: String },
+    /// Portal accepted SHARE for that version. Answers nothing; 404.
+    ClientNotified { method: String, backup_id: String },
+    /// Answers the method's [`ClientBackupRecord`]; 404.
+    ClientGet { method: String },
+    /// Answers the route's `ClientBackupList`.
     ClientList,
-    /// [`ForMethod`] → `{}`; 404.
-    ClientDelete,
-    /// [`CommitShare`] → `{}`; 409 `TOO_MANY_BACKUP_METHODS`.
-    CustodianCommit,
-    /// [`ForClient`] → [`StoredShares`].
+    /// Answers nothing; 404.
+    ClientDelete { method: String },
+    /// A sealed custodian delivery. Answers nothing once a fetch will find
+    /// it; 409 `TOO_MANY_BACKUP_METHODS`.
+    CustodianCommit { method: String, sealed: SealedShare },
+    /// Answers [`StoredShares`].
     CustodianRead,
-    /// [`ForClient`] → [`StoredMethods`].
+    /// Answers the route's `CustodianBackupList`.
     CustodianMethods,
 }
 
-impl Message {
-    const ALL: [Message; 9] = [
-        Message::ClientStore,
-        Message::ClientConfirm,
-        Message::ClientNotified,
-        Message::ClientGet,
-        Message::ClientList,
-        Message::ClientDelete,
-        Message::CustodianCommit,
-        Message::CustodianRead,
-        Message::CustodianMethods,
-    ];
+/// A message to one client's object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    pub client_id: String,
+    pub message: Message,
+}
 
-    pub fn path(self) -> &'static str {
-        match self {
-            Message::ClientStore => "/client/store",
-            Message::ClientConfirm => "/client/confirm",
-            Message::ClientNotified => "/client/notified",
-            Message::ClientGet => "/client/get",
-            Message::ClientList => "/client/list",
-            Message::ClientDelete => "/client/delete",
-            Message::CustodianCommit => "/custodian/commit",
-            Message::CustodianRead => "/custodian/read",
-            Message::CustodianMethods => "/custodian/methods",
+impl Ask {
+    /// The request's path and body.
+    pub fn encode(&self) -> Result<(String, Vec<u8>)> {
+        let none = None::<&String>;
+        let (verb, method, backup_id) = match &self.message {
+            Message::ClientStore { method, .. } => ("client-store", Some(method), none),
+            Message::ClientConfirm { method, backup_id } => {
+                ("client-confirm", Some(method), Some(backup_id))
+            }
+            Message::ClientNotified { method, backup_id } => {
+                ("client-notified", Some(method), Some(backup_id))
+            }
+            Message::ClientGet { method } => ("client-get", Some(method), none),
+            Message::ClientList => ("client-list", none, none),
+            Message::ClientDelete { method } => ("client-delete", Some(method), none),
+            Message::CustodianCommit { method, .. } => ("custodian-commit", Some(method), none),
+            Message::CustodianRead => ("custodian-read", none, none),
+            Message::CustodianMethods => ("custodian-methods", none, none),
+        };
+        let body = match &self.message {
+            Message::ClientStore { version, .. } => serde_json::to_vec(version),
+            Message::CustodianCommit { sealed, .. } => serde_json::to_vec(sealed),
+            _ => Ok(Vec::new()),
         }
+        .map_err(|_| Error::Internal("backup directory request"))?;
+        let mut path = ["/", &self.client_id, "/", verb].concat();
+        for segment in method.into_iter().chain(backup_id) {
+            path.push('/');
+            path.push_str(segment);
+        }
+        Ok((path, body))
     }
 
-    pub fn from_path(path: &str) -> Option<Message> {
-        Message::ALL.into_iter().find(|m| m.path() == path)
+    /// The message a request's path and body carry.
+    pub fn decode(path: &str, body: &[u8]) -> Result<Ask> {
+        let unknown = || Error::Internal("backup directory request");
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let (client_id, verb, rest) = match segments.as_slice() {
+            [client_id, verb, rest @ ..] => (*client_id, *verb, rest),
+            _ => return Err(unknown()),
+        };
+        let owned = |text: &&str| (*text).to_owned();
+        let message = match (verb, rest) {
+            ("client-store", [method]) => Message::ClientStore {
+                method: owned(method),
+                version: serde_json::from_slice(body).map_err(|_| unknown())?,
+            },
+            ("client-confirm", [method, backup_id]) => Message::ClientConfirm {
+                method: owned(method),
+                backup_id: owned(backup_id),
+            },
+            ("client-notified", [method, backup_id]) => Message::ClientNotified {
+                method: owned(method),
+                backup_id: owned(backup_id),
+            },
+            ("client-get", [method]) => Message::ClientGet {
+                method: owned(method),
+            },
+            ("client-list", []) => Message::ClientList,
+            ("client-delete", [method]) => Message::ClientDelete {
+                method: owned(method),
+            },
+            ("custodian-commit", [method]) => Message::CustodianCommit {
+                method: owned(method),
+                sealed: serde_json::from_slice(body).map_err(|_| unknown())?,
+            },
+            ("custodian-read", []) => Message::CustodianRead,
+            ("custodian-methods", []) => Message::CustodianMethods,
+            _ => return Err(unknown()),
+        };
+        Ok(Ask {
+            client_id: client_id.to_owned(),
+            message,
+        })
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ForClient {
-    pub client_id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ForMethod {
-    pub client_id: String,
-    pub backup_method: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ForVersion {
-    pub client_id: String,
-    pub backup_method: String,
-    pub backup_id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreVersion {
-    pub client_id: String,
-    pub backup_method: String,
-    pub version: StoredVersion,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommitShare {
-    pub client_id: String,
-    pub backup_method: String,
-    pub sealed: SealedShare,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct Summaries {
-    pub backups: Vec<ClientBackupSummary>,
-}
-
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredShare {
     pub backup_method: String,
     pub sealed: SealedShare,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredShares {
     pub shares: Vec<StoredShare>,
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct StoredMethods {
-    pub methods: Vec<CustodianBackupSummary>,
-}
-
-/// An answer with nothing to say, `{}`: typed, so no `serde_json::Value`.
-#[derive(Serialize, Deserialize)]
-pub struct Done {}
-
 /// The error an object's error answer stands for. The object answers only
 /// with these codes; anything else is the object failing.
-fn error_from(body: &[u8]) -> Error {
+pub fn error_from(body: &[u8]) -> Error {
     let code = serde_json::from_slice::<ErrorBody>(body)
         .map(|body| body.error.code)
         .unwrap_or_default();
@@ -158,156 +163,163 @@ fn error_from(body: &[u8]) -> Error {
     }
 }
 
-/// The client's object, `idFromName(clientId)`.
-pub struct Directory {
-    stub: DurableObjectStub,
-    client_id: String,
+/// An answer the caller reads (the others pass through as the route's body).
+pub fn decode<T: serde::de::DeserializeOwned>(answer: &[u8]) -> Result<T> {
+    serde_json::from_slice(answer).map_err(|_| Error::Internal("backup directory answer"))
 }
 
-impl Directory {
-    pub fn of(env: &Env, client_id: &str) -> Result<Directory> {
-        let stub = env
-            .durable_object(BINDING)
-            .map_err(|_| {
-                Error::Misconfigured("Durable Object binding BACKUP_DIRECTORY is missing")
-            })?
-            .id_from_name(client_id)
-            .and_then(|id| id.get_stub())
-            .map_err(|_| Error::StorageUnavailable)?
-            .into_rpc();
-        Ok(Directory {
-            stub,
-            client_id: client_id.to_owned(),
-        })
+#[cfg(target_arch = "wasm32")]
+pub use glue::Directory;
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    use js_sys::Uint8Array;
+    use worker::Env;
+    use worker::wasm_bindgen::JsCast;
+    use worker::worker_sys::DurableObject as DurableObjectStub;
+    use worker::worker_sys::web_sys;
+
+    use super::{Ask, BINDING, Message, error_from};
+    use crate::error::{Error, Result};
+
+    /// The client's object, `idFromName(clientId)`.
+    pub struct Directory {
+        stub: DurableObjectStub,
+        client_id: String,
     }
 
-    /// One message, its answer's bytes. The request and the answer are the
-    /// runtime's own, with byte bodies: workers-rs's `Response` reads an
-    /// answer through a `ReadableStream` reader driven from Rust (an await
-    /// and two boundary crossings per chunk; 7% of the Worker isolate's
-    /// samples on `POST /{root}/backup/fetch`), and converts `cf` both ways.
-    async fn call(&self, message: Message, body: Vec<u8>) -> Result<Vec<u8>> {
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&Uint8Array::from(body.as_slice()));
-        let url = ["https://backup-directory", message.path()].concat();
-        let req = web_sys::Request::new_with_str_and_init(&url, &init)
-            .map_err(|_| Error::Internal("backup directory request"))?;
-        let unavailable = |_| Error::StorageUnavailable;
-        let response: web_sys::Response = self
-            .stub
-            .fetch_with_request(&req)
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)?
-            .unchecked_into();
-        let status = response.status();
-        let body = response
-            .array_buffer()
-            .map_err(unavailable)?
-            .await
-            .map(|buffer| Uint8Array::new(&buffer).to_vec())
-            .map_err(unavailable)?;
-        if status == 200 {
-            Ok(body)
-        } else {
-            Err(error_from(&body))
+    impl Directory {
+        pub fn of(env: &Env, client_id: &str) -> Result<Directory> {
+            let stub = env
+                .durable_object(BINDING)
+                .map_err(|_| {
+                    Error::Misconfigured("Durable Object binding BACKUP_DIRECTORY is missing")
+                })?
+                .id_from_name(client_id)
+                .and_then(|id| id.get_stub())
+                .map_err(|_| Error::StorageUnavailable)?
+                .into_rpc();
+            Ok(Directory {
+                stub,
+                client_id: client_id.to_owned(),
+            })
+        }
+
+        pub fn client_id(&self) -> &str {
+            &self.client_id
+        }
+
+        /// One message, its answer's bytes: the one async call to the
+        /// object, whatever the message. The request and the answer are the
+        /// runtime's own, with byte bodies: workers-rs's `Response` reads an
+        /// answer through a `ReadableStream` reader driven from Rust (an
+        /// await and two boundary crossings per chunk; 7% of the Worker
+        /// isolate's samples on `POST /{root}/backup/fetch`), and converts
+        /// `cf` both ways.
+        pub async fn call(&self, message: Message) -> Result<Vec<u8>> {
+            let ask = Ask {
+                client_id: self.client_id.clone(),
+                message,
+            };
+            let (path, body) = ask.encode()?;
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            init.set_body(&Uint8Array::from(body.as_slice()));
+            let url = ["https://backup-directory", &path].concat();
+            let req = web_sys::Request::new_with_str_and_init(&url, &init)
+                .map_err(|_| Error::Internal("backup directory request"))?;
+            let unavailable = |_| Error::StorageUnavailable;
+            let response: web_sys::Response = self
+                .stub
+                .fetch_with_request(&req)
+                .map_err(unavailable)?
+                .await
+                .map_err(unavailable)?
+                .unchecked_into();
+            let status = response.status();
+            let body = response
+                .array_buffer()
+                .map_err(unavailable)?
+                .await
+                .map(|buffer| Uint8Array::new(&buffer).to_vec())
+                .map_err(unavailable)?;
+            if status == 200 {
+                Ok(body)
+            } else {
+                Err(error_from(&body))
+            }
         }
     }
+}
 
-    async fn ask<A: DeserializeOwned>(&self, message: Message, body: &impl Serialize) -> Result<A> {
-        let body =
-            serde_json::to_vec(body).map_err(|_| Error::Internal("backup directory request"))?;
-        let answer = self.call(message, body).await?;
-        serde_json::from_slice(&answer).map_err(|_| Error::Internal("backup directory answer"))
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn for_client(&self) -> ForClient {
-        ForClient {
-            client_id: self.client_id.clone(),
-        }
-    }
-
-    fn for_method(&self, method: &str) -> ForMethod {
-        ForMethod {
-            client_id: self.client_id.clone(),
-            backup_method: method.to_owned(),
-        }
-    }
-
-    fn for_version(&self, method: &str, backup_id: &str) -> ForVersion {
-        ForVersion {
-            client_id: self.client_id.clone(),
-            backup_method: method.to_owned(),
-            backup_id: backup_id.to_owned(),
-        }
-    }
-
-    /// Names `version` (its envelope already written) as `method`'s current.
-    pub async fn store(&self, method: &str, version: StoredVersion) -> Result<StoredVersion> {
-        let body = StoreVersion {
-            client_id: self.client_id.clone(),
-            backup_method: method.to_owned(),
-            version,
+    #[test]
+    fn every_message_comes_back_as_it_was_sent() {
+        let version = StoredVersion {
+            backup_id: "b-1".into(),
+            backup_share_pair_ids: vec!["p".into()],
+            created_at: "2026-12-06T00:00:00.000Z".into(),
+            size: 9,
+            portal_notified: false,
+            confirmed: false,
         };
-        self.ask(Message::ClientStore, &body).await
-    }
-
-    pub async fn confirm(&self, method: &str, backup_id: &str) -> Result<StoredVersion> {
-        self.ask(Message::ClientConfirm, &self.for_version(method, backup_id))
-            .await
-    }
-
-    /// Records that Portal accepted SHARE for `backup_id`; answers current.
-    pub async fn notified(&self, method: &str, backup_id: &str) -> Result<StoredVersion> {
-        self.ask(
-            Message::ClientNotified,
-            &self.for_version(method, backup_id),
-        )
-        .await
-    }
-
-    pub async fn get(&self, method: &str) -> Result<ClientBackupRecord> {
-        self.ask(Message::ClientGet, &self.for_method(method)).await
-    }
-
-    pub async fn list(&self) -> Result<Vec<ClientBackupSummary>> {
-        self.ask::<Summaries>(Message::ClientList, &self.for_client())
-            .await
-            .map(|answer| answer.backups)
-    }
-
-    pub async fn delete(&self, method: &str) -> Result<()> {
-        self.ask::<Done>(Message::ClientDelete, &self.for_method(method))
-            .await
-            .map(drop)
-    }
-
-    /// Stores a sealed delivery for `method`; `Ok` only once a fetch will
-    /// find it.
-    pub async fn commit(&self, method: &str, sealed: SealedShare) -> Result<()> {
-        let body = CommitShare {
-            client_id: self.client_id.clone(),
-            backup_method: method.to_owned(),
-            sealed,
+        let sealed = SealedShare {
+            v: 1,
+            kid: "k1".into(),
+            nonce: "n".into(),
+            ciphertext: "c".into(),
         };
-        self.ask::<Done>(Message::CustodianCommit, &body)
-            .await
-            .map(drop)
+        let (method, backup_id) = ("GDRIVE".to_owned(), "AbC_-9".to_owned());
+        for message in [
+            Message::ClientStore {
+                method: method.clone(),
+                version,
+            },
+            Message::ClientConfirm {
+                method: method.clone(),
+                backup_id: backup_id.clone(),
+            },
+            Message::ClientNotified {
+                method: method.clone(),
+                backup_id,
+            },
+            Message::ClientGet {
+                method: method.clone(),
+            },
+            Message::ClientList,
+            Message::ClientDelete {
+                method: method.clone(),
+            },
+            Message::CustodianCommit {
+                method: "GDRIVE-SECP256K1".into(),
+                sealed,
+            },
+            Message::CustodianRead,
+            Message::CustodianMethods,
+        ] {
+            let ask = Ask {
+                client_id: "client-1".into(),
+                message,
+            };
+            let (path, body) = ask.encode().unwrap();
+            assert_eq!(Ask::decode(&path, &body), Ok(ask), "{path}");
+        }
     }
 
-    /// Every stored custodian method's sealed share, sorted by method.
-    pub async fn read(&self) -> Result<Vec<StoredShare>> {
-        self.ask::<StoredShares>(Message::CustodianRead, &self.for_client())
-            .await
-            .map(|answer| answer.shares)
-    }
-
-    /// The custodian methods stored and when each was received, sorted by
-    /// method; never a share.
-    pub async fn methods(&self) -> Result<Vec<CustodianBackupSummary>> {
-        self.ask::<StoredMethods>(Message::CustodianMethods, &self.for_client())
-            .await
-            .map(|answer| answer.methods)
+    #[test]
+    fn a_path_no_message_has_is_refused() {
+        for path in [
+            "/",
+            "/c",
+            "/c/client-get",
+            "/c/client-list/GDRIVE",
+            "/c/nope/GDRIVE",
+            "/c/client-store/GDRIVE",
+        ] {
+            assert!(Ask::decode(path, b"").is_err(), "{path}");
+        }
     }
 }

@@ -9,8 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-
 /// How long after a blob stops being named its delete is due: more than
 /// KV's one second between writes of one key, since the blob was written
 /// before it was named.
@@ -31,20 +29,6 @@ struct Trashed {
 }
 
 impl Trash {
-    /// The trash from its stored text (`None`: nothing stored yet).
-    pub fn parse(text: Option<&str>) -> Result<Self> {
-        match text {
-            None => Ok(Self::default()),
-            Some(text) => {
-                serde_json::from_slice(text.as_bytes()).map_err(|_| Error::StoredRecordUnreadable)
-            }
-        }
-    }
-
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
     pub fn add(&mut self, key: String, now_ms: u64) {
         self.keys.push(Trashed {
             key,
@@ -52,13 +36,17 @@ impl Trash {
         });
     }
 
-    /// Takes the keys whose delete is due at `now_ms`.
-    pub fn take_due(&mut self, now_ms: u64) -> Vec<String> {
-        let (due, later) = core::mem::take(&mut self.keys)
-            .into_iter()
-            .partition(|t| t.due <= now_ms);
-        self.keys = later;
-        due.into_iter().map(|t| t.key).collect()
+    /// Takes at most `limit` of the keys whose delete is due at `now_ms`.
+    pub fn take_due(&mut self, now_ms: u64, limit: usize) -> Vec<String> {
+        let mut taken = Vec::new();
+        self.keys.retain(|t| {
+            let take = t.due <= now_ms && taken.len() < limit;
+            if take {
+                taken.push(t.key.clone());
+            }
+            !take
+        });
+        taken
     }
 
     /// When the next delete is due, if any: the time for the alarm.
@@ -81,14 +69,13 @@ mod tests {
         trash.add("a".into(), 1_000);
         trash.add("b".into(), 1_400);
         assert_eq!(trash.next_due(), Some(1_000 + DELETE_AFTER_MS));
-        assert!(trash.take_due(1_999).is_empty());
-        assert_eq!(trash.take_due(2_500), ["a"]);
+        assert!(trash.take_due(1_999, 10).is_empty());
+        assert_eq!(trash.take_due(2_500, 10), ["a"]);
         assert_eq!(trash.next_due(), Some(1_400 + DELETE_AFTER_MS));
-        let back = Trash::parse(Some(&trash.to_text())).unwrap();
-        assert_eq!(back, trash);
-        assert_eq!(trash.take_due(u64::MAX), ["b"]);
+        trash.add("c".into(), 1_400);
+        assert_eq!(trash.take_due(u64::MAX, 1), ["b"]);
+        assert_eq!(trash.take_due(u64::MAX, 1), ["c"]);
         assert!(trash.is_empty());
         assert_eq!(trash.next_due(), None);
-        assert_eq!(Trash::parse(Some("{")), Err(Error::StoredRecordUnreadable));
     }
 }
