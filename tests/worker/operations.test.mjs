@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,30 +196,35 @@ describe('request ids', () => {
 });
 
 describe('deployable bundle', () => {
-  test('wrangler deploy --dry-run builds it offline', { timeout: 300_000 }, async (t) => {
-    const outdir = await mkdtemp(join(tmpdir(), 'portal-backup-deploy-'));
-    try {
-      const { stdout, stderr } = await promisify(execFile)(
-        join(ROOT, 'node_modules/.bin/wrangler'),
-        ['deploy', '--dry-run', '--outdir', outdir],
-        {
-          cwd: join(ROOT, 'worker'),
-          env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
-          maxBuffer: 16 * 1024 * 1024,
-        },
-      );
-      const output = `${stdout}\n${stderr}`;
-      const size = /Total Upload:.*$/m.exec(output);
-      assert.ok(size, output);
-      t.diagnostic(size[0]);
-      const files = await readdir(outdir);
-      assert.ok(files.includes('index.js'), files.join(', '));
-      const wasm = files.filter((f) => f.endsWith('.wasm'));
-      assert.equal(wasm.length, 1, files.join(', '));
-      // Workers' free plan takes up to 3 MiB gzipped; the raw wasm is a fair bound.
-      assert.ok((await stat(join(outdir, wasm[0]))).size < 3 * 1024 * 1024);
-    } finally {
-      await rm(outdir, { recursive: true, force: true });
-    }
-  });
+  // Two scripts: the edge Worker (worker/) and the client's Durable Object
+  // (worker/object/), which the edge Worker binds by script name.
+  for (const [name, dir, exported] of [['the edge Worker', 'worker', 'default'], ["the client's Durable Object", 'worker/object', 'BackupDirectory']]) {
+    test(`wrangler deploy --dry-run builds ${name} offline`, { timeout: 300_000 }, async (t) => {
+      const outdir = await mkdtemp(join(tmpdir(), 'portal-backup-deploy-'));
+      try {
+        const { stdout, stderr } = await promisify(execFile)(
+          join(ROOT, 'node_modules/.bin/wrangler'),
+          ['deploy', '--dry-run', '--outdir', outdir],
+          {
+            cwd: join(ROOT, dir),
+            env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
+            maxBuffer: 16 * 1024 * 1024,
+          },
+        );
+        const output = `${stdout}\n${stderr}`;
+        const size = /Total Upload:.*$/m.exec(output);
+        assert.ok(size, output);
+        t.diagnostic(size[0]);
+        const files = await readdir(outdir);
+        assert.ok(files.includes('index.js'), files.join(', '));
+        assert.match(await readFile(join(outdir, 'index.js'), 'utf8'), new RegExp(`\\bas ${exported}\\b`));
+        const wasm = files.filter((f) => f.endsWith('.wasm'));
+        assert.equal(wasm.length, 1, files.join(', '));
+        // Workers' free plan takes up to 3 MiB gzipped; the raw wasm is a fair bound.
+        assert.ok((await stat(join(outdir, wasm[0]))).size < 3 * 1024 * 1024);
+      } finally {
+        await rm(outdir, { recursive: true, force: true });
+      }
+    });
+  }
 });
