@@ -25,14 +25,14 @@
 //! ```text
 //! KV  custodian/{clientId}/{backupMethod}/{version}  sealed custodian share (at_rest::SealedShare), written once by the object
 //! KV  envelope/{clientId}/{backupMethod}/{backupId}  client envelope (cipherText as sent), written once by the Worker, then named
-//! DO  BackupDirectory(clientId) "directory"         custodian methods: {"v":1,"methods":{"GDRIVE":{"version","receivedAt"}, ...}}
-//! DO  BackupDirectory(clientId) "client"            client methods: {"v":1,"methods":{"GDRIVE":{"current":{...},"previous":...}}}
-//! DO  BackupDirectory(clientId) "trash"             blobs no longer named, each with when its delete is due
+//! DO  BackupDirectory(clientId) "backups"           state::BackupState: the custodian directory, the client records,
+//!                                                   the trash (blobs no longer named, each with when its delete is due)
 //! ```
 //! Read once and moved into the object on the client's first request, from
 //! the layout before this one: KV `client/{clientId}/{backupMethod}` (both
 //! versions with their ciphertexts in one value, rewritten on every change)
-//! and `client-notified/{clientId}/{backupMethod}`.
+//! and `client-notified/{clientId}/{backupMethod}`; and the object's own
+//! `directory` key (its custodian directory, before it held the client half).
 //!
 //! clientId, backupMethod and backupId match `[A-Za-z0-9_-]{1,128}` (see
 //! `validate`), so `/` cannot occur inside them and one client's keys never
