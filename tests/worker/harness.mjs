@@ -49,6 +49,7 @@ function logCollector() {
 function locationWorker({
   name, location, model, routes, durableObjects, portalUrl = 'http://127.0.0.1:9', keys = KEY_1,
   webhookSecret = WEBHOOK_SECRET, notifyPortal = 'true', rateLimits = {},
+  extraOrigins = [], directSocket = false,
 }) {
   const secrets = {};
   // null leaves the secret unset.
@@ -63,12 +64,14 @@ function locationWorker({
       bindings: {
         WEBHOOKS_ROOT: 'webhooks',
         PORTAL_API_BASE: portalUrl,
-        ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, http://localhost:8787`,
+        ALLOWED_ORIGINS: [ALLOWED_ORIGIN, 'http://localhost:8787', ...extraOrigins].join(', '),
         NOTIFY_PORTAL: notifyPortal,
         ...secrets,
       },
     }),
     ...(routes ? { routes } : {}),
+    // Its own HTTP port on 127.0.0.1 (Miniflare picks it; unsafeGetDirectURL tells it).
+    ...(directSocket ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
     ...(model ? { wrappedBindings: { SHARES: { scriptName: KV_BINDING_WORKER, bindings: { LOCATION: location } } } } : {}),
   };
 }
@@ -134,9 +137,12 @@ export async function startWorker({ kvPersist = false, port, eventualKv = false,
  * `a` and `b` (told apart by route), one Durable Object namespace (its
  * objects live with `a`), each SHARES the shared `model` (a KvModel, or its
  * options) seen from its own location. `options` are startWorker's (portalUrl,
- * rateLimits, ...). `a` and `b` are used like startWorker's result.
+ * rateLimits, extraOrigins: more CORS origins, ...). `a` and `b` are used
+ * like startWorker's result. With `http: true` each location also listens
+ * on a port of its own, its address in `a.httpUrl` / `b.httpUrl` (for a
+ * browser; `fetch` still goes through dispatchFetch).
  */
-export async function startLocations({ model = {}, ...options } = {}) {
+export async function startLocations({ model = {}, http = false, ...options } = {}) {
   const kvModel = model instanceof KvModel ? model : new KvModel(model);
   const { logs, handleRuntimeStdio } = logCollector();
   const names = { a: 'portal-backup-a', b: 'portal-backup-b' };
@@ -150,15 +156,19 @@ export async function startLocations({ model = {}, ...options } = {}) {
     cf: false,
     handleRuntimeStdio,
     workers: [
-      locationWorker({ ...options, name: names.a, location: 'a', model: kvModel, routes: ['a.test/*'] }),
-      locationWorker({ ...options, name: names.b, location: 'b', model: kvModel, routes: ['b.test/*'], durableObjects: objectsAtA }),
+      locationWorker({ ...options, name: names.a, location: 'a', model: kvModel, routes: ['a.test/*'], directSocket: http }),
+      locationWorker({ ...options, name: names.b, location: 'b', model: kvModel, routes: ['b.test/*'], durableObjects: objectsAtA, directSocket: http }),
       ...objects,
       kvModelWorker(kvModel),
     ],
   });
   const url = (await mf.ready).href.replace(/\/$/, '');
   const at = (location) => locationHandle(mf, { host: `${location}.test`, location, model: kvModel, url, logs });
-  return { mf, a: at('a'), b: at('b'), model: kvModel, logs, options, close: () => mf.dispose() };
+  const located = { a: at('a'), b: at('b') };
+  if (http) {
+    for (const location of ['a', 'b']) located[location].httpUrl = (await mf.unsafeGetDirectURL(names[location])).href.replace(/\/$/, '');
+  }
+  return { mf, ...located, model: kvModel, logs, options, close: () => mf.dispose() };
 }
 
 /** Every key in KV with its raw value: what an operator (or attacker) sees. */
