@@ -4,7 +4,7 @@
 import { Miniflare } from 'miniflare';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { objectWorkerOptions, workerOptions } from '../../tests/support/worker.mjs';
+import { KV_WORKER, objectWorkerOptions, workerOptions } from '../../tests/support/worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const WEBHOOKS_ROOT = 'webhooks';
@@ -63,7 +63,8 @@ export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath,
     workers: [workerOptions({
       name: `bench-${kind}`,
       scriptPath,
-      kvNamespaces: { SHARES: `bench-shares-${kind}` },
+      // The Rust edge Worker has no KV binding: its object's script holds it.
+      kvNamespaces: kind === 'rust' ? [] : { SHARES: `bench-shares-${kind}` },
       durableObjects: WORKERS[kind].durableObjects,
       rateLimits,
       bindings: {
@@ -78,7 +79,7 @@ export async function startWorker({ kind, scriptPath = WORKERS[kind].scriptPath,
   const url = (await mf.ready).toString().replace(/\/$/, '');
   const pids = [...workerdChildren()].filter((pid) => !before.has(pid));
   return {
-    url, mf, kv: () => mf.getKVNamespace('SHARES'), stop: () => mf.dispose(),
+    url, mf, kv: () => mf.getKVNamespace('SHARES', kind === 'rust' ? KV_WORKER : undefined), stop: () => mf.dispose(),
     cpuSeconds: () => (pids.length === 1 ? cpuSeconds(pids[0]) : NaN),
   };
 }

@@ -125,10 +125,6 @@ send_metrics = false
 [assets]
 directory = ${JSON.stringify(siteDir)}
 
-[[kv_namespaces]]
-binding = "SHARES"
-id = "portal-backup-demo"
-
 ${bindingSections(rateLimits, { objectScript })}
 [vars]
 WEBHOOKS_ROOT = "${WEBHOOKS_ROOT}"

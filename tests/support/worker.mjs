@@ -30,6 +30,14 @@ const objectScriptName = /^script_name\s*=\s*"([\w-]+)"/m.exec(wranglerToml)?.[1
 export const OBJECT_SCRIPT_PATH = `${ROOT}worker/build-object/index.js`;
 
 /**
+ * Which worker holds KV binding SHARES, for `mf.getKVNamespace('SHARES',
+ * KV_WORKER)`: only the object's script reads and writes KV (the edge
+ * Worker has no KV binding); a single-script bundle holds it itself.
+ */
+export const KV_WORKER = objectScriptName;
+const KV_AT_EDGE = objectScriptName ? [] : ['SHARES'];
+
+/**
  * The edge Worker's Durable Object bindings as Miniflare takes them: each
  * class in the object's script, or (a single-script bundle) its own.
  */
@@ -73,13 +81,14 @@ export const RATE_LIMITS = Object.fromEntries(
 );
 
 /**
- * Miniflare's `workers[]` entry for the edge Worker's bundle with KV binding
- * SHARES, the binding to the client's Durable Object (in the object's
- * script: add `objectWorkerOptions()` beside it) and the rate limits. `rateLimits` overrides
+ * Miniflare's `workers[]` entry for the edge Worker's bundle: the binding
+ * to the client's Durable Object (in the object's script: add
+ * `objectWorkerOptions()` beside it; only that script has KV) and the rate
+ * limits. `rateLimits` overrides
  * some limits (`{CLIENT_WRITES: 1000}`): tests that are not about limits
  * raise them, tests about limits lower them.
  */
-export function workerOptions({ name = 'portal-backup-worker', scriptPath = SCRIPT_PATH, kvNamespaces = ['SHARES'], durableObjects = OBJECTS_ELSEWHERE, bindings, rateLimits = {} }) {
+export function workerOptions({ name = 'portal-backup-worker', scriptPath = SCRIPT_PATH, kvNamespaces = KV_AT_EDGE, durableObjects = OBJECTS_ELSEWHERE, bindings, rateLimits = {} }) {
   const ratelimits = structuredClone(RATE_LIMITS);
   for (const [binding, limit] of Object.entries(rateLimits)) ratelimits[binding].simple.limit = limit;
   return {

@@ -2,7 +2,7 @@
 // the Portal stand-in, and gives tests small helpers to call it.
 import { randomBytes } from 'node:crypto';
 import { Miniflare } from 'miniflare';
-import { DURABLE_OBJECTS, objectWorkerOptions, workerOptions } from '../support/worker.mjs';
+import { DURABLE_OBJECTS, KV_WORKER, objectWorkerOptions, workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
 import { checkedFetch } from './contract.mjs';
 import { KV_BINDING_MODULE, KvModel } from './kv-model.mjs';
@@ -128,7 +128,7 @@ export async function startWorker({ kvPersist = false, port, eventualKv = false,
     ],
   });
   const url = (await mf.ready).href.replace(/\/$/, '');
-  const kv = model ? null : await mf.getKVNamespace('SHARES');
+  const kv = model ? null : await mf.getKVNamespace('SHARES', KV_WORKER);
   return locationHandle(mf, { host: 'worker.test', location: 'a', kv, model, url, logs });
 }
 

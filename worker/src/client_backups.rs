@@ -1,31 +1,22 @@
-//! Client backup storage for the browser module: each version's envelope is
-//! a write-once KV blob, and the client's Durable Object ([`Directory`])
-//! names which version is current and which previous, confirmed and
-//! Portal-notified (see [`crate::store`]). Portal is told
+//! Client backup storage for the browser module: the client's Durable
+//! Object ([`Directory`]) writes each version's envelope to a write-once KV
+//! blob, names which version is current and which previous, confirmed and
+//! Portal-notified, and reads them back (see [`crate::store`]); this side
+//! authenticates, validates and limits. Portal is told
 //! `STORED_CLIENT_BACKUP_SHARE` after a store, or on `/notify`.
 
-use std::time::Duration;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
-use futures_util::future::join;
 use portal_backup::wire::StoredClientBackup;
-use worker::{Delay, Method, Response};
+use worker::{Method, Response};
 
-use crate::config::{Config, now_iso, now_ms, shares};
+use crate::config::{Config, now_iso, now_ms};
 use crate::error::{Error, Result};
 use crate::http::{Request, Target, empty, header, json, json_bytes, read_body};
 use crate::limits;
 use crate::portal::{self, bearer_token};
 use crate::store::client::{ClientBackupRecord, StoredVersion};
-use crate::store::envelope_key;
-use crate::store::kv::{self, Kv};
 use crate::store::object::{Directory, Message, decode};
 use crate::validate;
-
-/// Waits before a GET asks again for a blob the object names but KV did
-/// not serve yet; then the answer is 503 (Retry-After), never an older
-/// version.
-const REREAD_AFTER_MS: [u64; 2] = [50, 200];
 
 /// The caller, as Portal knows them. Checked before anything else is read.
 struct Caller {
@@ -80,10 +71,13 @@ pub async fn handle(
             json_bytes(200, answer)
         }
         (Target::ClientBackup(_), Method::Get, Some(method)) => {
-            get(&shares(env)?, &directory, method).await
+            let read = Message::ClientRead {
+                method: method.to_owned(),
+            };
+            json_bytes(200, directory.call(read).await?)
         }
         (Target::ClientBackup(_), Method::Put, Some(method)) => {
-            put(req, &shares(env)?, &directory, &caller, config, method).await
+            put(req, &directory, &caller, config, method).await
         }
         (Target::ClientBackup(_), Method::Delete, Some(method)) => {
             let method = method.to_owned();
@@ -156,11 +150,10 @@ fn new_backup_id() -> Result<String> {
     Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
-/// The envelope goes to a fresh KV key first, and only then does the
-/// object name it: nothing can read the key before it holds the envelope.
+/// The client's object writes the envelope to a fresh KV key, then names
+/// it: nothing can read the key before it holds the envelope.
 async fn put(
     req: &Request,
-    kv: &Kv,
     directory: &Directory,
     caller: &Caller,
     config: &Config,
@@ -169,11 +162,8 @@ async fn put(
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
-    let backup_id = new_backup_id()?;
-    let key = envelope_key(&caller.client_id, method, &backup_id);
-    kv::put_text(kv, &key, &upload.cipher_text).await?;
     let version = StoredVersion {
-        backup_id,
+        backup_id: new_backup_id()?,
         size: upload.cipher_text.len() as u64,
         backup_share_pair_ids: upload.backup_share_pair_ids,
         created_at: now_iso(),
@@ -183,6 +173,7 @@ async fn put(
     let store = Message::ClientStore {
         method: method.to_owned(),
         version: version.clone(),
+        cipher_text: upload.cipher_text,
     };
     directory.call(store).await?;
     let mut current = version;
@@ -192,39 +183,4 @@ async fn put(
         current = tell_portal(directory, caller, config, method, current).await;
     }
     json(201, &stored(caller, method, &current))
-}
-
-/// The versions the object names, with their envelopes. A named envelope
-/// KV does not serve yet (or one deleted after a newer version was named
-/// meanwhile) is asked for again, names first; then 503.
-async fn get(kv: &Kv, directory: &Directory, method: &str) -> Result<Response> {
-    let client_id = directory.client_id();
-    for attempt in 0..=REREAD_AFTER_MS.len() {
-        if let Some(wait) = attempt.checked_sub(1).map(|i| REREAD_AFTER_MS[i]) {
-            Delay::from(Duration::from_millis(wait)).await;
-        }
-        let get = Message::ClientGet {
-            method: method.to_owned(),
-        };
-        let record = decode::<ClientBackupRecord>(&directory.call(get).await?)?;
-        let current_key = envelope_key(client_id, method, &record.current.backup_id);
-        let previous_key = record
-            .previous
-            .as_ref()
-            .map(|v| envelope_key(client_id, method, &v.backup_id));
-        let (current, previous) = join(kv::get_text(kv, &current_key), async {
-            match &previous_key {
-                Some(key) => kv::get_text(kv, key).await.map(|text| text.ok_or(())),
-                None => Ok(Err(())),
-            }
-        })
-        .await;
-        let (current, previous) = (current?, previous?);
-        let previous_found = previous_key.is_none() || previous.is_ok();
-        if let (Some(current), true) = (current, previous_found) {
-            let versions = record.versions(client_id, method, current, previous.ok());
-            return json(200, &versions);
-        }
-    }
-    Err(Error::StorageUnavailable)
 }

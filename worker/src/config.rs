@@ -2,10 +2,8 @@
 //! ([`Config`]), the KV binding ([`shares`]) and the clock ([`now_ms`]).
 //! Below the handlers and the entry point, so neither imports the other.
 
-use worker::Env;
-
-use crate::error::Result;
-use crate::store::kv::Kv;
+#[cfg(feature = "object")]
+use {crate::error::Result, crate::store::kv::Kv, worker::Env};
 
 #[cfg(feature = "edge")]
 pub use vars::Config;
@@ -59,7 +57,8 @@ mod vars {
     }
 }
 
-/// The KV namespace of sealed shares and envelopes (binding `SHARES`).
+/// The KV namespace of sealed shares (only the client's object touches KV) and envelopes (binding `SHARES`).
+#[cfg(feature = "object")]
 pub fn shares(env: &Env) -> Result<Kv> {
     Kv::binding(env, "SHARES")
 }

@@ -9,9 +9,9 @@
 //! - Custodian deliveries for one client pass through it, so overlapping
 //!   per-curve deliveries cannot lose a method, and the 33rd method is
 //!   refused before anything is written.
-//! - It writes and reads the custodian shares' blobs itself, in KV, under
-//!   fresh keys. Client envelopes are written by the Worker before it asks
-//!   the object to name them.
+//! - It is the only code that reads and writes KV: every blob (custodian
+//!   shares, client envelopes) is written under a fresh key before it is
+//!   named, and read back only here.
 //! - Blobs it stops naming go to the [`Trash`]; its alarm deletes them once
 //!   KV's one write per second per key allows.
 //!
@@ -23,19 +23,26 @@ use std::cell::RefCell;
 use futures_util::future::{join, join_all};
 use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
 use serde::Serialize;
-use worker::{DurableObject, Env, Request, Response, State, durable_object};
+use std::time::Duration;
+
+use worker::{Delay, DurableObject, Env, Request, Response, State, durable_object};
 
 use crate::config::{now_iso, now_ms, shares};
 use crate::error::{Error, Result};
 use crate::http::error_response;
 use crate::store::at_rest::SealedShare;
-use crate::store::client::{ClientRecords, LegacyRecord};
+use crate::store::client::{ClientRecords, LegacyRecord, StoredVersion};
 use crate::store::custodian::{DirectoryRecord, VERSION_LEN, version_from};
 use crate::store::kv::{self, Kv};
 use crate::store::object::{Ask, Message, StoredShare, StoredShares};
 use crate::store::state::BackupState;
 use crate::store::{custodian_share_key, envelope_key, legacy_client_key, legacy_notified_key};
 use crate::validate::CLIENT_BACKUP_METHODS;
+
+/// Waits before a client read asks again for an envelope the records name
+/// but KV did not serve (0: the last try); then the answer is 503, never an
+/// older version.
+const REREAD_AFTER_MS: [u64; 3] = [50, 200, 0];
 
 /// The object's one storage key.
 const STATE_KEY: &str = "backups";
@@ -263,11 +270,25 @@ impl BackupDirectory {
                 self.commit(&client_id, method, sealed).await
             }
             Message::CustodianRead => self.read(&client_id).await,
+            Message::ClientRead { method } => {
+                self.load_client(&client_id).await?;
+                self.read_client(&client_id, &method).await
+            }
             message => {
                 self.load_client(&client_id).await?;
+                if let Message::ClientStore {
+                    method,
+                    version,
+                    cipher_text,
+                } = &message
+                {
+                    // The envelope goes to its fresh key before it is named.
+                    let key = envelope_key(&client_id, method, &version.backup_id);
+                    kv::put_text(&self.shares()?, &key, cipher_text).await?;
+                }
                 let now = now_ms() as u64;
                 let (answer, changed) =
-                    self.with_held(|held| change(held, &client_id, message, now))??;
+                    self.with_held(|held| change(held, &client_id, &message, now))??;
                 if changed {
                     self.save().await?;
                 }
@@ -344,6 +365,42 @@ impl BackupDirectory {
         Ok(Vec::new())
     }
 
+    /// The route's answer to `GET /v1/client-backups/{method}`: the versions
+    /// the records name, with their envelopes. A named envelope KV does not
+    /// serve (yet, or deleted after a newer version was named meanwhile) is
+    /// asked for again, names first, after a short wait; then 503.
+    async fn read_client(&self, client_id: &str, method: &str) -> Result<Vec<u8>> {
+        let kv = self.shares()?;
+        for wait in REREAD_AFTER_MS {
+            let record = self.with_held(|held| {
+                held.client
+                    .as_ref()
+                    .and_then(|records| records.get(method))
+                    .cloned()
+                    .ok_or(Error::NotFound)
+            })??;
+            let key = |version: &StoredVersion| envelope_key(client_id, method, &version.backup_id);
+            let current_key = key(&record.current);
+            let previous_key = record.previous.as_ref().map(key);
+            let previous = async {
+                match &previous_key {
+                    Some(key) => kv::get_text(&kv, key).await.map(|found| found.ok_or(())),
+                    None => Ok(Err(())),
+                }
+            };
+            let (current, previous) = join(kv::get_text(&kv, &current_key), previous).await;
+            let (current, previous) = (current?, previous?);
+            if let (Some(current), true) = (current, record.previous.is_none() || previous.is_ok())
+            {
+                return encode(&record.versions(client_id, method, current, previous.ok()));
+            }
+            if wait > 0 {
+                Delay::from(Duration::from_millis(wait)).await;
+            }
+        }
+        Err(Error::StorageUnavailable)
+    }
+
     /// Every method's sealed share, sorted by method.
     async fn read(&self, client_id: &str) -> Result<Vec<u8>> {
         self.load().await?;
@@ -408,7 +465,7 @@ impl BackupDirectory {
 fn change(
     state: &mut BackupState,
     client_id: &str,
-    message: Message,
+    message: &Message,
     now: u64,
 ) -> Result<(Vec<u8>, bool)> {
     let BackupState {
@@ -424,36 +481,38 @@ fn change(
         trash.add(envelope_key(client_id, method, backup_id), now);
     };
     match message {
-        Message::ClientStore { method, version } => {
-            if let Some(dropped) = records.store(&method, version) {
-                unnamed(&method, &dropped);
+        Message::ClientStore {
+            method, version, ..
+        } => {
+            if let Some(dropped) = records.store(method, version.clone()) {
+                unnamed(method, &dropped);
             }
             Ok((Vec::new(), true))
         }
         Message::ClientConfirm { method, backup_id } => {
-            let record = records.get_mut(&method).ok_or(Error::NotFound)?;
-            if let Some(dropped) = record.confirm(&backup_id)? {
-                unnamed(&method, &dropped);
+            let record = records.get_mut(method).ok_or(Error::NotFound)?;
+            if let Some(dropped) = record.confirm(backup_id)? {
+                unnamed(method, &dropped);
             }
             let answer = StoredClientBackup {
                 client_id: client_id.to_owned(),
-                backup: record.current.summary(&method),
+                backup: record.current.summary(method),
             };
             Ok((encode(&answer)?, true))
         }
         Message::ClientNotified { method, backup_id } => {
-            let record = records.get_mut(&method).ok_or(Error::NotFound)?;
-            record.mark_notified(&backup_id);
+            let record = records.get_mut(method).ok_or(Error::NotFound)?;
+            record.mark_notified(backup_id);
             Ok((Vec::new(), true))
         }
         Message::ClientGet { method } => {
-            let record = records.get(&method).ok_or(Error::NotFound)?;
+            let record = records.get(method).ok_or(Error::NotFound)?;
             Ok((encode(record)?, false))
         }
         Message::ClientDelete { method } => {
-            let record = records.remove(&method).ok_or(Error::NotFound)?;
+            let record = records.remove(method).ok_or(Error::NotFound)?;
             for backup_id in record.backup_ids() {
-                unnamed(&method, backup_id);
+                unnamed(method, backup_id);
             }
             Ok((Vec::new(), true))
         }
@@ -471,7 +530,7 @@ fn change(
             };
             Ok((encode(&answer)?, false))
         }
-        Message::CustodianCommit { .. } | Message::CustodianRead => {
+        Message::CustodianCommit { .. } | Message::CustodianRead | Message::ClientRead { .. } => {
             Err(Error::Internal("not a client message"))
         }
     }

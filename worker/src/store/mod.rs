@@ -11,7 +11,9 @@
 //!   delivery are each one transaction in the object. No KV key is ever
 //!   written twice (a blob's delete waits in the [`trash`] until more than
 //!   a second after its write).
-//! - **A read takes its names from the object.** A blob that is named but
+//! - **A read takes its names from the object**, and the object is the one
+//!   that reads (and writes) KV: the edge Worker has no KV binding, so no
+//!   location's cached answer can stand in for it. A blob that is named but
 //!   not yet readable is retried briefly, then the answer is 503: never a
 //!   shorter list, never an older version than the object names.
 //!
@@ -24,7 +26,7 @@
 //!
 //! ```text
 //! KV  custodian/{clientId}/{backupMethod}/{version}  sealed custodian share (at_rest::SealedShare), written once by the object
-//! KV  envelope/{clientId}/{backupMethod}/{backupId}  client envelope (cipherText as sent), written once by the Worker, then named
+//! KV  envelope/{clientId}/{backupMethod}/{backupId}  client envelope (cipherText as sent), written once by the object, then named
 //! DO  BackupDirectory(clientId) "backups"           state::BackupState: the custodian directory, the client records,
 //!                                                   the trash (blobs no longer named, each with when its delete is due)
 //! ```
@@ -43,7 +45,7 @@ pub mod client;
 pub mod custodian;
 #[cfg(all(target_arch = "wasm32", feature = "object"))]
 pub mod directory;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "object"))]
 pub mod kv;
 pub mod object;
 pub mod state;

@@ -25,18 +25,23 @@ pub const BINDING: &str = "BACKUP_DIRECTORY";
 /// What the Worker asks the client's object. Each is one transaction there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// Name a client envelope the Worker has written as `method`'s current
-    /// version. Answers nothing.
+    /// A client PUT: the object writes the envelope to a fresh KV key, then
+    /// names it as `method`'s current version. Answers nothing.
     ClientStore {
         method: String,
         version: StoredVersion,
+        cipher_text: String,
     },
     /// Answers the route's `StoredClientBackup`; 404, 409 `NOT_CURRENT`.
     ClientConfirm { method: String, backup_id: String },
     /// Portal accepted SHARE for that version. Answers nothing; 404.
     ClientNotified { method: String, backup_id: String },
-    /// Answers the method's [`ClientBackupRecord`]; 404.
+    /// Answers the method's [`ClientBackupRecord`] (names and facts, no
+    /// ciphertext); 404.
     ClientGet { method: String },
+    /// Answers the route's `ClientBackupVersions`, the envelopes read from
+    /// KV by the object; 404, 503 if a named one is not readable yet.
+    ClientRead { method: String },
     /// Answers the route's `ClientBackupList`.
     ClientList,
     /// Answers nothing; 404.
@@ -70,6 +75,7 @@ impl Ask {
                 ("client-notified", Some(method), Some(backup_id))
             }
             Message::ClientGet { method } => ("client-get", Some(method), none),
+            Message::ClientRead { method } => ("client-read", Some(method), none),
             Message::ClientList => ("client-list", none, none),
             Message::ClientDelete { method } => ("client-delete", Some(method), none),
             Message::CustodianCommit { method, .. } => ("custodian-commit", Some(method), none),
@@ -77,7 +83,14 @@ impl Ask {
             Message::CustodianMethods => ("custodian-methods", none, none),
         };
         let body = match &self.message {
-            Message::ClientStore { version, .. } => serde_json::to_vec(version),
+            Message::ClientStore {
+                version,
+                cipher_text,
+                ..
+            } => serde_json::to_vec(&StoreBodyRef {
+                version,
+                cipher_text,
+            }),
             Message::CustodianCommit { sealed, .. } => serde_json::to_vec(sealed),
             _ => Ok(Vec::new()),
         }
@@ -100,10 +113,17 @@ impl Ask {
         };
         let owned = |text: &&str| (*text).to_owned();
         let message = match (verb, rest) {
-            ("client-store", [method]) => Message::ClientStore {
-                method: owned(method),
-                version: serde_json::from_slice(body).map_err(|_| unknown())?,
-            },
+            ("client-store", [method]) => {
+                let StoreBody {
+                    version,
+                    cipher_text,
+                } = serde_json::from_slice(body).map_err(|_| unknown())?;
+                Message::ClientStore {
+                    method: owned(method),
+                    version,
+                    cipher_text,
+                }
+            }
             ("client-confirm", [method, backup_id]) => Message::ClientConfirm {
                 method: owned(method),
                 backup_id: owned(backup_id),
@@ -113,6 +133,9 @@ impl Ask {
                 backup_id: owned(backup_id),
             },
             ("client-get", [method]) => Message::ClientGet {
+                method: owned(method),
+            },
+            ("client-read", [method]) => Message::ClientRead {
                 method: owned(method),
             },
             ("client-list", []) => Message::ClientList,
@@ -132,6 +155,21 @@ impl Ask {
             message,
         })
     }
+}
+
+/// The body of [`Message::ClientStore`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreBody {
+    version: StoredVersion,
+    cipher_text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreBodyRef<'a> {
+    version: &'a StoredVersion,
+    cipher_text: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +315,7 @@ mod tests {
             Message::ClientStore {
                 method: method.clone(),
                 version,
+                cipher_text: "UEJBSwEB".into(),
             },
             Message::ClientConfirm {
                 method: method.clone(),
@@ -287,6 +326,9 @@ mod tests {
                 backup_id,
             },
             Message::ClientGet {
+                method: method.clone(),
+            },
+            Message::ClientRead {
                 method: method.clone(),
             },
             Message::ClientList,
