@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { DEMO_PORTAL_TOKEN } from '../../scripts/lib/stack.mjs';
 import { idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+import { pageWithAuthenticator } from '../support/webauthn.mjs';
 
 let stack;
 let browser;
@@ -32,28 +33,13 @@ beforeEach(async () => {
  * virtual one. `prf: false` is an authenticator without the PRF extension.
  */
 async function openWallet({ prf = true } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      ctap2Version: 'ctap2_1',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      hasPrf: prf,
-      automaticPresenceSimulation: true,
-    },
+  const { page, cdp, authenticatorId, problems, passkeys } = await pageWithAuthenticator(browser, {
+    prf,
+    contextOptions: { viewport: { width: 1200, height: 900 } },
   });
   await page.goto(`${origin}/`);
   await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
   assert.deepEqual(problems, [], 'the page threw');
-  const passkeys = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
   return { page, cdp, authenticatorId, passkeys };
 }
 

@@ -34,6 +34,7 @@ import { startDrive } from '../standins/drive.mjs';
 import { startPortal } from '../standins/portal.mjs';
 import { WEBHOOK_SECRET, startLocations } from '../worker/harness.mjs';
 import { launchChromium } from './support.mjs';
+import { pageWithAuthenticator } from '../support/webauthn.mjs';
 
 const PKG = join(ROOT, 'pkg/web');
 const PASSWORD = 'two locations, one password';
@@ -117,23 +118,11 @@ function clientBackup(method) {
 
 /** A browser profile of its own, its platform authenticator a virtual one with PRF. */
 async function openDevice() {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
-      hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true,
-    },
-  });
+  const { context, page, cdp, authenticatorId, problems, passkeys } = await pageWithAuthenticator(browser);
   await page.goto(`${page0.origin}/`);
   await page.locator('body[data-ready="true"]').waitFor({ state: 'attached', timeout: 20_000 });
   const device = {
-    page, cdp, authenticatorId, problems,
-    passkeys: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+    page, cdp, authenticatorId, problems, passkeys,
     close: () => context.close(),
   };
   return device;

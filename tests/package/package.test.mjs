@@ -24,6 +24,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEMO_DRIVE_TOKEN, DEMO_PORTAL_TOKEN, ROOT, freePort } from '../../scripts/lib/stack.mjs';
 import { launchChromium, resetWorld, screenshot, startTestStack } from '../e2e/support.mjs';
+import { pageWithAuthenticator } from '../support/webauthn.mjs';
 
 const run = promisify(execFile);
 const HERE = join(ROOT, 'tests/package');
@@ -159,15 +160,8 @@ async function backUpAndRecover(t, origin, screenshotName) {
   ).json();
   const backups = await clientBackups(client);
 
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
   // The user's platform authenticator, with PRF, for the PASSKEY round trip.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal',
-    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true } });
+  const { context, page, problems } = await pageWithAuthenticator(browser);
   await page.goto(`${origin}/`);
   await page.getByText('Ready.').waitFor({ timeout: 20_000 });
 
