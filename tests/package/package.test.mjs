@@ -1,5 +1,6 @@
 // The npm package as web wallets get it: `npm pack` of each target wasm-pack
-// built (pkg/web, pkg/bundler), installed from the tarball into small apps
+// built (pkg/web, pkg/bundler), its file list checked exactly (the license
+// texts in, no source or test leftovers), installed from the tarball into small apps
 // bundled by Vite 7 and by webpack 5 (tests/package/vite, tests/package/webpack:
 // each its own lockfile, `npm ci`), all sharing one wallet source and
 // tsconfig (tests/package/wallet). Every bundler × target app is type-checked with
@@ -235,20 +236,56 @@ after(async () => {
   for (const dir of runDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-test('npm pack: each target’s tarball holds the module, its types and the wasm', async () => {
+// What npm would publish from each target, file for file: the module, its
+// types, the wasm (and the bundler build's second JS file), wasm-bindgen's
+// inline snippets, the license texts, the README and package.json. Nothing
+// else: no Rust sources, tests, source maps, the wasm's own .d.ts or
+// wasm-pack's .gitignore.
+const PUBLISHED = {
+  web: ['LICENSE-APACHE', 'LICENSE-MIT', 'README.md', 'package.json', 'portal_backup.d.ts', 'portal_backup.js', 'portal_backup_bg.wasm'],
+  bundler: ['LICENSE-APACHE', 'LICENSE-MIT', 'README.md', 'package.json', 'portal_backup.d.ts', 'portal_backup.js', 'portal_backup_bg.js', 'portal_backup_bg.wasm'],
+};
+const SNIPPET = /^snippets\/portal-backup-[0-9a-f]{16}\/inline\d+\.js$/;
+const LEFTOVER = /\.(rs|map|toml|lock|tgz|log)$|\.wasm\.d\.ts$|(^|\/)(tests?|src|target|node_modules|examples)\/|(^|\/)\.[^/]+$|(^|\/)Cargo\./;
+const LICENSES = ['LICENSE-MIT', 'LICENSE-APACHE'];
+
+/** The text of one file in a tarball npm packed. */
+async function fromTarball(tarball, path) {
+  return (await sh('tar', ['-xzOf', tarball, `package/${path}`])).stdout;
+}
+
+test('npm pack: each target’s tarball holds exactly the module, its types, the wasm, its snippets and the license texts', async () => {
   const packDir = mkdtempSync(join(CACHE, 'packed-'));
   runDirs.push(packDir);
   for (const target of TARGETS) {
     // Both targets pack to the same file name: one directory each.
     const dir = join(packDir, target);
     mkdirSync(dir);
+    // `npm pack --json` lists what `npm pack --dry-run --json` would, and
+    // also writes the tarball the apps below install.
     const { stdout } = await sh('npm', ['pack', join(ROOT, 'pkg', target), '--pack-destination', dir, '--json', '--loglevel=error'], dir);
     const [packed] = JSON.parse(stdout);
+    const tarball = join(dir, packed.filename);
     const files = packed.files.map((f) => f.path).sort();
-    const needed = ['package.json', 'portal_backup.js', 'portal_backup.d.ts', 'portal_backup_bg.wasm'];
-    if (target === 'bundler') needed.push('portal_backup_bg.js');
-    for (const file of needed) assert.ok(files.includes(file), `the ${target} tarball lacks ${file} (has ${files.join(', ')})`);
-    tarballs[target] = join(dir, packed.filename);
+    const has = `the ${target} tarball has ${files.join(', ')}`;
+    assert.deepEqual(files.filter((f) => LEFTOVER.test(f)), [], `source or test leftovers: ${has}`);
+    const snippets = files.filter((f) => f.startsWith('snippets/'));
+    assert.ok(snippets.length > 0 && snippets.every((f) => SNIPPET.test(f)), `only wasm-bindgen's inline snippets under snippets/: ${has}`);
+    assert.deepEqual(files.filter((f) => !f.startsWith('snippets/')), PUBLISHED[target], has);
+    // The tarball itself holds what npm listed, and the license texts as in the repository.
+    const listing = (await sh('tar', ['-tzf', tarball])).stdout.split('\n').filter((line) => line && !line.endsWith('/'));
+    assert.deepEqual(listing.map((line) => line.replace(/^package\//, '')).sort(), files, `the ${target} tarball's own listing`);
+    for (const license of LICENSES) {
+      assert.equal(await fromTarball(tarball, license), readFileSync(join(ROOT, license), 'utf8'), `${target}: ${license} as in the repository`);
+    }
+    // package.json: the license both texts are for, and an exports map
+    // whose every entry is a file the tarball holds.
+    const manifest = JSON.parse(await fromTarball(tarball, 'package.json'));
+    assert.equal(manifest.license, 'MIT OR Apache-2.0');
+    assert.deepEqual(manifest.exports['.'], { types: './portal_backup.d.ts', default: './portal_backup.js' });
+    const exported = Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry)));
+    for (const path of exported) assert.ok(files.includes(path.replace(/^\.\//, '')), `${target}: exports names ${path}, which is not packed`);
+    tarballs[target] = tarball;
   }
 });
 
