@@ -13,18 +13,33 @@
 // - AES-256-GCM at rest through crypto.subtle with the same associated data,
 //   the keyring parsed once per isolate;
 // - one BackupDirectory Durable Object per client (binding BACKUP_DIRECTORY,
-//   idFromName(clientId); same class name, same requests and answers, same
-//   storage keys "directory", "client" and "trash"):
-//   - custodian shares: the object writes each delivery's sealed record once
-//     under a fresh KV key custodian/{clientId}/{method}/{version}, names it
-//     in "directory" (at most 32 methods) and reads the named keys together;
-//   - client backups: the Worker writes the envelope text once under a fresh
-//     KV key envelope/{clientId}/{method}/{backupId}, the object names it in
-//     "client" (current / previous, confirmed, portalNotified); GET asks the
-//     object, then gets the named envelopes together (a missing one: re-ask
-//     briefly, then 503); the list is the object's answer alone;
-//   - KV keys no longer named go to "trash", deleted by the object's alarm
-//     1.5 s later (KV allows one write per key per second);
+//   idFromName(clientId); same class name), the only code that reads and
+//   writes KV (the Worker side uses no KV binding):
+//   - the same messages: POST https://backup-directory/{clientId}/{verb}
+//     [/{method}[/{backupId}]] (client-store, client-confirm,
+//     client-notified, client-get, client-read, client-list, client-delete,
+//     custodian-commit, custodian-read, custodian-methods), a JSON body only
+//     for client-store ({version, cipherText}) and custodian-commit (the
+//     sealed record); 200 with the answer's bytes (the route's own body for
+//     client-list, client-confirm, client-read and custodian-methods, which
+//     the Worker passes on unread), else the Worker's error body, mapped back
+//     by code;
+//   - its whole state in one storage key "backups" = {"v":1,"custodian":
+//     {METHOD:{version,receivedAt}},"client":{METHOD:{current,previous}},
+//     "trash":{"keys":[{key,due}]}} ("client" absent until the earlier
+//     layout was moved), one put per transaction; the older "directory" key
+//     is read only when "backups" is absent;
+//   - custodian shares: written once under a fresh KV key
+//     custodian/{clientId}/{method}/{version}, then named (at most 32
+//     methods); read together;
+//   - client backups: a PUT's envelope is written once under a fresh KV key
+//     envelope/{clientId}/{method}/{backupId}, then named as current
+//     (current / previous, confirmed, portalNotified); a GET's named
+//     envelopes are read together (a missing one: names read again after
+//     50 ms and 200 ms, then 503) and the object answers the route's body;
+//   - KV keys no longer named go to the trash, deleted by the object's alarm
+//     1.5 s later, at most 64 per run (KV allows one write per key per
+//     second);
 //   - the pre-issue-14 records (client/{c}/{m} + client-notified/{c}/{m} in
 //     KV) are copied into envelope/ keys and "client" on the object's first
 //     client request, then trashed;
@@ -248,7 +263,7 @@ async function open(keyring, clientId, method, record) {
   } catch { throw UNREADABLE(); }
 }
 
-// ---- KV (worker/src/store/kv.rs)
+// ---- KV (worker/src/store/kv.rs), used by the Durable Object only
 async function kvGetText(kv, key) { try { return await kv.get(key); } catch { throw STORAGE(); } }
 async function kvGetJson(kv, key) {
   const text = await kvGetText(kv, key);
@@ -256,7 +271,6 @@ async function kvGetJson(kv, key) {
   try { return JSON.parse(text); } catch { throw UNREADABLE(); }
 }
 async function kvPut(kv, key, text) { try { await kv.put(key, text); } catch { throw STORAGE(); } }
-const shares = (env) => env.SHARES ?? (() => { throw NO_KV(); })();
 const custodianShareKey = (clientId, method, version) => `custodian/${clientId}/${method}/${version}`;
 const envelopeKey = (clientId, method, backupId) => `envelope/${clientId}/${method}/${backupId}`;
 
@@ -343,224 +357,358 @@ function errorResponse(e) {
 }
 const asHttpError = (e) => (e instanceof HttpError ? e : INTERNAL('internal'));
 
-// ---- the client's Durable Object (worker/src/store/directory.rs, object.rs, client.rs, trash.rs)
+// ---- the client's Durable Object (worker/src/store/directory.rs, object.rs, state.rs, client.rs, custodian.rs, trash.rs)
 const MAX_METHODS = 32;
 const VERSION_LEN = 32;
+const MAX_RECEIVED_AT_LEN = 32;
+// The object's one storage key; "directory" is where it kept its custodian
+// directory before it held the client half too, read only when "backups"
+// is absent.
+const STATE_KEY = 'backups';
 const DIRECTORY_KEY = 'directory';
-const CLIENT_KEY = 'client';
-const TRASH_KEY = 'trash';
 // A blob's delete is due this long after it stops being named: more than
 // KV's one second between writes of a key (the blob was written before).
 const TRASH_DELAY_MS = 1_500;
+// Deletes one alarm run makes at most; the rest wait for the next run.
+const DELETES_PER_ALARM = 64;
+// Waits before a client read asks again for an envelope the records name
+// but KV did not serve (0: the last try); then 503, never an older version.
+const REREAD_AFTER_MS = [50, 200, 0];
 const isVersion = (s) => typeof s === 'string' && s.length === VERSION_LEN && /^[0-9a-f]+$/.test(s);
 const newVersion = () => hex(crypto.getRandomValues(new Uint8Array(VERSION_LEN / 2)));
 const newBackupId = () => b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const hasOnly = (o, fields) => Object.keys(o).every((k) => fields.includes(k));
+const isCount = (n) => Number.isSafeInteger(n) && n >= 0;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const NOT_FOUND = () => new HttpError(404, 'NOT_FOUND', 'no backup stored for this method');
 const NOT_CURRENT = () => new HttpError(409, 'NOT_CURRENT', 'backupId is not the current version');
 const TOO_MANY = () => new HttpError(409, 'TOO_MANY_BACKUP_METHODS', 'this client already has the most backup methods allowed; nothing was stored');
-
-function parseDirectory(text) {
-  if (text === undefined || text === null) return new Map();
-  let record;
-  try { record = JSON.parse(text); } catch { throw UNREADABLE(); }
-  const entries = record?.v === 1 && isObject(record.methods) ? Object.entries(record.methods) : null;
-  if (!entries || entries.length > MAX_METHODS || !entries.every(([m, n]) => isSafeId(m) && isVersion(n?.version) && typeof n.receivedAt === 'string' && n.receivedAt.length >= 1 && n.receivedAt.length <= 32)) throw UNREADABLE();
-  return new Map(entries);
-}
 // Sorted by method, as the Rust BTreeMap writes and reads it.
 const sortedEntries = (map) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-const directoryText = (directory) => JSON.stringify({ v: 1, methods: Object.fromEntries(sortedEntries(directory)) });
 
-// One client backup version as "client" holds it, fields in this order.
-function versionRecord(v) {
-  if (!isObject(v) || !isSafeId(v.backupId) || !Array.isArray(v.backupSharePairIds) || !v.backupSharePairIds.every(isSafeId)
-    || typeof v.createdAt !== 'string' || !Number.isSafeInteger(v.size) || v.size < 0 || typeof v.confirmed !== 'boolean' || typeof v.portalNotified !== 'boolean') throw UNREADABLE();
-  return { backupId: v.backupId, backupSharePairIds: v.backupSharePairIds, createdAt: v.createdAt, size: v.size, portalNotified: v.portalNotified, confirmed: v.confirmed };
+// The custodian directory: method -> {version, receivedAt}, or null if unsound.
+function custodianMap(methods) {
+  if (!isObject(methods)) return null;
+  const entries = Object.entries(methods);
+  const sound = entries.length <= MAX_METHODS && entries.every(([m, n]) => isSafeId(m) && isObject(n) && hasOnly(n, ['version', 'receivedAt'])
+    && isVersion(n.version) && typeof n.receivedAt === 'string' && n.receivedAt.length >= 1 && n.receivedAt.length <= MAX_RECEIVED_AT_LEN);
+  return sound ? new Map(entries.map(([m, n]) => [m, { version: n.version, receivedAt: n.receivedAt }])) : null;
 }
-// "client": method -> {current, previous}; undefined: not migrated yet.
-function parseClient(text) {
-  if (text === undefined || text === null) return undefined;
+// The earlier "directory" key: {"v":1,"methods":{...}}; absent is empty.
+function parseDirectory(text) {
+  if (text === undefined) return new Map();
   let record;
   try { record = JSON.parse(text); } catch { throw UNREADABLE(); }
-  if (record?.v !== 1 || !isObject(record.methods)) throw UNREADABLE();
-  const methods = new Map();
-  for (const [m, e] of Object.entries(record.methods)) {
-    if (!CLIENT_BACKUP_METHODS.includes(m) || !isObject(e)) throw UNREADABLE();
-    methods.set(m, { current: versionRecord(e.current), previous: e.previous === null || e.previous === undefined ? null : versionRecord(e.previous) });
-  }
-  return methods;
+  const directory = isObject(record) && record.v === 1 ? custodianMap(record.methods) : null;
+  if (!directory) throw UNREADABLE();
+  return directory;
 }
-const clientText = (client) => JSON.stringify({ v: 1, methods: Object.fromEntries(sortedEntries(client)) });
+// One client version without its ciphertext (client.rs StoredVersion, fields
+// in its order), or null if it is not one.
+function storedVersion(v) {
+  const sound = isObject(v) && hasOnly(v, ['backupId', 'backupSharePairIds', 'createdAt', 'size', 'portalNotified', 'confirmed'])
+    && typeof v.backupId === 'string' && Array.isArray(v.backupSharePairIds) && v.backupSharePairIds.every((id) => typeof id === 'string')
+    && typeof v.createdAt === 'string' && isCount(v.size) && typeof v.portalNotified === 'boolean' && typeof v.confirmed === 'boolean';
+  return sound ? { backupId: v.backupId, backupSharePairIds: v.backupSharePairIds, createdAt: v.createdAt, size: v.size, portalNotified: v.portalNotified, confirmed: v.confirmed } : null;
+}
+// "client": {METHOD: {current, previous}} for the three client methods only.
+function clientMap(records) {
+  if (!isObject(records) || !hasOnly(records, CLIENT_BACKUP_METHODS)) throw UNREADABLE();
+  const client = new Map();
+  for (const m of CLIENT_BACKUP_METHODS) {
+    const r = records[m];
+    if (r === undefined || r === null) continue;
+    if (!isObject(r) || !hasOnly(r, ['current', 'previous'])) throw UNREADABLE();
+    const current = storedVersion(r.current);
+    const previous = r.previous === undefined || r.previous === null ? null : storedVersion(r.previous);
+    if (!current || previous === null && r.previous !== undefined && r.previous !== null) throw UNREADABLE();
+    if (!isSafeId(current.backupId) || (previous && !isSafeId(previous.backupId))) throw UNREADABLE();
+    client.set(m, { current, previous });
+  }
+  return client;
+}
 // "trash": {"keys":[{key, due}]}, due in ms since the epoch.
-function parseTrash(text) {
-  if (text === undefined || text === null) return [];
-  let trash;
-  try { trash = JSON.parse(text)?.keys; } catch { throw UNREADABLE(); }
-  if (!Array.isArray(trash) || !trash.every((t) => typeof t?.key === 'string' && Number.isSafeInteger(t.due))) throw UNREADABLE();
-  return trash;
+function trashKeys(trash) {
+  const keys = isObject(trash) && hasOnly(trash, ['keys']) ? trash.keys : null;
+  if (!Array.isArray(keys) || !keys.every((t) => isObject(t) && hasOnly(t, ['key', 'due']) && typeof t.key === 'string' && isCount(t.due))) throw UNREADABLE();
+  return keys.map(({ key, due }) => ({ key, due }));
+}
+// "backups" (state.rs BackupState): {v, custodian, client?, trash}. In memory
+// {custodian: Map, client: Map | undefined, trash: [{key, due}]}; client
+// undefined until the earlier layout was looked for.
+function parseState(text) {
+  let s;
+  try { s = JSON.parse(text); } catch { throw UNREADABLE(); }
+  if (!isObject(s) || !hasOnly(s, ['v', 'custodian', 'client', 'trash']) || s.v !== 1) throw UNREADABLE();
+  const custodian = custodianMap(s.custodian);
+  if (!custodian) throw UNREADABLE();
+  const client = s.client === undefined || s.client === null ? undefined : clientMap(s.client);
+  return { custodian, client, trash: trashKeys(s.trash) };
+}
+function stateText(held) {
+  const client = held.client && Object.fromEntries(CLIENT_BACKUP_METHODS.filter((m) => held.client.has(m)).map((m) => [m, held.client.get(m)]));
+  return JSON.stringify({ v: 1, custodian: Object.fromEntries(sortedEntries(held.custodian)), ...(client ? { client } : {}), trash: { keys: held.trash } });
 }
 const toTrash = (trash, key, now) => trash.push({ key, due: now + TRASH_DELAY_MS });
+// Takes at most `limit` of the keys whose delete is due at `now`.
+function takeDue(held, now, limit) {
+  const taken = [];
+  held.trash = held.trash.filter((t) => {
+    const take = t.due <= now && taken.length < limit;
+    if (take) taken.push(t.key);
+    return !take;
+  });
+  return taken;
+}
 
 // The answers' summary (wire.rs ClientBackupSummary, fields in this order).
 const summary = (v, backupMethod) => ({ backupMethod, backupId: v.backupId, backupSharePairIds: v.backupSharePairIds,
   size: v.size, createdAt: v.createdAt, portalNotified: v.portalNotified, confirmed: v.confirmed });
+// A sealed custodian record (at_rest.rs SealedShare, fields in its order), or null.
+const sealedShare = (s) => (isObject(s) && Number.isInteger(s.v) && s.v >= 0 && s.v <= 255 && typeof s.kid === 'string' && typeof s.nonce === 'string' && typeof s.ciphertext === 'string'
+  ? { v: s.v, kid: s.kid, nonce: s.nonce, ciphertext: s.ciphertext } : null);
+
+// The message a request to the object carries (object.rs Ask::decode):
+// POST /{clientId}/{verb}[/{method}[/{backupId}]], a JSON body only for
+// client-store ({version, cipherText}) and custodian-commit (the sealed record).
+function decodeAsk(path, body) {
+  const unknown = () => INTERNAL('backup directory request');
+  const [clientId, verb, ...rest] = path.split('/').slice(1);
+  if (verb === undefined) throw unknown();
+  const [method, backupId] = rest;
+  const parsed = () => { try { return JSON.parse(dec.decode(body)); } catch { throw unknown(); } };
+  switch (`${verb}/${rest.length}`) {
+    case 'client-store/1': {
+      const b = parsed();
+      const version = isObject(b) ? storedVersion(b.version) : null;
+      if (!version || typeof b.cipherText !== 'string') throw unknown();
+      return { clientId, verb, method, version, cipherText: b.cipherText };
+    }
+    case 'custodian-commit/1': {
+      const sealed = sealedShare(parsed());
+      if (!sealed) throw unknown();
+      return { clientId, verb, method, sealed };
+    }
+    case 'client-confirm/2': case 'client-notified/2': return { clientId, verb, method, backupId };
+    case 'client-get/1': case 'client-read/1': case 'client-delete/1': return { clientId, verb, method };
+    case 'client-list/0': case 'custodian-read/0': case 'custodian-methods/0': return { clientId, verb };
+    default: throw unknown();
+  }
+}
+
+// One client message as a transaction on the loaded state, with no await:
+// its answer, and whether the state changed (then it is saved before the
+// answer leaves). Blobs a change stops naming go to the trash.
+function change(state, clientId, ask, now) {
+  const records = state.client;
+  if (records === undefined) throw INTERNAL('client records not loaded');
+  const { method } = ask;
+  const unnamed = (backupId) => toTrash(state.trash, envelopeKey(clientId, method, backupId), now);
+  const record = () => records.get(method) ?? (() => { throw NOT_FOUND(); })();
+  switch (ask.verb) {
+    case 'client-store': {
+      // A confirmed current becomes previous; an unconfirmed one is dropped
+      // and previous (the last confirmed) stays.
+      if (!CLIENT_BACKUP_METHODS.includes(method)) return ['', true];
+      const old = records.get(method);
+      const current = ask.version;
+      const [previous, dropped] = !old ? [null, null] : old.current.confirmed ? [old.current, old.previous?.backupId] : [old.previous, old.current.backupId];
+      records.set(method, { current, previous });
+      if (dropped) unnamed(dropped);
+      return ['', true];
+    }
+    case 'client-confirm': {
+      const r = record();
+      if (r.current.backupId !== ask.backupId) throw NOT_CURRENT();
+      r.current.confirmed = true;
+      if (r.previous) unnamed(r.previous.backupId);
+      r.previous = null;
+      return [JSON.stringify({ clientId, backup: summary(r.current, method) }), true];
+    }
+    case 'client-notified': {
+      const r = record();
+      for (const v of [r.current, r.previous]) if (v?.backupId === ask.backupId) v.portalNotified = true;
+      return ['', true];
+    }
+    case 'client-get':
+      return [JSON.stringify(record()), false];
+    case 'client-delete': {
+      const r = record();
+      records.delete(method);
+      for (const v of [r.current, r.previous]) if (v) unnamed(v.backupId);
+      return ['', true];
+    }
+    case 'client-list':
+      return [JSON.stringify({ clientId, backups: CLIENT_BACKUP_METHODS.filter((m) => records.has(m)).map((m) => summary(records.get(m).current, m)) }), false];
+    case 'custodian-methods':
+      return [JSON.stringify({ clientId, backups: sortedEntries(state.custodian).map(([backupMethod, { receivedAt }]) => ({ backupMethod, receivedAt })) }), false];
+    default:
+      throw INTERNAL('not a client message');
+  }
+}
+
+// The client's records in the layout before the object held them, moved:
+// each version's ciphertext written to its own envelope blob, and the old
+// keys to delete once the records are held by the object.
+function legacyVersion(v, marker) {
+  const sound = isObject(v) && typeof v.backupId === 'string' && typeof v.cipherText === 'string' && Array.isArray(v.backupSharePairIds)
+    && v.backupSharePairIds.every((id) => typeof id === 'string') && typeof v.createdAt === 'string' && typeof v.portalNotified === 'boolean' && typeof v.confirmed === 'boolean';
+  if (!sound) throw UNREADABLE();
+  return { backupId: v.backupId, backupSharePairIds: v.backupSharePairIds, createdAt: v.createdAt, size: v.cipherText.length,
+    portalNotified: v.portalNotified || v.backupId === marker, confirmed: v.confirmed };
+}
+async function moveEarlierLayout(kv, clientId) {
+  const found = await Promise.all(CLIENT_BACKUP_METHODS.map((m) => Promise.allSettled([kvGetJson(kv, `client/${clientId}/${m}`), kvGetText(kv, `client-notified/${clientId}/${m}`)])));
+  const client = new Map();
+  const oldKeys = [];
+  const blobs = [];
+  CLIENT_BACKUP_METHODS.forEach((m, i) => {
+    const [record, marker] = found[i].map((r) => { if (r.status === 'rejected') throw r.reason; return r.value; });
+    if (marker !== null) oldKeys.push(`client-notified/${clientId}/${m}`);
+    if (record === null) return;
+    if (!isObject(record) || record.v !== 1 || !isObject(record.current)) throw UNREADABLE();
+    const versions = [record.current, ...(record.previous === null || record.previous === undefined ? [] : [record.previous])];
+    const [current, previous = null] = versions.map((v) => {
+      const version = legacyVersion(v, marker);
+      blobs.push([envelopeKey(clientId, m, version.backupId), v.cipherText]);
+      return version;
+    });
+    client.set(m, { current, previous });
+    oldKeys.push(`client/${clientId}/${m}`);
+  });
+  for (const written of await Promise.allSettled(blobs.map(([key, text]) => kvPut(kv, key, text)))) if (written.status === 'rejected') throw written.reason;
+  return { client, oldKeys };
+}
 
 export class BackupDirectory {
   constructor(state, env) {
     this.state = state;
     this.env = env;
-    // What the object holds, loaded from storage on first use:
-    // {directory, client, trash}; client undefined until the earlier
-    // layout was looked for. null again after a failed write.
+    // What the object holds, loaded from storage on first use; null again
+    // after a failed write, so the next request reloads storage.
     this.held = null;
     this.pendingNew = new Map(); // new custodian methods admitted and being written -> count
   }
 
   async fetch(request) {
+    let answer;
     try {
-      const path = new URL(request.url).pathname;
       let body;
-      try { body = await request.json(); } catch { throw INTERNAL('backup directory request'); }
-      switch (path) {
-        case '/client/store': return await this.store(body);
-        case '/client/confirm': return await this.confirm(body);
-        case '/client/notified': return await this.notified(body);
-        case '/client/get': return await this.get(body);
-        case '/client/list': return await this.list(body);
-        case '/client/delete': return await this.remove(body);
-        case '/custodian/commit': return await this.commit(body);
-        case '/custodian/read': return await this.read(body);
-        case '/custodian/methods': return await this.methods();
-        default: throw new HttpError(404, 'ROUTE_NOT_FOUND', 'no such route');
-      }
+      try { body = new Uint8Array(await request.arrayBuffer()); } catch { throw INTERNAL('backup directory request'); }
+      answer = await this.answer(decodeAsk(new URL(request.url).pathname, body));
     } catch (e) {
       return errorResponse(asHttpError(e));
     }
+    return new Response(answer);
   }
 
-  // Deletes the blobs whose delete is due; a delete KV refuses stays in the
-  // trash for the next alarm.
+  // Deletes the blobs whose delete is due (at most 64 a run); a delete KV
+  // refuses goes back to the trash for a later run.
   async alarm() {
     try { await this.load(); } catch { return; }
     const kv = this.env.SHARES;
-    if (!kv) return;
+    if (!kv || !this.held) return;
     const now = Date.now();
-    const due = this.held.trash.filter((t) => t.due <= now);
-    this.held.trash = this.held.trash.filter((t) => t.due > now);
-    const deleted = await Promise.allSettled(due.map((t) => kv.delete(t.key)));
-    if (this.held === null) return; // dropped by a failed write meanwhile
-    due.forEach((t, i) => { if (deleted[i].status === 'rejected') toTrash(this.held.trash, t.key, now); });
-    await this.save(false, false).catch(() => {});
+    const due = takeDue(this.held, now, DELETES_PER_ALARM);
+    const deleted = await Promise.allSettled(due.map(async (key) => kv.delete(key)));
+    if (this.held) due.forEach((key, i) => { if (deleted[i].status === 'rejected') toTrash(this.held.trash, key, now); });
+    await this.save().catch(() => {});
   }
 
-  kv() {
-    const kv = this.env.SHARES;
-    if (!kv) throw NO_KV();
-    return kv;
+  shares() {
+    return this.env.SHARES ?? (() => { throw NO_KV(); })();
+  }
+
+  heldState() {
+    if (!this.held) throw INTERNAL('backup directory not loaded');
+    return this.held;
+  }
+
+  async storedText(key) {
+    let value;
+    try { value = await this.state.storage.get(key); } catch { throw STORAGE(); }
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') throw STORAGE();
+    return value;
   }
 
   async load() {
     if (this.held) return;
-    let values;
-    try { values = await this.state.storage.get([DIRECTORY_KEY, CLIENT_KEY, TRASH_KEY]); } catch { throw STORAGE(); }
-    const client = values.get(CLIENT_KEY);
-    const held = { directory: parseDirectory(values.get(DIRECTORY_KEY)), client: client === undefined ? undefined : parseClient(client), trash: parseTrash(values.get(TRASH_KEY)) };
-    this.held ??= held;
+    const text = await this.storedText(STATE_KEY);
+    const state = text !== undefined ? parseState(text)
+      : { custodian: parseDirectory(await this.storedText(DIRECTORY_KEY)), client: undefined, trash: [] };
+    this.held ??= state;
   }
 
   // Loads, and on the client's first request moves its records from the
   // earlier layout. Other events wait meanwhile, so the move runs once.
   async loadClient(clientId) {
     await this.load();
-    if (this.held.client !== undefined) return this.held.client;
-    const kv = this.kv();
+    if (this.heldState().client !== undefined) return;
+    const kv = this.shares();
+    let moved;
     // Resolves with the error: a throw inside blockConcurrencyWhile would reset the object.
-    const moved = await this.state.blockConcurrencyWhile(() => moveEarlierLayout(kv, clientId).catch((e) => e));
+    try { moved = await this.state.blockConcurrencyWhile(() => moveEarlierLayout(kv, clientId).catch((e) => e)); } catch { throw STORAGE(); }
     if (moved instanceof Error) throw moved;
-    if (this.held === null) throw STORAGE();
-    if (this.held.client === undefined) {
-      this.held.client = moved.client;
+    const held = this.heldState();
+    if (held.client === undefined) {
+      held.client = moved.client;
       const now = Date.now();
-      for (const key of moved.oldKeys) toTrash(this.held.trash, key, now);
+      for (const key of moved.oldKeys) toTrash(held.trash, key, now);
     }
-    await this.save(true, false);
-    return this.held.client;
+    await this.save();
   }
 
-  // Writes what changed in one storage write ("trash", "client" and
-  // "directory" when asked), then sets the alarm for the trash. A failed
-  // write drops what is held, so the next request reloads storage.
-  async save(client, directory) {
-    const held = this.held;
-    if (held === null) throw STORAGE();
-    const entries = { [TRASH_KEY]: JSON.stringify({ keys: held.trash }) };
-    if (client) entries[CLIENT_KEY] = clientText(held.client);
-    if (directory) entries[DIRECTORY_KEY] = directoryText(held.directory);
+  // Writes the state (one storage put of "backups"), then sets the alarm
+  // for the trash. A failed write drops what is held.
+  async save() {
+    const held = this.heldState();
+    const text = stateText(held);
     const nextDue = held.trash.reduce((min, t) => Math.min(min, t.due), Infinity);
-    try { await this.state.storage.put(entries); } catch { this.held = null; throw STORAGE(); }
-    if (nextDue !== Infinity) await this.state.storage.setAlarm(Math.max(nextDue, Date.now())).catch(() => {});
-  }
-
-  // -- client backups
-  // A PUT's version (its envelope already in KV) becomes current. A
-  // confirmed current becomes previous; an unconfirmed one is dropped and
-  // previous (the last confirmed) stays.
-  async store({ clientId, backupMethod, version }) {
-    const client = await this.loadClient(clientId);
-    const current = versionRecord(version);
-    const old = client.get(backupMethod);
-    const dropped = !old ? null : old.current.confirmed ? old.previous : old.current;
-    client.set(backupMethod, { current, previous: !old ? null : old.current.confirmed ? old.current : old.previous });
-    if (dropped) toTrash(this.held.trash, envelopeKey(clientId, backupMethod, dropped.backupId), Date.now());
-    await this.save(true, false);
-    return json(200, current);
-  }
-
-  // confirm: current is the one to recover from, the fallback goes.
-  // notified: Portal accepted SHARE for that version.
-  async confirm(body) { return this.change(body, true); }
-  async notified(body) { return this.change(body, false); }
-  async change({ clientId, backupMethod, backupId }, confirm) {
-    const entry = (await this.loadClient(clientId)).get(backupMethod);
-    if (!entry) throw NOT_FOUND();
-    if (confirm) {
-      if (entry.current.backupId !== backupId) throw NOT_CURRENT();
-      entry.current.confirmed = true;
-      if (entry.previous) toTrash(this.held.trash, envelopeKey(clientId, backupMethod, entry.previous.backupId), Date.now());
-      entry.previous = null;
-    } else {
-      for (const v of [entry.current, entry.previous]) if (v?.backupId === backupId) v.portalNotified = true;
+    try { await this.state.storage.put(STATE_KEY, text); } catch { this.held = null; throw STORAGE(); }
+    if (nextDue !== Infinity) {
+      try { await this.state.storage.setAlarm(Date.now() + Math.max(0, nextDue - Date.now())); } catch { /* the next save sets it */ }
     }
-    await this.save(true, false);
-    return json(200, entry.current);
   }
 
-  async get({ clientId, backupMethod }) {
-    const entry = (await this.loadClient(clientId)).get(backupMethod);
-    if (!entry) throw NOT_FOUND();
-    return json(200, entry);
+  async answer(ask) {
+    const { clientId, verb } = ask;
+    if (verb === 'custodian-commit') return this.commit(clientId, ask.method, ask.sealed);
+    if (verb === 'custodian-read') return this.read(clientId);
+    await this.loadClient(clientId);
+    if (verb === 'client-read') return this.readClient(clientId, ask.method);
+    // The envelope goes to its fresh key before it is named.
+    if (verb === 'client-store') await kvPut(this.shares(), envelopeKey(clientId, ask.method, ask.version.backupId), ask.cipherText);
+    const [answer, changed] = change(this.heldState(), clientId, ask, Date.now());
+    if (changed) await this.save();
+    return answer;
   }
 
-  async list({ clientId }) {
-    const client = await this.loadClient(clientId);
-    return json(200, { backups: CLIENT_BACKUP_METHODS.filter((m) => client.has(m)).map((m) => summary(client.get(m).current, m)) });
-  }
-
-  async remove({ clientId, backupMethod }) {
-    const client = await this.loadClient(clientId);
-    const entry = client.get(backupMethod);
-    if (!entry) throw NOT_FOUND();
-    client.delete(backupMethod);
-    const now = Date.now();
-    for (const v of [entry.current, entry.previous]) if (v) toTrash(this.held.trash, envelopeKey(clientId, backupMethod, v.backupId), now);
-    await this.save(true, false);
-    return json(200, {});
+  // The route's answer to GET /v1/client-backups/{method}: the versions the
+  // records name, with their envelopes read together. A named envelope KV
+  // does not serve is asked for again, names first, after a short wait; then 503.
+  async readClient(clientId, method) {
+    const kv = this.shares();
+    for (const wait of REREAD_AFTER_MS) {
+      const named = this.heldState().client?.get(method);
+      if (!named) throw NOT_FOUND();
+      const current = { ...named.current };
+      const previous = named.previous && { ...named.previous };
+      const [text, previousText] = await Promise.all([kvGetText(kv, envelopeKey(clientId, method, current.backupId)),
+        previous ? kvGetText(kv, envelopeKey(clientId, method, previous.backupId)) : null]);
+      if (text !== null && (!previous || previousText !== null)) {
+        return JSON.stringify({ clientId, current: { ...summary(current, method), cipherText: text },
+          previous: previous ? { ...summary(previous, method), cipherText: previousText } : null });
+      }
+      if (wait > 0) await sleep(wait);
+    }
+    throw STORAGE();
   }
 
   // -- custodian shares
   admit(method) {
-    const directory = this.held.directory;
+    const directory = this.heldState().custodian;
     if (directory.has(method)) return false;
     if (!this.pendingNew.has(method) && directory.size + this.pendingNew.size >= MAX_METHODS) throw TOO_MANY();
     this.pendingNew.set(method, (this.pendingNew.get(method) ?? 0) + 1);
@@ -576,43 +724,47 @@ export class BackupDirectory {
 
   // One delivery: admitted, written to a fresh KV key, then named; the key
   // it replaces goes to the trash.
-  async commit({ clientId, backupMethod, sealed }) {
+  async commit(clientId, method, sealed) {
     await this.load();
-    const isNew = this.admit(backupMethod);
+    const isNew = this.admit(method);
     const version = newVersion();
     try {
-      await kvPut(this.kv(), custodianShareKey(clientId, backupMethod, version), JSON.stringify(sealed));
+      await kvPut(this.shares(), custodianShareKey(clientId, method, version), JSON.stringify(sealed));
     } finally {
-      if (isNew) this.settle(backupMethod);
+      if (isNew) this.settle(method);
     }
     // A failed write above or below leaves an unnamed blob (never read).
-    if (this.held === null) throw STORAGE();
-    const replaced = this.held.directory.get(backupMethod)?.version;
-    this.held.directory.set(backupMethod, { version, receivedAt: new Date().toISOString() });
-    if (replaced !== undefined) toTrash(this.held.trash, custodianShareKey(clientId, backupMethod, replaced), Date.now());
-    await this.save(false, true);
-    return json(200, {});
+    const held = this.heldState();
+    const replaced = held.custodian.get(method)?.version;
+    held.custodian.set(method, { version, receivedAt: new Date().toISOString() });
+    if (replaced !== undefined) toTrash(held.trash, custodianShareKey(clientId, method, replaced), Date.now());
+    await this.save();
+    return '';
   }
 
-  // Every method's sealed share, sorted by method.
-  async read({ clientId }) {
+  // Every method's sealed share, sorted by method: {shares:[{backupMethod, sealed}]}.
+  async read(clientId) {
     await this.load();
-    const named = sortedEntries(this.held.directory).map(([method, { version }]) => [method, version]);
-    const kv = this.kv();
-    const records = await Promise.all(named.map(([method, version]) => kvGetJson(kv, custodianShareKey(clientId, method, version))));
+    const named = sortedEntries(this.heldState().custodian).map(([method, { version }]) => [method, version]);
+    const kv = this.shares();
+    const records = await Promise.allSettled(named.map(([method, version]) => kvGetJson(kv, custodianShareKey(clientId, method, version))));
     const shares = [];
     for (let i = 0; i < named.length; i++) {
       const [backupMethod, version] = named[i];
-      shares.push({ backupMethod, sealed: records[i] ?? (await this.reread(kv, clientId, backupMethod, version)) });
+      if (records[i].status === 'rejected') throw records[i].reason;
+      const record = records[i].value ?? (await this.reread(kv, clientId, backupMethod, version));
+      const sealed = sealedShare(record);
+      if (!sealed) throw UNREADABLE();
+      shares.push({ backupMethod, sealed });
     }
-    return json(200, { shares });
+    return JSON.stringify({ shares });
   }
 
   // A named share whose key was not readable: if a delivery replaced it
   // meanwhile, read the key named now; else 503.
   async reread(kv, clientId, method, seen) {
     for (let n = 0; n < 3; n++) {
-      const version = this.held?.directory.get(method)?.version;
+      const version = this.heldState().custodian.get(method)?.version;
       if (version === undefined || version === seen) break;
       const sealed = await kvGetJson(kv, custodianShareKey(clientId, method, version));
       if (sealed) return sealed;
@@ -620,55 +772,36 @@ export class BackupDirectory {
     }
     throw STORAGE();
   }
-
-  async methods() {
-    await this.load();
-    return json(200, { methods: sortedEntries(this.held.directory).map(([backupMethod, { receivedAt }]) => ({ backupMethod, receivedAt })) });
-  }
 }
 
-// The client's records in the layout before the object held them, moved:
-// each version's ciphertext written to its own envelope blob, and the old
-// keys to delete once the records are held by the object.
-async function moveEarlierLayout(kv, clientId) {
-  const found = await Promise.all(CLIENT_BACKUP_METHODS.map((m) => Promise.all([kvGetJson(kv, `client/${clientId}/${m}`), kvGetText(kv, `client-notified/${clientId}/${m}`)])));
-  const client = new Map();
-  const oldKeys = [];
-  const blobs = [];
-  CLIENT_BACKUP_METHODS.forEach((m, i) => {
-    const [record, marker] = found[i];
-    if (marker !== null) oldKeys.push(`client-notified/${clientId}/${m}`);
-    if (record === null) return;
-    if (record?.v !== 1) throw UNREADABLE();
-    const move = (v) => {
-      if (!isObject(v) || typeof v.cipherText !== 'string') throw UNREADABLE();
-      blobs.push([envelopeKey(clientId, m, v.backupId), v.cipherText]);
-      return versionRecord({ ...v, size: v.cipherText.length, portalNotified: v.portalNotified === true || v.backupId === marker });
-    };
-    client.set(m, { current: move(record.current), previous: record.previous === null || record.previous === undefined ? null : move(record.previous) });
-    oldKeys.push(`client/${clientId}/${m}`);
-  });
-  await Promise.all(blobs.map(([key, text]) => kvPut(kv, key, text)));
-  return { client, oldKeys };
-}
-
-// What the Worker asks the client's object, over its stub: the answer's
-// JSON. The object answers errors with the Worker's own error bodies.
+// ---- what the Worker asks the client's object (worker/src/store/object.rs)
+// POST https://backup-directory/{clientId}/{verb}[/{method}[/{backupId}]],
+// a JSON body only where it carries a record. The answer's bytes on 200;
+// else the error its code stands for (error_from: fixed messages).
+const DIRECTORY_ERRORS = { NOT_FOUND, NOT_CURRENT, TOO_MANY_BACKUP_METHODS: TOO_MANY, STORED_RECORD_UNREADABLE: UNREADABLE, STORAGE_UNAVAILABLE: STORAGE, MISCONFIGURED: NO_KV };
 function directoryStub(env, clientId) {
   const namespace = env.BACKUP_DIRECTORY;
   if (!namespace) throw new HttpError(500, 'MISCONFIGURED', 'server misconfigured: Durable Object binding BACKUP_DIRECTORY is missing');
-  try { return namespace.get(namespace.idFromName(clientId)); } catch { throw STORAGE(); }
+  try { return { stub: namespace.get(namespace.idFromName(clientId)), clientId }; } catch { throw STORAGE(); }
 }
-async function callDirectory(stub, path, body) {
-  const request = new Request(`https://backup-directory${path}`, { method: 'POST', body: JSON.stringify(body) });
-  let response, text;
-  try { response = await stub.fetch(request); text = await response.text(); } catch { throw STORAGE(); }
-  let answer;
-  try { answer = JSON.parse(text); } catch { throw INTERNAL('backup directory answer'); }
+async function callDirectory(directory, verb, method, backupId, body) {
+  let path = `/${directory.clientId}/${verb}`;
+  for (const segment of [method, backupId]) if (segment !== undefined) path += `/${segment}`;
+  const request = new Request(`https://backup-directory${path}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+  let response, answer;
+  try { response = await directory.stub.fetch(request); answer = await response.arrayBuffer(); } catch { throw STORAGE(); }
   if (response.status === 200) return answer;
-  const error = answer?.error;
-  if (typeof error?.code !== 'string' || typeof error.message !== 'string') throw INTERNAL('backup directory');
-  throw new HttpError(response.status, error.code, error.message);
+  let code;
+  try { code = JSON.parse(dec.decode(answer))?.error?.code; } catch { code = undefined; }
+  throw (typeof code === 'string' && Object.hasOwn(DIRECTORY_ERRORS, code) ? DIRECTORY_ERRORS[code] : () => INTERNAL('backup directory'))();
+}
+// An answer the Worker reads (the others pass through as the route's body).
+function decodeAnswer(answer) {
+  try { return JSON.parse(dec.decode(answer)); } catch { throw INTERNAL('backup directory answer'); }
+}
+// A JSON body the object wrote, passed on unread.
+function passThrough(answer) {
+  return new Response(answer, { status: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' } });
 }
 
 // ---- webhooks (worker/src/webhooks.rs)
@@ -701,7 +834,7 @@ async function storeCustodianShare(request, env) {
   try { shareValue = JSON.parse(share); } catch { shareValue = null; }
   if (shareValue === null || typeof shareValue !== 'object' || Array.isArray(shareValue)) throw invalid('INVALID_SHARE', 'share must be a string holding a JSON object');
   const sealed = await seal(keyringFor(env.SHARE_ENCRYPTION_KEYS), clientId, method, share);
-  await callDirectory(directoryStub(env, clientId), '/custodian/commit', { clientId, backupMethod: method, sealed });
+  await callDirectory(directoryStub(env, clientId), 'custodian-commit', method, undefined, sealed);
   return json(200, { stored: true });
 }
 
@@ -709,7 +842,7 @@ async function fetchCustodianShares(request, env) {
   const map = jsonObject(await authenticatedBody(request, env));
   const clientId = clientIdOk(stringField(map, 'clientId'));
   const keyring = keyringFor(env.SHARE_ENCRYPTION_KEYS);
-  const { shares: stored } = await callDirectory(directoryStub(env, clientId), '/custodian/read', { clientId });
+  const { shares: stored } = decodeAnswer(await callDirectory(directoryStub(env, clientId), 'custodian-read'));
   const backupShares = [];
   for (const { backupMethod, sealed } of stored) backupShares.push(await open(keyring, clientId, backupMethod, sealed));
   return json(200, { backupShares });
@@ -753,26 +886,10 @@ function validateConfirm(body) {
 
 // Tells Portal and, when it accepted, records that in the client's object:
 // portalNotified says whether both happened.
-async function tellPortal(directory, config, token, clientId, method, version) {
+async function tellPortal(directory, config, token, method, version) {
   version.portalNotified = config.notifyPortal && (await reportStored(config.portalApiBase, token, version.backupSharePairIds))
-    && (await callDirectory(directory, '/client/notified', { clientId, backupMethod: method, backupId: version.backupId }).then(() => true, () => false));
+    && (await callDirectory(directory, 'client-notified', method, version.backupId).then(() => true, () => false));
   return version;
-}
-
-// Waits before a GET asks again for a blob the object names but KV did not
-// serve yet; then the answer is 503 (Retry-After), never an older version.
-const REREAD_AFTER_MS = [50, 200];
-
-async function getVersions(directory, kv, clientId, method) {
-  for (let attempt = 0; attempt <= REREAD_AFTER_MS.length; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, REREAD_AFTER_MS[attempt - 1]));
-    const { current, previous } = await callDirectory(directory, '/client/get', { clientId, backupMethod: method });
-    const [text, previousText] = await Promise.all([kvGetText(kv, envelopeKey(clientId, method, current.backupId)), previous ? kvGetText(kv, envelopeKey(clientId, method, previous.backupId)) : null]);
-    if (text !== null && (!previous || previousText !== null)) {
-      return { clientId, current: { ...summary(current, method), cipherText: text }, previous: previous ? { ...summary(previous, method), cipherText: previousText } : null };
-    }
-  }
-  throw STORAGE();
 }
 
 async function clientBackups(target, request, env, config) {
@@ -785,42 +902,35 @@ async function clientBackups(target, request, env, config) {
   if (request.method !== 'GET') await clientWrite(env, clientId);
   const directory = directoryStub(env, clientId);
   switch (`${target.kind} ${request.method}`) {
-    case 'list GET': {
-      const { backups } = await callDirectory(directory, '/client/list', { clientId });
-      return json(200, { clientId, backups });
-    }
-    case 'custodianList GET': {
-      const { methods } = await callDirectory(directory, '/custodian/methods', { clientId });
-      return json(200, { clientId, backups: methods });
-    }
+    // The object writes these answers; they pass through unread.
+    case 'list GET':
+      return passThrough(await callDirectory(directory, 'client-list'));
+    case 'custodianList GET':
+      return passThrough(await callDirectory(directory, 'custodian-methods'));
     case 'backup GET':
-      return json(200, await getVersions(directory, shares(env), clientId, method));
+      return passThrough(await callDirectory(directory, 'client-read', method));
     case 'backup PUT': {
-      const kv = shares(env);
       jsonContentType(request.headers.get('Content-Type'), true);
       const upload = validateUpload(await readBody(request, MAX_CLIENT_BACKUP_BODY));
-      const backupId = newBackupId();
-      // The envelope under a fresh key first; the object names it after.
-      await kvPut(kv, envelopeKey(clientId, method, backupId), upload.cipherText);
-      const version = { backupId, backupSharePairIds: upload.backupSharePairIds, createdAt: new Date().toISOString(),
-        size: upload.cipherText.length, confirmed: false, portalNotified: false };
-      let current = await callDirectory(directory, '/client/store', { clientId, backupMethod: method, version });
+      const version = { backupId: newBackupId(), backupSharePairIds: upload.backupSharePairIds, createdAt: new Date().toISOString(),
+        size: upload.cipherText.length, portalNotified: false, confirmed: false };
+      // The object writes the envelope to a fresh KV key, then names it.
+      await callDirectory(directory, 'client-store', method, undefined, { version, cipherText: upload.cipherText });
       // Stored first, then Portal told: a failure leaves portalNotified false.
-      if (upload.notifyPortal) current = await tellPortal(directory, config, token, clientId, method, current);
+      const current = upload.notifyPortal ? await tellPortal(directory, config, token, method, version) : version;
       return json(201, { clientId, backup: summary(current, method) });
     }
     case 'backup DELETE':
-      await callDirectory(directory, '/client/delete', { clientId, backupMethod: method });
+      await callDirectory(directory, 'client-delete', method);
       return empty(204);
     case 'confirm POST': {
       jsonContentType(request.headers.get('Content-Type'), true);
       const backupId = validateConfirm(await readBody(request, MAX_WEBHOOK_BODY));
-      const current = await callDirectory(directory, '/client/confirm', { clientId, backupMethod: method, backupId });
-      return json(200, { clientId, backup: summary(current, method) });
+      return passThrough(await callDirectory(directory, 'client-confirm', method, backupId));
     }
     case 'notify POST': {
-      let { current } = await callDirectory(directory, '/client/get', { clientId, backupMethod: method });
-      if (!current.portalNotified) current = await tellPortal(directory, config, token, clientId, method, current);
+      let { current } = decodeAnswer(await callDirectory(directory, 'client-get', method));
+      if (!current.portalNotified) current = await tellPortal(directory, config, token, method, current);
       return json(200, { clientId, backup: summary(current, method) });
     }
     default:
