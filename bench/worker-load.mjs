@@ -149,10 +149,11 @@ async function throughput() {
       'token cache, SHA-256 + constant-time secret check (`crypto.subtle.timingSafeEqual`), the same Rate Limiting calls',
       '(`CLIENT_WRITES` on every write, `WEBHOOK_AUTH_FAILURES` on failed webhook auth; the bench raises `CLIENT_WRITES` for both),',
       'the same validation, AES-256-GCM record and AAD through `crypto.subtle`, a `BackupDirectory` Durable Object per client doing',
-      'the same I/O: KV holds write-once blobs only (`custodian/{clientId}/{method}/{version}`, written and read by the object;',
-      '`envelope/{clientId}/{method}/{backupId}`, written by the Worker before the object names it, read by GET after asking the',
-      'object), the object\'s storage names them (and trashes replaced keys, deleted by its alarm 1.5 s later); the list asks',
-      'only the object; the same PATCH, then the object records it; one log line.',
+      'the same I/O: the object does every KV read and write, of write-once blobs only (`custodian/{clientId}/{method}/{version}`,',
+      '`envelope/{clientId}/{method}/{backupId}`), written before they are named and read back by the object; its one storage',
+      'value names them (and trashes replaced keys, deleted by its alarm 1.5 s later); the same message paths, and the routes',
+      'whose answer the object writes pass it through; the same PATCH, then the object records it; one log line. The Rust',
+      'object is a Worker script of its own (bound by name); the JS one shares its Worker\'s script (both run in one workerd here).',
     ];
     writeFileSync(join(OUT, 'throughput.json'), JSON.stringify({ routes: results, checks, lines }, null, 2));
   } finally {
