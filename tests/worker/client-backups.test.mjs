@@ -1,10 +1,10 @@
 // Client backup storage for the browser module, in workerd, against the
 // Portal stand-in.
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  ALICE, BOB, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker, statusOrReset, waitFor,
+  ALICE, backupSharePairId, clientApi, control, dumpKv, envelopeText, statusOrReset, useStack, waitFor,
 } from './harness.mjs';
 
 const ALICE_PAIRS = [backupSharePairId('client-alice', 'SECP256K1'), backupSharePairId('client-alice', 'ED25519')];
@@ -19,28 +19,9 @@ async function freshClient(portal, clientId = 'client-carol') {
 }
 
 describe('client backups', () => {
-  let portal;
-  let worker;
-  let alice;
-  let bob;
-  before(async () => {
-    portal = await startPortal();
-  });
-  after(async () => {
-    await worker?.close();
-    await portal.close();
-  });
-  // A fresh Worker per test: its KV and the clients' Durable Objects start
-  // empty together (emptying KV alone would leave objects naming blobs
-  // that are gone).
-  beforeEach(async () => {
-    await control(portal, 'reset', {});
-    await worker?.close();
-    // Many writes as one client: limits are tests/worker/limits.test.mjs's.
-    worker = await startWorker({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 100_000 } });
-    alice = clientApi(worker, ALICE);
-    bob = clientApi(worker, BOB);
-  });
+  // A fresh Worker per test; many writes as one client: limits are
+  // tests/worker/limits.test.mjs's.
+  const { portal, worker, alice, bob } = useStack({ portal: true, worker: { rateLimits: { CLIENT_WRITES: 100_000 } }, fresh: 'each' });
 
   test('a stored backup reads back byte for byte and Portal is told', async () => {
     const cipherText = envelopeText();
@@ -322,16 +303,7 @@ describe('client backups', () => {
 });
 
 describe('client backups with NOTIFY_PORTAL="false"', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url, notifyPortal: 'false' });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { portal, worker } = useStack({ portal: true, worker: { notifyPortal: 'false' } });
 
   test('the backup is stored and Portal is not called', async () => {
     const put = await clientApi(worker, ALICE).put('GDRIVE', envelopeText(), ALICE_PAIRS);

@@ -4,23 +4,14 @@
 // and which refuses a second write of a key within a second.
 // Portal checks each delivery with a fetch right after its 200; that check
 // must hold here, for deliveries that overlap, with no list() to help.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ALICE, backupSharePairId, clientApi, envelopeText, fetchShares, postBackup, shareText, startPortal, startWorker,
+  ALICE, backupSharePairId, clientApi, envelopeText, fetchShares, postBackup, shareText, useStack,
 } from './harness.mjs';
 
 describe('on eventually consistent KV (list() lags a minute)', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url, eventualKv: true });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { worker } = useStack({ portal: true, worker: { eventualKv: true } });
 
   test('overlapping per-curve deliveries: each is in the fetch right after its 200, and all stay', async () => {
     const methods = ['GDRIVE-SECP256K1', 'GDRIVE-ED25519', 'PASSWORD-SECP256K1', 'PASSWORD-ED25519', 'PASSKEY-SECP256K1', 'PASSKEY-ED25519'];

@@ -1,10 +1,10 @@
 // The contract check itself (tests/worker/contract.mjs): that it bites, and
 // that docs/openapi.yaml's envelope patterns agree with the real Worker.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ContractViolation, checkedFetch, contractFor, loadContract } from './contract.mjs';
-import { ALICE, WEBHOOK_SECRET, startPortal, startWorker } from './harness.mjs';
+import { ALICE, WEBHOOK_SECRET, useStack } from './harness.mjs';
 
 const json = (body) => JSON.stringify(body);
 const error = (code) => json({ error: { code, message: 'm' } });
@@ -67,17 +67,8 @@ describe('the contract check', () => {
 });
 
 describe('the contract check on the real Worker', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    // Many PUTs by one client: the write limit is not what this tests.
-    worker = await startWorker({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 10_000 } });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  // Many PUTs by one client: the write limit is not what this tests.
+  const { worker } = useStack({ portal: true, worker: { rateLimits: { CLIENT_WRITES: 10_000 } } });
 
   test('the harness fetch throws on an answer the document does not allow', async () => {
     // The real Worker's answer with one thing the document forbids added.

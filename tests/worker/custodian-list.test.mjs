@@ -1,29 +1,15 @@
 // GET /v1/custodian-backups: the caller's custodian methods and when Portal
 // delivered each, in workerd against the Portal stand-in. Never a share,
 // never another client's.
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ALICE, ALLOWED_ORIGIN, BOB, control, dumpKv, postBackup, shareFragments, shareText, startPortal, startWorker,
+  ALICE, ALLOWED_ORIGIN, BOB, dumpKv, postBackup, shareFragments, shareText, useStack,
 } from './harness.mjs';
 
 describe('custodian backup list for the wallet', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
   // A fresh Worker per test: the clients' Durable Objects start empty.
-  beforeEach(async () => {
-    await control(portal, 'reset', {});
-    await worker.close();
-    worker = await startWorker({ portalUrl: portal.url });
-  });
+  const { worker } = useStack({ portal: true, worker: true, fresh: 'each' });
 
   const list = async ({ token } = ALICE, init = {}) => {
     const headers = { ...(init.headers ?? {}) };

@@ -1,6 +1,9 @@
 // Runs the built Worker (worker/build) in workerd through Miniflare, next to
-// the Portal stand-in, and gives tests small helpers to call it.
+// the Portal stand-in, and gives tests small helpers to call it. Test files
+// set it up with `useStack` (one Portal, one Worker or two locations, fresh
+// per test or per describe).
 import { randomBytes } from 'node:crypto';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { DURABLE_OBJECTS, KV_WORKER, objectWorkerOptions, workerOptions } from '../support/worker.mjs';
 import { startPortal, custodianShare, backupSharePairId } from '../standins/portal.mjs';
@@ -106,6 +109,21 @@ function locationHandle(mf, { host, location, kv = null, model = null, url, logs
 }
 
 /**
+ * Miniflare's address once workerd runs. If it fails to start, what workerd
+ * printed goes into the error and the instance is disposed (a half-started
+ * one would keep the test process alive).
+ */
+async function readyUrl(mf, logs) {
+  try {
+    return (await mf.ready).href.replace(/\/$/, '');
+  } catch (error) {
+    await mf.dispose().catch(() => {});
+    if (logs.length) error.message += `\n${logs.join('\n')}`;
+    throw error;
+  }
+}
+
+/**
  * Starts the Worker. `logs` collects every line workerd prints. With
  * `eventualKv` (true, a KvModel, or KvModel options) SHARES is the model of
  * Cloudflare's KV (tests/worker/kv-model.mjs) at location "a", returned as
@@ -127,7 +145,7 @@ export async function startWorker({ kvPersist = false, port, eventualKv = false,
       ...(model ? [kvModelWorker(model)] : []),
     ],
   });
-  const url = (await mf.ready).href.replace(/\/$/, '');
+  const url = await readyUrl(mf, logs);
   const kv = model ? null : await mf.getKVNamespace('SHARES', KV_WORKER);
   return locationHandle(mf, { host: 'worker.test', location: 'a', kv, model, url, logs });
 }
@@ -162,13 +180,97 @@ export async function startLocations({ model = {}, http = false, ...options } = 
       kvModelWorker(kvModel),
     ],
   });
-  const url = (await mf.ready).href.replace(/\/$/, '');
+  const url = await readyUrl(mf, logs);
   const at = (location) => locationHandle(mf, { host: `${location}.test`, location, model: kvModel, url, logs });
   const located = { a: at('a'), b: at('b') };
   if (http) {
     for (const location of ['a', 'b']) located[location].httpUrl = (await mf.unsafeGetDirectURL(names[location])).href.replace(/\/$/, '');
   }
   return { mf, ...located, model: kvModel, logs, options, close: () => mf.dispose() };
+}
+
+/**
+ * A handle that stays valid while what it stands for is started, stopped and
+ * replaced: every property read or write goes to `current()` (the Portal,
+ * Worker or locations started last). Before the first start it throws.
+ */
+function liveHandle(name, current) {
+  const target = () => {
+    const started = current();
+    if (!started) throw new Error(`useStack: the ${name} starts in a before hook; use it inside a test`);
+    return started;
+  };
+  return new Proxy({}, {
+    get: (_, key) => Reflect.get(target(), key),
+    set: (_, key, value) => Reflect.set(target(), key, value),
+    has: (_, key) => Reflect.has(target(), key),
+  });
+}
+
+/**
+ * The one set-up of a describe (or file) that runs the Worker: registers
+ * node:test hooks that start and close what it names, and returns handles
+ * valid inside its tests.
+ *
+ * - `portal`: true, or startPortal's options: the Portal stand-in, one for
+ *   the describe (with `fresh: 'each'` its state is reset before each test).
+ * - `worker`: true, or startWorker's options; `locations` instead: startLocations'
+ *   options. `portalUrl` is the Portal's unless given.
+ * - `fresh`: 'file' starts one Worker for every test of the describe; 'each'
+ *   a new one per test, so that KV and the clients' Durable Objects start
+ *   empty together (emptying KV alone would leave objects naming blobs that
+ *   are gone).
+ *
+ * Returns `{ portal, worker, locations, alice, bob }` (the ones asked for;
+ * `alice` and `bob` are clientApi for ALICE and BOB on the Worker).
+ */
+export function useStack({ portal = false, worker = false, locations = false, fresh = 'file' } = {}) {
+  if (fresh !== 'file' && fresh !== 'each') throw new Error(`useStack: fresh is 'file' or 'each', not ${fresh}`);
+  if (worker && locations) throw new Error('useStack: a worker or locations, not both');
+  const started = { portal: null, worker: null, locations: null };
+  const stack = {};
+  for (const [name, wanted] of Object.entries({ portal, worker, locations })) {
+    if (wanted) stack[name] = liveHandle(name, () => started[name]);
+  }
+  if (worker) Object.assign(stack, { alice: clientApi(stack.worker, ALICE), bob: clientApi(stack.worker, BOB) });
+
+  const optionsOf = (wanted) => ({
+    ...(started.portal ? { portalUrl: started.portal.url } : {}),
+    ...(wanted === true ? {} : wanted),
+  });
+  // Each start first forgets the last one (closed by now): what fails to
+  // start is not closed again (readyUrl disposed of it).
+  const start = async () => {
+    if (worker) {
+      started.worker = null;
+      started.worker = await startWorker(optionsOf(worker));
+    }
+    if (locations) {
+      started.locations = null;
+      started.locations = await startLocations(optionsOf(locations));
+    }
+  };
+  const stop = async () => {
+    await started.worker?.close();
+    await started.locations?.close();
+  };
+
+  before(async () => {
+    if (portal) started.portal = await startPortal(portal === true ? {} : portal);
+    if (fresh === 'file') await start();
+  });
+  if (fresh === 'each') {
+    beforeEach(async () => {
+      if (started.portal) await control(started.portal, 'reset', {});
+      await start();
+    });
+    afterEach(stop);
+  }
+  after(async () => {
+    if (fresh === 'file') await stop();
+    await started.portal?.close();
+  });
+  return stack;
 }
 
 /** Every key in KV with its raw value: what an operator (or attacker) sees. */

@@ -4,12 +4,12 @@
 // wrote (fixtures/make-kv-layout-v1.mjs made it by driving a build of it).
 // Every client must find the same backups whatever its first request, at
 // either location, and the legacy keys must be gone once they are moved.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  backupSharePairId, clientApi, control, envelopeText, KvModel, startLocations, startPortal,
+  backupSharePairId, clientApi, control, envelopeText, KvModel, useStack,
 } from './harness.mjs';
 
 const FIXTURE = JSON.parse(readFileSync(new URL('./fixtures/kv-layout-v1.json', import.meta.url), 'utf8'));
@@ -30,20 +30,14 @@ function legacyBackup(clientId, method) {
 const versionView = (v) => v && { backupId: v.backupId, cipherText: v.cipherText, confirmed: v.confirmed, portalNotified: v.portalNotified };
 
 describe('moving today\'s KV layout (v1 client records) to the new one', () => {
-  let portal;
-  let locations;
   const model = new KvModel();
+  const { portal, locations } = useStack({ portal: true, locations: { model, rateLimits: { CLIENT_WRITES: 100_000 } } });
+  // Before any request: the snapshot in KV, its clients known to Portal.
   before(async () => {
     // The snapshot is the fixture's own, layout and all; it pins what it holds.
     assert.equal(FIXTURE.clients.length, 6);
     model.seed(FIXTURE.kv);
-    portal = await startPortal();
     for (const { token, clientId } of FIXTURE.clients) await control(portal, 'clients', { token, clientId });
-    locations = await startLocations({ model, portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 100_000 } });
-  });
-  after(async () => {
-    await locations?.close();
-    await portal?.close();
   });
 
   const client = (firstOperation) => {

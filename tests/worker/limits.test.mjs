@@ -1,10 +1,10 @@
 // Abuse limits, in workerd: Miniflare runs the Rate Limiting binding and the
 // custodian Durable Object locally, for real.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ALICE, BOB, WEBHOOK_SECRET, backupSharePairId, clientApi, dumpKv, envelopeText, fetchShares, postBackup, shareText,
-  startPortal, startWorker,
+  useStack,
 } from './harness.mjs';
 
 const deliver = (worker, clientId, backupMethod, counter = 1, headers = {}) =>
@@ -15,11 +15,7 @@ async function errorOf(response) {
 }
 
 describe('custodian methods per client', () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker();
-  });
-  after(() => worker.close());
+  const { worker } = useStack({ worker: true });
 
   test('the 33rd method is refused with 409 and nothing is stored; stored ones stay replaceable', async () => {
     const methods = Array.from({ length: 32 }, (_, n) => `METHOD-${n}`);
@@ -50,13 +46,9 @@ describe('custodian methods per client', () => {
 });
 
 describe('failed webhook authentications per source address', () => {
-  let worker;
+  const { worker } = useStack({ worker: { rateLimits: { WEBHOOK_AUTH_FAILURES: 3 } } });
   const attacker = { 'CF-Connecting-IP': '203.0.113.9' };
   const portalAddress = { 'CF-Connecting-IP': '35.203.150.117' };
-  before(async () => {
-    worker = await startWorker({ rateLimits: { WEBHOOK_AUTH_FAILURES: 3 } });
-  });
-  after(() => worker.close());
 
   test('past the limit an address gets 429 for everything; Portal\'s address is untouched', async () => {
     const wrong = (headers) =>
@@ -80,16 +72,7 @@ describe('failed webhook authentications per source address', () => {
 });
 
 describe('client writes per clientId', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 3 } });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { worker } = useStack({ portal: true, worker: { rateLimits: { CLIENT_WRITES: 3 } } });
 
   test('past the limit a client\'s writes get 429 and change nothing; reads and other clients go on', async () => {
     const alice = clientApi(worker, ALICE);

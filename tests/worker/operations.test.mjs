@@ -10,22 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   ALICE, ALLOWED_ORIGIN, KEY_1, KEY_2, WEBHOOK_SECRET, backupSharePairId, clientApi, dumpKv, envelopeText,
-  fetchShares, postBackup, shareFragments, shareText, startPortal, startWorker,
+  fetchShares, postBackup, shareFragments, shareText, startWorker, useStack,
 } from './harness.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('CORS', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { worker } = useStack({ portal: true, worker: true });
 
   const preflight = (origin, path = '/v1/client-backups/GDRIVE') =>
     worker.fetch(path, {
@@ -123,16 +114,7 @@ describe('misconfiguration', () => {
 });
 
 describe('logs and error bodies', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { worker } = useStack({ portal: true, worker: true });
 
   test('one JSON line per request, with no share, token, key or secret anywhere', async () => {
     const share = shareText('client-alice', 'GDRIVE');
@@ -182,16 +164,13 @@ describe('logs and error bodies', () => {
 });
 
 describe('request ids', () => {
+  const { worker } = useStack({ worker: true });
+
   test('cf-ray names the request when sane, else a random id is made', async () => {
-    const worker = await startWorker();
-    try {
-      const ray = await worker.fetch('/nowhere', { headers: { 'cf-ray': '8f1e2d3c4b5a6978-AMS' } });
-      assert.equal(ray.headers.get('x-request-id'), '8f1e2d3c4b5a6978-AMS');
-      const forged = await worker.fetch('/nowhere', { headers: { 'cf-ray': 'x","status":200' } });
-      assert.match(forged.headers.get('x-request-id'), /^[0-9a-f]{16}$/);
-    } finally {
-      await worker.close();
-    }
+    const ray = await worker.fetch('/nowhere', { headers: { 'cf-ray': '8f1e2d3c4b5a6978-AMS' } });
+    assert.equal(ray.headers.get('x-request-id'), '8f1e2d3c4b5a6978-AMS');
+    const forged = await worker.fetch('/nowhere', { headers: { 'cf-ray': 'x","status":200' } });
+    assert.match(forged.headers.get('x-request-id'), /^[0-9a-f]{16}$/);
   });
 });
 

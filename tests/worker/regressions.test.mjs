@@ -1,23 +1,14 @@
 // What running docs/openapi.yaml against the Worker found (Schemathesis,
 // and the contract tests in contract.test.mjs): each case failed before its
 // fix. docs/RELIABILITY.md section 2 lists them.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALICE, ALLOWED_ORIGIN, backupSharePairId, clientApi, control, dumpKv, envelopeText, startPortal, startWorker } from './harness.mjs';
+import { ALICE, ALLOWED_ORIGIN, backupSharePairId, clientApi, control, dumpKv, envelopeText, useStack } from './harness.mjs';
 
 const PAIRS = [backupSharePairId('client-alice', 'SECP256K1')];
 
 describe('found by checking the Worker against its OpenAPI document', () => {
-  let portal;
-  let worker;
-  before(async () => {
-    portal = await startPortal();
-    worker = await startWorker({ portalUrl: portal.url });
-  });
-  after(async () => {
-    await worker.close();
-    await portal.close();
-  });
+  const { portal, worker } = useStack({ portal: true, worker: true });
 
   test('a method no client route takes is 405 with Allow, not read as GET', async () => {
     // workers-rs's Method turns any method it does not know into GET, so

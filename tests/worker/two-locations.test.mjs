@@ -8,11 +8,11 @@
 //   WORKER_SCRIPT=/tmp/old-worker-build/index.js node --test tests/worker/two-locations.test.mjs
 // (with that build's wrangler.toml beside its index.js). The last line
 // printed is the run's summary.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  backupSharePairId, clientApi, control, envelopeText, fetchShares, postBackup, shareText, startLocations, startPortal,
+  backupSharePairId, clientApi, control, envelopeText, fetchShares, postBackup, shareText, useStack,
 } from './harness.mjs';
 import { DEFAULT_CACHE_TTL_S } from './kv-model.mjs';
 
@@ -62,17 +62,12 @@ const listView = (backups) => Object.fromEntries(
 );
 
 describe('two locations over Cloudflare-like KV', () => {
-  let portal;
-  let locations;
+  // Many writes by one client: limits are tests/worker/limits.test.mjs's.
+  const { portal, locations } = useStack({ portal: true, locations: { rateLimits: { CLIENT_WRITES: 100_000 } } });
   const tally = { scenarios: 0, wrong: 0 };
   const wallets = [];
 
-  before(async () => {
-    portal = await startPortal();
-    // Many writes by one client: limits are tests/worker/limits.test.mjs's.
-    locations = await startLocations({ portalUrl: portal.url, rateLimits: { CLIENT_WRITES: 100_000 } });
-  });
-  after(async () => {
+  after(() => {
     const { a, b, model } = locations;
     const { total } = model.statistics();
     // The figures docs/RELIABILITY.md quotes.
@@ -81,8 +76,6 @@ describe('two locations over Cloudflare-like KV', () => {
       + `KV writes ${total.writes}, writesRefused ${total.writesRefused}, staleServed ${total.staleServed} (model), `
       + `503s ${a.unavailable + b.unavailable}, wrong answers ${tally.wrong}`,
     );
-    await locations.close();
-    await portal.close();
   });
 
   /**

@@ -1,22 +1,13 @@
 // Portal's custodian backup webhooks, in workerd.
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import {
-  WEBHOOK_SECRET, dumpKv, fetchShares, postBackup, shareFragments, shareText, startPortal, startWorker, statusOrReset, waitFor,
+  WEBHOOK_SECRET, dumpKv, fetchShares, postBackup, shareFragments, shareText, startPortal, statusOrReset, useStack, waitFor,
 } from './harness.mjs';
 
 describe('custodian backup webhooks', () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker();
-  });
-  after(() => worker.close());
-  // A fresh Worker per test: KV and the clients' Durable Objects both start empty.
-  beforeEach(async () => {
-    await worker.close();
-    worker = await startWorker();
-  });
+  const { worker } = useStack({ worker: true, fresh: 'each' });
 
   test('a stored share comes back from /backup/fetch exactly as sent', async () => {
     const share = shareText('client-1', 'GDRIVE');
@@ -211,19 +202,13 @@ describe('custodian backup webhooks', () => {
 });
 
 describe('Portal delivering to the Worker over HTTP', () => {
-  let apiPortal;
-  let worker;
+  // The Worker on a port of its own, and a second Portal that delivers to it.
+  const { worker } = useStack({ portal: true, worker: { port: 0 } });
   let sender;
   before(async () => {
-    apiPortal = await startPortal();
-    worker = await startWorker({ portalUrl: apiPortal.url, port: 0 });
     sender = await startPortal({ webhookUrl: `${worker.url}/webhooks`, webhookSecret: WEBHOOK_SECRET });
   });
-  after(async () => {
-    await worker.close();
-    await apiPortal.close();
-    await sender.close();
-  });
+  after(() => sender.close());
 
   test('Portal\'s store-then-fetch check passes', async () => {
     const res = await fetch(`${sender.url}/__control/custodian-backup`, {
