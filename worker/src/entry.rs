@@ -66,7 +66,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     let (mut response, error_code) = match result {
         Ok(response) => (response, None),
-        Err(error) => (error_response(&error), Some(error.code())),
+        Err(error) => (error_response(&error), Some(error.code().as_str())),
     };
 
     // CORS on the browser's routes only; Portal's webhooks get none.

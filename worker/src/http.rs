@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -230,7 +230,7 @@ pub fn content_length_within(content_length: Option<&str>, limit: usize) -> Resu
         Some(Ok(length)) if length <= limit as u64 => Ok(()),
         Some(Ok(_)) => Err(Error::PayloadTooLarge { limit }),
         Some(Err(_)) => Err(Error::invalid(
-            "INVALID_CONTENT_LENGTH",
+            ErrorCode::InvalidContentLength,
             "Content-Length is not a number",
         )),
     }
@@ -246,7 +246,7 @@ mod glue {
     use serde::Serialize;
     use worker::{ByteStream, Response};
 
-    use crate::error::{Error, Result};
+    use crate::error::{Error, ErrorCode, Result};
 
     /// The incoming request as the runtime hands it over. Not workers-rs's
     /// `Request`: building one reads `request.cf` (an object the runtime
@@ -315,7 +315,12 @@ mod glue {
     /// The body, refused with 413 once it passes `limit` bytes: declared
     /// length first, then the bytes actually received.
     pub async fn read_body(req: &Request, limit: usize) -> Result<Vec<u8>> {
-        let unreadable = || Error::invalid("BODY_UNREADABLE", "the request body could not be read");
+        let unreadable = || {
+            Error::invalid(
+                ErrorCode::BodyUnreadable,
+                "the request body could not be read",
+            )
+        };
         let declared = header(req, "Content-Length");
         super::content_length_within(declared.as_deref(), limit)?;
         let body = if declared.is_some() {

@@ -5,7 +5,7 @@
 use portal_backup::envelope::{Envelope, envelope_from_text};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Longest clientId, backupMethod or backupSharePairId accepted.
 pub const MAX_ID_LEN: usize = 128;
@@ -26,14 +26,14 @@ pub fn is_safe_id(text: &str) -> bool {
 
 pub fn client_id(text: &str) -> Result<&str> {
     is_safe_id(text).then_some(text).ok_or(Error::invalid(
-        "INVALID_CLIENT_ID",
+        ErrorCode::InvalidClientId,
         "clientId must be 1-128 characters of A-Z a-z 0-9 _ -",
     ))
 }
 
 pub fn backup_method(text: &str) -> Result<&str> {
     is_safe_id(text).then_some(text).ok_or(Error::invalid(
-        "INVALID_BACKUP_METHOD",
+        ErrorCode::InvalidBackupMethod,
         "backupMethod must be 1-128 characters of A-Z a-z 0-9 _ -",
     ))
 }
@@ -49,7 +49,7 @@ pub fn client_backup_method(text: &str) -> Result<&str> {
         .contains(&method)
         .then_some(method)
         .ok_or(Error::invalid(
-            "UNSUPPORTED_BACKUP_METHOD",
+            ErrorCode::UnsupportedBackupMethod,
             "backupMethod must be one the browser module supports: GDRIVE, PASSWORD or PASSKEY",
         ))
 }
@@ -75,8 +75,8 @@ pub fn json_content_type(content_type: Option<&str>, required: bool) -> Result<(
 fn json_object(body: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::invalid("INVALID_JSON", "body must be a JSON object")),
-        Err(_) => Err(Error::invalid("INVALID_JSON", "body is not valid JSON")),
+        Ok(_) => Err(Error::invalid(ErrorCode::InvalidJson, "body must be a JSON object")),
+        Err(_) => Err(Error::invalid(ErrorCode::InvalidJson, "body is not valid JSON")),
     }
 }
 
@@ -87,9 +87,9 @@ fn string_field<'a>(
     wrong_type: &'static str,
 ) -> Result<&'a str> {
     match map.get(name) {
-        None | Some(Value::Null) => Err(Error::invalid("MISSING_FIELD", missing)),
+        None | Some(Value::Null) => Err(Error::invalid(ErrorCode::MissingField, missing)),
         Some(Value::String(text)) => Ok(text),
-        Some(_) => Err(Error::invalid("INVALID_FIELD_TYPE", wrong_type)),
+        Some(_) => Err(Error::invalid(ErrorCode::InvalidFieldType, wrong_type)),
     }
 }
 
@@ -122,7 +122,7 @@ pub fn custodian_backup(body: &[u8]) -> Result<CustodianBackup> {
     backup_method(method)?;
     if !matches!(serde_json::from_slice::<Value>(share.as_bytes()), Ok(Value::Object(_))) {
         return Err(Error::invalid(
-            "INVALID_SHARE",
+            ErrorCode::InvalidShare,
             "share must be a string holding a JSON object",
         ));
     }
@@ -161,7 +161,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
         .any(|k| k != "cipherText" && k != "backupSharePairIds" && k != "notifyPortal")
     {
         return Err(Error::invalid(
-            "UNKNOWN_FIELD",
+            ErrorCode::UnknownField,
             "only cipherText, backupSharePairIds and notifyPortal are accepted",
         ));
     }
@@ -170,7 +170,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
         Some(Value::Bool(notify)) => *notify,
         Some(_) => {
             return Err(Error::invalid(
-                "INVALID_FIELD_TYPE",
+                ErrorCode::InvalidFieldType,
                 "notifyPortal must be a boolean",
             ));
         }
@@ -185,37 +185,37 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
     // (the decoder would skip surrounding whitespace).
     if cipher_text.trim() != cipher_text {
         return Err(Error::invalid(
-            "INVALID_CIPHERTEXT",
+            ErrorCode::InvalidCiphertext,
             "cipherText is not base64url",
         ));
     }
     // Only the header is checked: the Worker never holds the key.
     let envelope = envelope_from_text(cipher_text)
-        .map_err(|_| Error::invalid("INVALID_CIPHERTEXT", "cipherText is not base64url"))?;
+        .map_err(|_| Error::invalid(ErrorCode::InvalidCiphertext, "cipherText is not base64url"))?;
     Envelope::parse(&envelope).map_err(|_| {
         Error::invalid(
-            "INVALID_CIPHERTEXT",
+            ErrorCode::InvalidCiphertext,
             "cipherText is not a portal-backup envelope",
         )
     })?;
     let ids = match map.get("backupSharePairIds") {
         None | Some(Value::Null) => {
             return Err(Error::invalid(
-                "MISSING_FIELD",
+                ErrorCode::MissingField,
                 "backupSharePairIds is required",
             ));
         }
         Some(Value::Array(ids)) => ids,
         Some(_) => {
             return Err(Error::invalid(
-                "INVALID_FIELD_TYPE",
+                ErrorCode::InvalidFieldType,
                 "backupSharePairIds must be an array",
             ));
         }
     };
     if ids.is_empty() || ids.len() > MAX_SHARE_PAIR_IDS {
         return Err(Error::invalid(
-            "INVALID_SHARE_PAIR_IDS",
+            ErrorCode::InvalidSharePairIds,
             "backupSharePairIds must hold 1 to 16 ids",
         ));
     }
@@ -224,7 +224,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<ClientBackupUpload> {
         .map(|id| match id {
             Value::String(id) if is_safe_id(id) => Ok(id.clone()),
             _ => Err(Error::invalid(
-                "INVALID_SHARE_PAIR_IDS",
+                ErrorCode::InvalidSharePairIds,
                 "each backupSharePairId must be 1-128 characters of A-Z a-z 0-9 _ -",
             )),
         })
@@ -242,7 +242,7 @@ pub fn confirm(body: &[u8]) -> Result<String> {
     // `ConfirmClientBackup` (wire.rs, docs/openapi.yaml) takes nothing else,
     // as PUT's body does not.
     if map.keys().any(|k| k != "backupId") {
-        return Err(Error::invalid("UNKNOWN_FIELD", "only backupId is accepted"));
+        return Err(Error::invalid(ErrorCode::UnknownField, "only backupId is accepted"));
     }
     let id = string_field(
         &map,
@@ -251,7 +251,7 @@ pub fn confirm(body: &[u8]) -> Result<String> {
         "backupId must be a string",
     )?;
     if !is_safe_id(id) {
-        return Err(Error::invalid("INVALID_BACKUP_ID", "backupId is malformed"));
+        return Err(Error::invalid(ErrorCode::InvalidBackupId, "backupId is malformed"));
     }
     Ok(id.into())
 }
@@ -261,7 +261,7 @@ mod tests {
     use super::*;
     use portal_backup::envelope::{BackupKey, Context, envelope_to_text, seal};
 
-    fn code(result: Result<impl core::fmt::Debug>) -> &'static str {
+    fn code(result: Result<impl core::fmt::Debug>) -> ErrorCode {
         result.expect_err("must be rejected").code()
     }
 
@@ -273,13 +273,13 @@ mod tests {
         for method in ["ICLOUD", "gdrive", "GDRIVE-SECP256K1"] {
             assert_eq!(
                 client_backup_method(method).map_err(|e| e.code()),
-                Err("UNSUPPORTED_BACKUP_METHOD"),
+                Err(ErrorCode::UnsupportedBackupMethod),
                 "{method}"
             );
         }
         assert_eq!(
             client_backup_method("a/b").map_err(|e| e.code()),
-            Err("INVALID_BACKUP_METHOD")
+            Err(ErrorCode::InvalidBackupMethod)
         );
     }
 
@@ -301,47 +301,47 @@ mod tests {
         let ok = br#"{"clientId":"c1","backupMethod":"GDRIVE","share":"{\"x\":\"1\"}","extra":1}"#;
         let parsed = custodian_backup(ok).unwrap();
         assert_eq!(parsed.custodian_share, r#"{"x":"1"}"#);
-        assert_eq!(code(custodian_backup(b"not json")), "INVALID_JSON");
-        assert_eq!(code(custodian_backup(b"[1]")), "INVALID_JSON");
+        assert_eq!(code(custodian_backup(b"not json")), ErrorCode::InvalidJson);
+        assert_eq!(code(custodian_backup(b"[1]")), ErrorCode::InvalidJson);
         assert_eq!(
             code(custodian_backup(br#"{"clientId":"c1","share":"{}"}"#)),
-            "MISSING_FIELD"
+            ErrorCode::MissingField
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":1,"backupMethod":"G","share":"{}"}"#
             )),
-            "INVALID_FIELD_TYPE"
+            ErrorCode::InvalidFieldType
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":"c","backupMethod":"G","share":{"x":1}}"#
             )),
-            "INVALID_FIELD_TYPE"
+            ErrorCode::InvalidFieldType
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":"c","backupMethod":"G","share":"not json"}"#
             )),
-            "INVALID_SHARE"
+            ErrorCode::InvalidShare
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":"c","backupMethod":"G","share":"[1]"}"#
             )),
-            "INVALID_SHARE"
+            ErrorCode::InvalidShare
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":"a/../b","backupMethod":"G","share":"{}"}"#
             )),
-            "INVALID_CLIENT_ID"
+            ErrorCode::InvalidClientId
         );
         assert_eq!(
             code(custodian_backup(
                 br#"{"clientId":"c","backupMethod":"a:b","share":"{}"}"#
             )),
-            "INVALID_BACKUP_METHOD"
+            ErrorCode::InvalidBackupMethod
         );
     }
 
@@ -365,7 +365,7 @@ mod tests {
         let wrong_type = serde_json::json!({"cipherText": text, "backupSharePairIds": ["p1"], "notifyPortal": "no"});
         assert_eq!(
             code(client_backup_upload(wrong_type.to_string().as_bytes())),
-            "INVALID_FIELD_TYPE"
+            ErrorCode::InvalidFieldType
         );
 
         let with = |cipher: Value, ids: Value| {
@@ -377,11 +377,11 @@ mod tests {
         };
         assert_eq!(
             code(with("!!!".into(), serde_json::json!(["p"]))),
-            "INVALID_CIPHERTEXT"
+            ErrorCode::InvalidCiphertext
         );
         assert_eq!(
             code(with("aGVsbG8".into(), serde_json::json!(["p"]))),
-            "INVALID_CIPHERTEXT"
+            ErrorCode::InvalidCiphertext
         );
         for padded in [
             format!(" {text}"),
@@ -390,28 +390,28 @@ mod tests {
         ] {
             assert_eq!(
                 code(with(padded.into(), serde_json::json!(["p"]))),
-                "INVALID_CIPHERTEXT"
+                ErrorCode::InvalidCiphertext
             );
         }
         assert_eq!(
             code(with(text.clone().into(), serde_json::json!([]))),
-            "INVALID_SHARE_PAIR_IDS"
+            ErrorCode::InvalidSharePairIds
         );
         assert_eq!(
             code(with(text.clone().into(), serde_json::json!(["a/b"]))),
-            "INVALID_SHARE_PAIR_IDS"
+            ErrorCode::InvalidSharePairIds
         );
         assert_eq!(
             code(with(text.clone().into(), serde_json::json!([1]))),
-            "INVALID_SHARE_PAIR_IDS"
+            ErrorCode::InvalidSharePairIds
         );
         assert_eq!(
             code(with(text.clone().into(), serde_json::json!(vec!["p"; 17]))),
-            "INVALID_SHARE_PAIR_IDS"
+            ErrorCode::InvalidSharePairIds
         );
         assert_eq!(
             code(with(text.clone().into(), "p".into())),
-            "INVALID_FIELD_TYPE"
+            ErrorCode::InvalidFieldType
         );
     }
 
@@ -420,10 +420,10 @@ mod tests {
         assert_eq!(confirm(br#"{"backupId":"b-1"}"#).unwrap(), "b-1");
         assert_eq!(
             code(confirm(br#"{"backupId":"b-1","x":1}"#)),
-            "UNKNOWN_FIELD"
+            ErrorCode::UnknownField
         );
-        assert_eq!(code(confirm(br#"{}"#)), "MISSING_FIELD");
-        assert_eq!(code(confirm(br#"{"backupId":"a/b"}"#)), "INVALID_BACKUP_ID");
+        assert_eq!(code(confirm(br#"{}"#)), ErrorCode::MissingField);
+        assert_eq!(code(confirm(br#"{"backupId":"a/b"}"#)), ErrorCode::InvalidBackupId);
     }
 
     #[test]

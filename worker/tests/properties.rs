@@ -9,7 +9,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use portal_backup::envelope::{self, BackupKey, Context, Envelope};
-use portal_backup_worker::Error;
+use portal_backup_worker::error::{Error, ErrorCode};
 use portal_backup_worker::store::at_rest::{Keyring, SealedShare};
 use portal_backup_worker::store::client::{ClientBackupRecord, ClientRecords, StoredVersion};
 use portal_backup_worker::store::custodian::{
@@ -148,7 +148,7 @@ fn body(names: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn is_bad_request(error: &Error, documented: &[&str]) -> bool {
+fn is_bad_request(error: &Error, documented: &[ErrorCode]) -> bool {
     error.status() == 400 && documented.contains(&error.code())
 }
 
@@ -175,8 +175,8 @@ proptest! {
                 prop_assert!(serde_json::from_str::<Value>(&delivery.custodian_share).unwrap().is_object());
             }
             Err(error) => prop_assert!(is_bad_request(&error, &[
-                "INVALID_JSON", "MISSING_FIELD", "INVALID_FIELD_TYPE", "INVALID_CLIENT_ID",
-                "INVALID_BACKUP_METHOD", "INVALID_SHARE",
+                ErrorCode::InvalidJson, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidClientId,
+                ErrorCode::InvalidBackupMethod, ErrorCode::InvalidShare,
             ]), "{error:?}"),
         }
     }
@@ -186,7 +186,7 @@ proptest! {
         match validate::custodian_fetch(&body) {
             Ok(client_id) => prop_assert!(validate::is_safe_id(&client_id)),
             Err(error) => prop_assert!(is_bad_request(&error, &[
-                "INVALID_JSON", "MISSING_FIELD", "INVALID_FIELD_TYPE", "INVALID_CLIENT_ID",
+                ErrorCode::InvalidJson, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidClientId,
             ]), "{error:?}"),
         }
     }
@@ -203,8 +203,8 @@ proptest! {
                 prop_assert!(upload.backup_share_pair_ids.iter().all(|id| validate::is_safe_id(id)));
             }
             Err(error) => prop_assert!(is_bad_request(&error, &[
-                "INVALID_JSON", "UNKNOWN_FIELD", "MISSING_FIELD", "INVALID_FIELD_TYPE",
-                "INVALID_CIPHERTEXT", "INVALID_SHARE_PAIR_IDS",
+                ErrorCode::InvalidJson, ErrorCode::UnknownField, ErrorCode::MissingField, ErrorCode::InvalidFieldType,
+                ErrorCode::InvalidCiphertext, ErrorCode::InvalidSharePairIds,
             ]), "{error:?}"),
         }
     }
@@ -214,7 +214,7 @@ proptest! {
         match validate::confirm(&body) {
             Ok(backup_id) => prop_assert!(validate::is_safe_id(&backup_id)),
             Err(error) => prop_assert!(is_bad_request(&error, &[
-                "INVALID_JSON", "UNKNOWN_FIELD", "MISSING_FIELD", "INVALID_FIELD_TYPE", "INVALID_BACKUP_ID",
+                ErrorCode::InvalidJson, ErrorCode::UnknownField, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidBackupId,
             ]), "{error:?}"),
         }
     }
@@ -258,8 +258,8 @@ proptest! {
         prop_assert_eq!(validate::backup_method(&safe), Ok(safe.as_str()));
         let mut hostile = safe.clone();
         hostile.insert_str(at.index(hostile.len() + 1), &hostile_char);
-        prop_assert_eq!(validate::client_id(&hostile).unwrap_err().code(), "INVALID_CLIENT_ID");
-        prop_assert_eq!(validate::backup_method(&hostile).unwrap_err().code(), "INVALID_BACKUP_METHOD");
+        prop_assert_eq!(validate::client_id(&hostile).unwrap_err().code(), ErrorCode::InvalidClientId);
+        prop_assert_eq!(validate::backup_method(&hostile).unwrap_err().code(), ErrorCode::InvalidBackupMethod);
         // Whatever else a caller sends: accepted text is a safe id.
         if let Ok(accepted) = validate::client_id(&text) {
             prop_assert!(!accepted.is_empty() && accepted.len() <= validate::MAX_ID_LEN);
@@ -267,7 +267,7 @@ proptest! {
         }
         match validate::client_backup_method(&text) {
             Ok(method) => prop_assert!(validate::CLIENT_BACKUP_METHODS.contains(&method)),
-            Err(error) => prop_assert!(is_bad_request(&error, &["INVALID_BACKUP_METHOD", "UNSUPPORTED_BACKUP_METHOD"])),
+            Err(error) => prop_assert!(is_bad_request(&error, &[ErrorCode::InvalidBackupMethod, ErrorCode::UnsupportedBackupMethod])),
         }
     }
 
@@ -681,7 +681,7 @@ proptest! {
                 let first_entry = secret.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
                 prop_assert!(first_entry.starts_with(keyring.current_kid()), "{:?}", keyring.current_kid());
             }
-            Err(error) => prop_assert_eq!(error.code(), "MISCONFIGURED"),
+            Err(error) => prop_assert_eq!(error.code(), ErrorCode::Misconfigured),
         }
     }
 }

@@ -133,14 +133,13 @@ impl Keyring {
             .keys
             .iter()
             .find(|k| k.kid == record.kid)
-            .ok_or(unreadable.clone())?;
+            .ok_or(unreadable)?;
         let mut nonce = [0u8; NONCE_LEN];
         match Base64UrlUnpadded::decode(record.nonce.as_bytes(), &mut nonce) {
             Ok(bytes) if bytes.len() == NONCE_LEN => {}
             _ => return Err(unreadable),
         }
-        let sealed =
-            Base64UrlUnpadded::decode_vec(&record.ciphertext).map_err(|_| unreadable.clone())?;
+        let sealed = Base64UrlUnpadded::decode_vec(&record.ciphertext).map_err(|_| unreadable)?;
         let aad = associated_data(client_id, backup_method);
         let plain = cipher(share_key)
             .decrypt(
@@ -150,7 +149,7 @@ impl Keyring {
                     aad: &aad,
                 },
             )
-            .map_err(|_| unreadable.clone())?;
+            .map_err(|_| unreadable)?;
         String::from_utf8(plain)
             .map(Zeroizing::new)
             .map_err(|_| unreadable)
@@ -262,7 +261,7 @@ mod tests {
             &format!("{K1},{K1}"),
         ] {
             let err = Keyring::parse(bad).unwrap_err();
-            assert_eq!(err.code(), "MISCONFIGURED");
+            assert_eq!(err.code(), crate::error::ErrorCode::Misconfigured);
             assert!(!err.to_string().contains("AAECAw"));
         }
         assert!(!format!("{:?}", Keyring::parse(K1).unwrap()).contains("AAEC"));

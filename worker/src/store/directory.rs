@@ -345,7 +345,7 @@ impl BackupDirectory {
                 let key = custodian_share_key(client_id, &backup_method, version);
                 kv::put_json(kv, &key, &sealed).await
             }
-            (Err(error), _) | (_, Err(error)) => Err(error.clone()),
+            (Err(error), _) | (_, Err(error)) => Err(*error),
         };
         if is_new {
             self.settle(&backup_method);

@@ -13,7 +13,7 @@
 use portal_backup::wire::ErrorBody;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::at_rest::SealedShare;
 #[cfg(doc)]
 use crate::store::client::ClientBackupRecord;
@@ -188,15 +188,15 @@ pub struct StoredShares {
 /// with these codes; anything else is the object failing.
 pub fn error_from(body: &[u8]) -> Error {
     let code = serde_json::from_slice::<ErrorBody>(body)
-        .map(|body| body.error.code)
-        .unwrap_or_default();
-    match code.as_str() {
-        "NOT_FOUND" => Error::NotFound,
-        "NOT_CURRENT" => Error::NotCurrent,
-        "TOO_MANY_BACKUP_METHODS" => Error::TooManyBackupMethods,
-        "STORED_RECORD_UNREADABLE" => Error::StoredRecordUnreadable,
-        "STORAGE_UNAVAILABLE" => Error::StorageUnavailable,
-        "MISCONFIGURED" => Error::Misconfigured("KV binding SHARES is missing"),
+        .ok()
+        .and_then(|body| body.error.code.parse().ok());
+    match code {
+        Some(ErrorCode::NotFound) => Error::NotFound,
+        Some(ErrorCode::NotCurrent) => Error::NotCurrent,
+        Some(ErrorCode::TooManyBackupMethods) => Error::TooManyBackupMethods,
+        Some(ErrorCode::StoredRecordUnreadable) => Error::StoredRecordUnreadable,
+        Some(ErrorCode::StorageUnavailable) => Error::StorageUnavailable,
+        Some(ErrorCode::Misconfigured) => Error::Misconfigured("KV binding SHARES is missing"),
         _ => Error::Internal("backup directory"),
     }
 }
@@ -362,6 +362,28 @@ mod tests {
             "/c/client-store/GDRIVE",
         ] {
             assert!(Ask::decode(path, b"").is_err(), "{path}");
+        }
+    }
+
+    #[test]
+    fn an_error_answer_comes_back_as_the_error_the_object_sent() {
+        for error in [
+            Error::NotFound,
+            Error::NotCurrent,
+            Error::TooManyBackupMethods,
+            Error::StoredRecordUnreadable,
+            Error::StorageUnavailable,
+            Error::Misconfigured("KV binding SHARES is missing"),
+        ] {
+            let body = serde_json::to_vec(&error.body()).unwrap();
+            assert_eq!(error_from(&body), error);
+        }
+        for body in [
+            &br#"{"error":{"code":"RATE_LIMITED","message":"m"}}"#[..],
+            br#"{"error":{"code":"NO_SUCH_CODE","message":"m"}}"#,
+            b"not json",
+        ] {
+            assert_eq!(error_from(body), Error::Internal("backup directory"));
         }
     }
 }
