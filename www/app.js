@@ -27,6 +27,20 @@ const STEPS = {
   recover: { GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'], PASSWORD: ['fetchShare', 'decrypt'], PASSKEY: ['fetchShare', 'decrypt'] },
 };
 const METHOD_NAMES = { GDRIVE: 'Google Drive', PASSWORD: 'Password', PASSKEY: 'Passkey' };
+// Every list of backups on the page in this order.
+const METHOD_ORDER = Object.keys(METHOD_NAMES);
+const byMethod = (a, b) => rank(a) - rank(b) || a.localeCompare(b);
+function rank(code) {
+  const i = METHOD_ORDER.indexOf(code.split('-')[0]);
+  return i < 0 ? METHOD_ORDER.length : i;
+}
+// "GDRIVE-SECP256K1" (Portal's custodian method, per curve) → "Google Drive · SECP256K1".
+function methodLabel(code) {
+  const [method, ...curve] = code.split('-');
+  return [METHOD_NAMES[method] ?? method, ...curve].join(' · ');
+}
+// While the browser shows (or should show) its passkey prompt.
+const PASSKEY_WAIT = 'Waiting for your passkey: answer the browser\'s passkey prompt (a window, or a notification on your phone). Cancelling it stops here and changes nothing.';
 
 // What a user can do about each error code the package raises.
 const ERROR_HINTS = {
@@ -94,7 +108,7 @@ function el(tag, attrs = {}, ...children) {
 
 function time(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 async function renderWallet() {
@@ -164,7 +178,7 @@ const errorText = (error) => ERROR_HINTS[error.code] ?? sentence(error.message);
 async function renderBackups() {
   const body = $('#backup-list');
   try {
-    const backups = await listBackups(moduleOptions(undefined));
+    const backups = (await listBackups(moduleOptions(undefined))).sort((a, b) => byMethod(a.backupMethod, b.backupMethod));
     if (backups.length === 0) {
       body.replaceChildren(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, 'No backups yet.')));
     } else {
@@ -175,11 +189,11 @@ async function renderBackups() {
           return el(
             'tr',
             { 'data-method': b.backupMethod },
-            el('td', {}, METHOD_NAMES[b.backupMethod] ?? b.backupMethod),
-            el('td', {}, time(b.createdAt)),
-            el('td', {}, b.portalNotified ? el('span', { class: 'badge ok' }, 'Yes') : el('span', { class: 'badge warn' }, 'Not yet')),
-            el('td', {}, b.confirmed ? 'Complete' : el('span', { class: 'badge warn' }, 'Unfinished (previous kept)')),
-            el('td', {}, remove),
+            el('td', { class: 'method' }, methodLabel(b.backupMethod)),
+            el('td', { 'data-label': 'Backed up', class: 'date' }, time(b.createdAt)),
+            el('td', { 'data-label': 'Portal told' }, b.portalNotified ? el('span', { class: 'badge ok' }, 'Yes') : el('span', { class: 'badge warn' }, 'Not yet')),
+            el('td', { 'data-label': 'Status' }, b.confirmed ? 'Complete' : el('span', { class: 'badge warn' }, 'Unfinished (previous kept)')),
+            el('td', { class: 'actions' }, remove),
           );
         }),
       );
@@ -204,11 +218,11 @@ async function renderCustodian() {
       return;
     }
     list.replaceChildren(
-      ...stored.map((b) =>
+      ...stored.sort((a, b) => byMethod(a.backupMethod, b.backupMethod)).map((b) =>
         el(
           'li',
           { 'data-method': b.backupMethod },
-          el('span', { class: 'curve' }, b.backupMethod),
+          el('span', { class: 'method' }, methodLabel(b.backupMethod)),
           el('span', { class: 'badge ok' }, 'Stored on the server'),
           el('span', { class: 'muted small' }, `received ${time(b.receivedAt)}`),
         ),
@@ -224,29 +238,51 @@ const PROBLEM_HINTS = {
   BACKUP_UNCONFIRMED: 'The newest backup did not finish; the last complete one is kept and recovers.',
   PORTAL_NOT_NOTIFIED: 'Portal was not told this backup is stored. Back up again.',
   CUSTODIAN_BACKUP_MISSING: "Portal's half of this backup is not on the server yet.",
-  BACKUP_OUTDATED: 'The backup holds older shares than this device. Back up again.',
+  BACKUP_OUTDATED: 'It recovers, but to the shares of an older backup, not the ones this device holds now ("Generate new shares" changed them). Back up again to save the current ones.',
+  WRONG_PASSWORD: 'The password you typed is not this backup\'s password, so it was not opened. That says nothing against the backup: check again with the password it was made with.',
 };
+
+// One word for a check: what recovery would do with this backup now.
+function verdict(check) {
+  const problems = check.problems;
+  if (problems.includes('WRONG_PASSWORD')) return el('span', { class: 'badge warn' }, 'Wrong password');
+  if (check.recoverable) return el('span', { class: 'badge ok' }, 'Recoverable');
+  // Recovery opens it and says "recovered from an older backup": the same words here.
+  if (problems.includes('BACKUP_OUTDATED') && problems.every((p) => p === 'BACKUP_OUTDATED' || p === 'BACKUP_UNCONFIRMED')) {
+    return el('span', { class: 'badge warn' }, 'Recoverable: an older backup');
+  }
+  return el('span', { class: 'badge bad' }, 'Not recoverable');
+}
 
 // ---- actions -----------------------------------------------------------
 
-// Every method with a backup on the server, checked side by side.
+// The ticked methods with a backup on the server, checked side by side.
+// Only what the user ticked: the passkey backup (unticked at first) opens a
+// passkey prompt, so a check of the password alone never asks for a passkey.
 async function checkBackups(event) {
   event.preventDefault();
   const { password } = methodForm(event.target);
+  const ticked = new FormData(event.target).getAll('check');
   const list = $('#check-list');
   // Google sign-in needs the click's user gesture: ask now, use it if a Drive backup is there.
-  const driveReady = drive.prepare('GDRIVE');
+  const driveReady = ticked.includes('GDRIVE') ? drive.prepare('GDRIVE') : Promise.resolve();
   driveReady.catch(() => {});
   await runExclusive($('#check-button'), async () => {
     list.replaceChildren(el('li', { class: 'muted' }, 'Checking…'));
     try {
-      const methods = (await listBackups(moduleOptions(undefined))).map((b) => b.backupMethod);
+      const methods = (await listBackups(moduleOptions(undefined))).map((b) => b.backupMethod).sort(byMethod);
       if (methods.length === 0) {
         list.replaceChildren(el('li', { class: 'muted' }, 'No backups to check yet.'));
         return;
       }
+      if (ticked.includes('PASSKEY') && methods.includes('PASSKEY')) {
+        list.replaceChildren(el('li', { class: 'muted' }, 'Checking…'), el('li', { class: 'muted small', 'data-wait': 'passkey' }, PASSKEY_WAIT));
+      }
       const rows = await Promise.all(methods.map(async (method) => {
-        const label = el('span', { class: 'curve' }, METHOD_NAMES[method] ?? method);
+        const label = el('span', { class: 'method' }, METHOD_NAMES[method] ?? method);
+        if (!ticked.includes(method)) {
+          return el('li', { 'data-method': method }, label, el('span', { class: 'muted small' }, `Not checked: tick ${METHOD_NAMES[method] ?? method} above to check it.`));
+        }
         if (method === 'PASSWORD' && !password) {
           return el('li', { 'data-method': method }, label, el('span', { class: 'muted small' }, 'Enter the backup password to check it.'));
         }
@@ -257,10 +293,8 @@ async function checkBackups(event) {
             'li',
             { 'data-method': method, 'data-problems': check.problems.join(' ') },
             label,
-            check.recoverable
-              ? el('span', { class: 'badge ok' }, 'Recoverable')
-              : el('span', { class: 'badge warn' }, 'Not recoverable'),
-            el('span', { class: 'muted small' }, check.createdAt ? `backup from ${time(check.createdAt)}` : ''),
+            verdict(check),
+            check.createdAt ? el('span', { class: 'muted small date' }, `backup from ${time(check.createdAt)}`) : null,
             ...check.problems.map((code) => el('p', { class: 'small' }, PROBLEM_HINTS[code] ?? ERROR_HINTS[code] ?? code)),
           );
         } catch (error) {
@@ -276,7 +310,24 @@ async function checkBackups(event) {
 
 function methodForm(form) {
   const data = new FormData(form);
-  return { method: data.get('method'), password: data.get('password') ?? '' };
+  return { method: data.get('method'), password: data.get('password') ?? '', confirm: data.get('confirm') ?? '' };
+}
+
+// A new attempt, or another method chosen: the last one's steps and outcome go.
+function clearOutput(steps, box) {
+  steps.replaceChildren();
+  box.replaceChildren();
+}
+
+// The passkey hint while the step that asks for the passkey runs.
+function withPasskeyHint(method, promptStep, box, progress) {
+  if (method !== 'PASSKEY') return progress;
+  return (event) => {
+    progress(event);
+    if (event.step !== promptStep) return;
+    if (event.phase === 'start') box.replaceChildren(el('p', { class: 'hint', role: 'status', 'data-wait': 'passkey' }, PASSKEY_WAIT));
+    else box.querySelector('[data-wait]')?.remove();
+  };
 }
 
 async function runExclusive(button, work) {
@@ -298,24 +349,38 @@ async function runExclusive(button, work) {
 
 async function backup(event) {
   event.preventDefault();
-  const { method, password } = methodForm(event.target);
+  const form = event.target;
+  const { method, password, confirm } = methodForm(form);
   const box = $('#backup-outcome');
-  if (method === 'PASSWORD' && password.length < 8) {
-    showError(box, 'Choose a longer password', { message: 'A backup password needs at least 8 characters' });
-    return;
+  const steps = $('#backup-steps');
+  if (busy) return;
+  clearOutput(steps, box);
+  if (method === 'PASSWORD') {
+    const problem = !password
+      ? ['Enter a backup password', 'A password backup needs a password of at least 8 characters']
+      : password.length < 8
+        ? ['Choose a longer password', 'A backup password needs at least 8 characters']
+        : password !== confirm
+          ? ['The two passwords differ', 'Type the same password in both fields: nothing can reset it later']
+          : null;
+    if (problem) {
+      showError(box, problem[0], { message: problem[1] });
+      return;
+    }
   }
   // Google's consent popup must open from the click itself.
   const ready = drive.prepare(method);
   await runExclusive($('#backup-button'), async () => {
-    box.replaceChildren();
-    const steps = $('#backup-steps');
     renderSteps(steps, STEPS.backup[method]);
     try {
       await ready;
       const clientBackup = await deviceBackup(method);
       const credentialId = method === 'PASSKEY' ? localStorage.getItem(passkeyKey()) ?? undefined : undefined;
-      const result = await backupWallet(moduleOptions(method, { clientBackup, password, credentialId, onProgress: onProgress(steps) }));
+      const progress = withPasskeyHint(method, 'encrypt', box, onProgress(steps));
+      const result = await backupWallet(moduleOptions(method, { clientBackup, password, credentialId, onProgress: progress }));
       if (result.credentialId) localStorage.setItem(passkeyKey(), result.credentialId);
+      // Stored: the password leaves the page (the password manager may keep it).
+      form.querySelectorAll('input[type="password"]').forEach((input) => (input.value = ''));
       markSkipped(steps);
       const prints = await fingerprints(clientBackup);
       box.replaceChildren(
@@ -343,18 +408,20 @@ async function recover(event) {
   event.preventDefault();
   const { method, password } = methodForm(event.target);
   const box = $('#recover-outcome');
+  const steps = $('#recover-steps');
+  if (busy) return;
+  clearOutput(steps, box);
   if (method === 'PASSWORD' && !password) {
     showError(box, 'Enter your backup password', { message: 'The password backup needs the password it was made with' });
     return;
   }
   const ready = drive.prepare(method);
   await runExclusive($('#recover-button'), async () => {
-    box.replaceChildren();
-    const steps = $('#recover-steps');
     renderSteps(steps, STEPS.recover[method]);
     try {
       await ready;
-      const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: onProgress(steps) }));
+      const progress = withPasskeyHint(method, 'decrypt', box, onProgress(steps));
+      const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: progress }));
       if (recovered.credentialId) localStorage.setItem(passkeyKey(), recovered.credentialId);
       markSkipped(steps);
       const got = await fingerprints(recovered.clientBackup);
@@ -404,10 +471,25 @@ async function removeBackup(method) {
   });
 }
 
-function wireMethodForm(form) {
+function wireMethodForm(form, steps, box) {
+  let method = methodForm(form).method;
   const toggle = () => {
     const password = form.querySelector('.password');
     password.hidden = methodForm(form).method !== 'PASSWORD';
+  };
+  form.addEventListener('change', () => {
+    toggle();
+    const now = methodForm(form).method;
+    // Another method: the last method's steps and outcome no longer apply.
+    if (now !== method && !busy) clearOutput(steps, box);
+    method = now;
+  });
+  toggle();
+}
+
+function wireCheckForm(form) {
+  const toggle = () => {
+    form.querySelector('.password').hidden = !new FormData(form).getAll('check').includes('PASSWORD');
   };
   form.addEventListener('change', toggle);
   toggle();
@@ -432,8 +514,9 @@ async function main() {
   }
   $('#environment').textContent = `${drive.label} · Portal: ${config.portalLabel}`;
   $('#drive-note').textContent = drive.note;
-  wireMethodForm($('#backup-form'));
-  wireMethodForm($('#recover-form'));
+  wireMethodForm($('#backup-form'), $('#backup-steps'), $('#backup-outcome'));
+  wireMethodForm($('#recover-form'), $('#recover-steps'), $('#recover-outcome'));
+  wireCheckForm($('#check-form'));
   // WebAuthn takes a host name, not an IP address, as relying party id.
   if (/^[\d.]+$|:/.test(location.hostname)) {
     const here = `${location.protocol}//localhost:${location.port}/`;

@@ -40,12 +40,13 @@ if (stopping) await new Promise(() => {});
 if (!googleClientId) await restoreDrive(stack.driveUrl, DEMO_DRIVE_TOKEN, driveSnapshot);
 
 console.log(`
-  Demo wallet:  ${stack.url}/
+  Demo wallet:  ${stack.url.replace('127.0.0.1', 'localhost')}/   (every method, Passkey included)
+                ${stack.url}/   (the same page; Passkey is off there: WebAuthn takes no IP address)
 
   Worker        ${stack.url}  (wrangler dev --local; KV kept in .wrangler/state)
   Portal        ${stack.portalUrl}  (stand-in; sends the custodian share to ${stack.url}/webhooks/backup)
   Google Drive  ${googleClientId ? 'the real one, via Google sign-in (GOOGLE_CLIENT_ID)' : `${stack.driveUrl}  (stand-in, test account; set GOOGLE_CLIENT_ID for the real one)`}
   Logs          ${stack.logDir}
 
-  Ctrl-C stops everything.
+  Ctrl-C stops everything. To start over: stop it, then rm -rf .wrangler/state .wrangler/demo
 `);

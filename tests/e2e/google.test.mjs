@@ -108,6 +108,7 @@ test('without Google reachable, the page says so and the password backup still w
 
   await page.locator('#backup-form').getByRole('radio', { name: /Password/ }).check();
   await page.locator('#backup-form').getByRole('textbox', { name: 'Backup password' }).fill('offline password');
+  await page.locator('#backup-form').getByRole('textbox', { name: 'Type it again' }).fill('offline password');
   await page.getByRole('button', { name: 'Back up wallet' }).click();
   await page.locator('#backup-outcome .alert.success').waitFor({ timeout: 60_000 });
   assert.match(await page.locator('#backup-outcome').textContent(), /Backed up with Password/);

@@ -50,7 +50,11 @@ async function sharesIn(page, selector) {
 async function choose(page, form, method, password) {
   const section = page.locator(form);
   await section.getByRole('radio', { name: method === 'GDRIVE' ? /Google Drive/ : /Password/ }).check();
-  if (password !== undefined) await section.getByRole('textbox', { name: 'Backup password' }).fill(password);
+  if (password !== undefined) {
+    await section.getByRole('textbox', { name: 'Backup password' }).fill(password);
+    // A backup asks for the password twice (nothing can reset it).
+    if (form === '#backup-form') await section.getByRole('textbox', { name: 'Type it again' }).fill(password);
+  }
 }
 
 async function backUp(page, method, password) {
@@ -191,6 +195,62 @@ describe('demo wallet', () => {
     assert.equal(await red.getAttribute('data-problems'), 'KEY_NOT_FOUND');
     assert.match(await red.textContent(), /No backup key was found in this Google Drive/);
     await screenshot(page, '8-check-key-missing');
+    await page.context().close();
+  });
+
+  test('passwords: asked twice, cleared after the backup; stale output goes; Check names a wrong password and an older backup', async () => {
+    const page = await openWallet();
+    const form = page.locator('#backup-form');
+    await form.getByRole('radio', { name: /Password/ }).check();
+    // An empty field is not "too short", and two different passwords are refused.
+    await page.getByRole('button', { name: 'Back up wallet' }).click();
+    assert.match(await page.locator('#backup-outcome .alert').textContent(), /Enter a backup password/);
+    await form.getByRole('textbox', { name: 'Backup password' }).fill(PASSWORD);
+    await form.getByRole('textbox', { name: 'Type it again' }).fill(`${PASSWORD}!`);
+    await page.getByRole('button', { name: 'Back up wallet' }).click();
+    assert.match(await page.locator('#backup-outcome .alert').textContent(), /The two passwords differ/);
+
+    const done = await backUp(page, 'PASSWORD', PASSWORD);
+    assert.match(await done.textContent(), /Backed up with Password/);
+    assert.equal(await form.getByRole('textbox', { name: 'Backup password' }).inputValue(), '', 'the password leaves the page');
+    assert.equal(await form.getByRole('textbox', { name: 'Type it again' }).inputValue(), '');
+    // A new attempt that fails at once: no ticked steps or green box from the last one above the error.
+    await page.getByRole('button', { name: 'Back up wallet' }).click();
+    assert.match(await page.locator('#backup-outcome').textContent(), /Enter a backup password/);
+    assert.equal(await page.locator('#backup-outcome .alert.success').count(), 0);
+    assert.equal(await page.locator('#backup-steps li').count(), 0);
+    // Another method chosen: the last method's output goes too.
+    await backUp(page, 'PASSWORD', PASSWORD);
+    await form.getByRole('radio', { name: /Google Drive/ }).check();
+    assert.equal(await page.locator('#backup-steps li').count(), 0);
+    assert.equal(await page.locator('#backup-outcome').textContent(), '');
+    await page.locator('#custodian-list li[data-method="PASSWORD-ED25519"]').waitFor({ timeout: 15_000 });
+    await page.locator('#custodian-list li[data-method="PASSWORD-SECP256K1"]').waitFor({ timeout: 15_000 });
+
+    const checkForm = page.locator('#check-form');
+    const check = async (password) => {
+      await checkForm.getByRole('textbox', { name: /Backup password/ }).fill(password);
+      await page.getByRole('button', { name: 'Check backups' }).click();
+      await idle(page);
+      return page.locator('#check-list li[data-method="PASSWORD"]');
+    };
+    const wrong = await check('not the password');
+    assert.equal(await wrong.getAttribute('data-problems'), 'WRONG_PASSWORD');
+    assert.match(await wrong.textContent(), /Wrong password/);
+    assert.match(await wrong.textContent(), /The password you typed is not this backup's password/);
+    assert.doesNotMatch(await wrong.textContent(), /Not recoverable/);
+    await screenshot(page, '9-check-wrong-password');
+
+    // New shares on this device: the backup still recovers, to the older shares; Check says so in recovery's words.
+    await page.getByRole('button', { name: 'Generate new shares' }).click();
+    await page.locator('#generation', { hasText: 'regenerated 1 time' }).waitFor();
+    const older = await check(PASSWORD);
+    assert.equal(await older.getAttribute('data-problems'), 'BACKUP_OUTDATED');
+    assert.match(await older.textContent(), /Recoverable: an older backup/);
+    assert.doesNotMatch(await older.textContent(), /Not recoverable/);
+    const recovered = await recover(page, 'PASSWORD', PASSWORD);
+    assert.match(await recovered.textContent(), /Wallet recovered from an older backup/);
+    await screenshot(page, '10-check-older-backup');
     await page.context().close();
   });
 });
