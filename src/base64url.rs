@@ -116,6 +116,22 @@ mod tests {
             }
         }
     }
+
+    /// Every one of the 192 bytes outside the alphabet, in every position of
+    /// a last group of 2 or 3 characters (after a full group), is refused;
+    /// the sample above tries only a few of them.
+    #[test]
+    fn no_byte_outside_the_alphabet_is_accepted_in_the_last_group() {
+        for tail in ["AA", "AAA"] {
+            for at in 4..4 + tail.len() {
+                for byte in (0..=255u8).filter(|b| !ALPHABET.contains(b)) {
+                    let mut text = ["AAAA", tail].concat().into_bytes();
+                    text[at] = byte;
+                    assert_eq!(decode(&text), None, "{:?}", String::from_utf8_lossy(&text));
+                }
+            }
+        }
+    }
 }
 
 /// Property tests (proptest): 10,000 cases each, `PROPTEST_CASES=N` for more

@@ -477,4 +477,123 @@ mod tests {
             .unwrap();
         assert!(matches!(Envelope::parse(&sealed), Err(Error::Malformed(_))));
     }
+
+    // ---- the bounds at their edges (docs/RELIABILITY.md §9: each of these
+    // ---- tests kills a mutant that the tests above let live) ---------------
+
+    /// A key is exactly 32 bytes: canonical base64url of 0 to 31 or of 33
+    /// bytes is `MALFORMED_KEY`, not a short key padded with zeros.
+    #[test]
+    fn a_key_text_of_any_other_length_than_32_bytes_is_malformed() {
+        for len in (0..KEY_LEN).chain([KEY_LEN + 1]) {
+            let text = Base64UrlUnpadded::encode_string(&[0xa5; KEY_LEN + 1][..len]);
+            assert_eq!(BackupKey::from_text(&text), Err(Error::MalformedKey), "{len} bytes: {text}");
+        }
+        let text = Base64UrlUnpadded::encode_string(&[0xa5; KEY_LEN]);
+        assert_eq!(BackupKey::from_text(&format!(" {text}\n")), Ok(BackupKey::from_bytes([0xa5; KEY_LEN])));
+    }
+
+    /// A password header with these costs, as `Envelope::parse` judges it.
+    fn parse_costs(m_cost: u32, t_cost: u32, p_cost: u8) -> Result<()> {
+        let kind = KeyKind::Password { params: PasswordParams { m_cost, t_cost, p_cost }, salt: [0; SALT_LEN] };
+        let sealed = seal_with_nonce(&BackupKey::from_bytes([1; KEY_LEN]), kind, &[0; NONCE_LEN], &ctx(), b"x")?;
+        Envelope::parse(&sealed).map(|_| ())
+    }
+
+    /// Argon2id costs: 1 to 16 lanes, at least 8 KiB per lane, at most 1 GiB,
+    /// 1 to 64 passes; each bound accepted at its edge, refused one past it.
+    /// Only headers are parsed: no Argon2 runs.
+    #[test]
+    fn password_cost_bounds_hold_at_their_edges() {
+        let refused = Err(Error::Malformed("password cost parameters out of range"));
+        for p_cost in [1u8, 2, 16] {
+            let least = 8 * u32::from(p_cost);
+            assert_eq!(parse_costs(least, 1, p_cost), Ok(()), "{p_cost} lanes, {least} KiB");
+            assert_eq!(parse_costs(least - 1, 1, p_cost), refused, "{p_cost} lanes, {} KiB", least - 1);
+        }
+        assert_eq!(parse_costs(1024, 1, 0), refused);
+        assert_eq!(parse_costs(1024, 1, 17), refused);
+        assert_eq!(parse_costs(1024 * 1024, 1, 1), Ok(()));
+        assert_eq!(parse_costs(1024 * 1024 + 1, 1, 1), refused);
+        assert_eq!(parse_costs(8, 0, 1), refused);
+        assert_eq!(parse_costs(8, 64, 1), Ok(()));
+        assert_eq!(parse_costs(8, 65, 1), refused);
+        // Deriving checks the same bounds before Argon2 would run.
+        let cheap_but_out_of_range = PasswordParams { m_cost: 8, t_cost: 65, p_cost: 1 };
+        assert_eq!(derive_password_key("pw", &cheap_but_out_of_range, &[0; SALT_LEN]).map(|_| ()), refused);
+    }
+
+    /// The defaults BENCHMARKS.md measures: 64 MiB, 3 passes, 1 lane.
+    #[test]
+    fn the_default_costs_are_64_mib_3_passes_1_lane() {
+        assert_eq!(PasswordParams::default(), PasswordParams { m_cost: 65_536, t_cost: 3, p_cost: 1 });
+    }
+
+    /// 4 MiB of plaintext seals; one byte more is refused.
+    #[test]
+    fn plaintext_is_bounded_at_4_mib() {
+        assert_eq!(MAX_PLAINTEXT_LEN, 4_194_304);
+        let key = BackupKey::from_bytes([2; KEY_LEN]);
+        let mut plaintext = vec![0; MAX_PLAINTEXT_LEN];
+        let sealed = seal_with_nonce(&key, KeyKind::Random, &[0; NONCE_LEN], &ctx(), &plaintext).unwrap();
+        assert_eq!(sealed.len(), MAGIC.len() + 2 + NONCE_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
+        plaintext.push(0);
+        assert_eq!(
+            seal_with_nonce(&key, KeyKind::Random, &[0; NONCE_LEN], &ctx(), &plaintext),
+            Err(Error::InvalidInput("plaintext larger than 4 MiB"))
+        );
+    }
+
+    /// rpId, like clientId and backupMethod, is 1 to 1024 bytes.
+    #[test]
+    fn rp_id_and_context_fields_are_bounded_at_1024_bytes() {
+        let long = "r".repeat(MAX_CONTEXT_FIELD_LEN);
+        assert!(passkey_prf_salt_preimage(&long, &ctx()).is_ok());
+        assert_eq!(
+            passkey_prf_salt_preimage(&format!("{long}r"), &ctx()),
+            Err(Error::InvalidInput("rpId must be 1 to 1024 bytes"))
+        );
+        assert!(Context::new(&long, &long).is_ok());
+        assert!(Context::new(&format!("{long}c"), "GDRIVE").is_err());
+        assert!(Context::new("c", &format!("{long}m")).is_err());
+    }
+
+    /// `MAX_HEADER_LEN` is the longest header there is (a passkey's with a
+    /// 1023-byte credential id), and that many bytes are enough to read it.
+    #[test]
+    fn max_header_len_is_the_longest_header_and_enough_to_read_it() {
+        let kind = KeyKind::Passkey { credential_id: vec![7; MAX_CREDENTIAL_ID_LEN], prf_salt: [9; PRF_SALT_LEN] };
+        assert_eq!(encode_header(&kind, &[0; NONCE_LEN]).len(), MAX_HEADER_LEN);
+        let sealed = seal_with_nonce(&BackupKey::from_bytes([3; KEY_LEN]), kind.clone(), &[5; NONCE_LEN], &ctx(), b"x").unwrap();
+        let header = Header::parse(&sealed[..MAX_HEADER_LEN], sealed.len()).unwrap();
+        assert_eq!(header, Header { kind, nonce: [5; NONCE_LEN], len: MAX_HEADER_LEN });
+        assert_eq!(Header::parse(&sealed[..MAX_HEADER_LEN - 1], sealed.len()), Err(Error::Malformed("truncated header")));
+    }
+
+    /// After the header there must be room for the 16-byte tag: an empty
+    /// plaintext's envelope (header and tag only) parses and opens, one byte
+    /// less is malformed, in `Header::parse` and `Envelope::parse` alike.
+    #[test]
+    fn the_tag_must_fit_after_the_header() {
+        let key = BackupKey::from_bytes([4; KEY_LEN]);
+        let sealed = seal_with_nonce(&key, KeyKind::Random, &[6; NONCE_LEN], &ctx(), b"").unwrap();
+        let header_len = MAGIC.len() + 2 + NONCE_LEN;
+        assert_eq!(sealed.len(), header_len + TAG_LEN);
+        assert_eq!(Header::parse(&sealed, sealed.len()).map(|h| h.len), Ok(header_len));
+        assert_eq!(&open(&key, &ctx(), &sealed).unwrap()[..], b"");
+        let no_room = Err(Error::Malformed("truncated: no room for the authentication tag"));
+        assert_eq!(Header::parse(&sealed, sealed.len() - 1).map(|_| ()), no_room);
+        assert_eq!(Envelope::parse(&sealed[..sealed.len() - 1]).map(|_| ()), no_room);
+    }
+
+    /// `sealed()` is what follows the header: ciphertext, then the tag.
+    #[test]
+    fn sealed_is_ciphertext_and_tag_after_the_header() {
+        let sealed = seal_with_nonce(&BackupKey::from_bytes([8; KEY_LEN]), KeyKind::Random, &[0; NONCE_LEN], &ctx(), b"share")
+            .unwrap();
+        let envelope = Envelope::parse(&sealed).unwrap();
+        let header_len = MAGIC.len() + 2 + NONCE_LEN;
+        assert_eq!(envelope.sealed(), &sealed[header_len..]);
+        assert_eq!(envelope.sealed().len(), b"share".len() + TAG_LEN);
+    }
 }

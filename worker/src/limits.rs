@@ -174,4 +174,45 @@ mod tests {
         let newest = format!("a{}", BLOCKLIST_MAX + 9);
         assert!(blocklist.is_blocked(&newest, (BLOCKLIST_MAX + 9) as f64));
     }
+
+    /// Full of live blocks: the oldest half is forgotten, the newest half
+    /// and the new block stay.
+    #[test]
+    fn a_full_blocklist_forgets_its_oldest_half() {
+        let mut blocklist = Blocklist::default();
+        for n in 0..BLOCKLIST_MAX {
+            blocklist.block(&format!("a{n}"), n as f64);
+        }
+        let now = BLOCKLIST_MAX as f64;
+        blocklist.block("new", now);
+        assert_eq!(blocklist.until_ms.len(), BLOCKLIST_MAX / 2);
+        assert!(blocklist.is_blocked("new", now));
+        for n in [0, BLOCKLIST_MAX / 2 - 1, BLOCKLIST_MAX / 2] {
+            assert!(!blocklist.is_blocked(&format!("a{n}"), now), "a{n} is in the oldest half");
+        }
+        for n in [BLOCKLIST_MAX / 2 + 1, BLOCKLIST_MAX - 1] {
+            assert!(blocklist.is_blocked(&format!("a{n}"), now), "a{n} is in the newest half");
+        }
+    }
+
+    /// Full with some blocks over (one ending right now): only those go,
+    /// and every live block stays.
+    #[test]
+    fn a_full_blocklist_drops_the_blocks_that_are_over_first() {
+        let period_ms = f64::from(PERIOD_SECONDS) * 1000.0;
+        let mut blocklist = Blocklist::default();
+        // One block that ends exactly at `now`, the others live.
+        blocklist.block("over", 0.0);
+        for n in 1..BLOCKLIST_MAX {
+            blocklist.block(&format!("a{n}"), n as f64);
+        }
+        let now = period_ms;
+        blocklist.block("new", now);
+        assert_eq!(blocklist.until_ms.len(), BLOCKLIST_MAX);
+        assert!(!blocklist.until_ms.contains_key("over"));
+        assert!(blocklist.is_blocked("new", now));
+        for n in [1, BLOCKLIST_MAX - 1] {
+            assert!(blocklist.is_blocked(&format!("a{n}"), now), "a{n} is still live");
+        }
+    }
 }

@@ -362,6 +362,41 @@ mod tests {
         assert_eq!(records.get("ICLOUD"), None);
     }
 
+    /// A record moved from the earlier layout goes into its method's slot
+    /// (none for a method the routes refuse); a DELETE takes it out.
+    #[test]
+    fn insert_and_remove_touch_only_their_method() {
+        let mut records = ClientRecords::default();
+        let record = ClientBackupRecord {
+            current: version("v2"),
+            previous: Some(version("v1")),
+        };
+        records.insert("PASSKEY", record.clone());
+        records.insert("ICLOUD", record.clone());
+        assert_eq!(records.get("PASSKEY"), Some(&record));
+        assert_eq!(records.summaries().len(), 1);
+        assert_eq!(records.remove("GDRIVE"), None);
+        assert_eq!(records.remove("PASSKEY"), Some(record));
+        assert_eq!(records, ClientRecords::default());
+    }
+
+    /// The earlier layout's record carries `"v": 1`; another version (a
+    /// newer Worker's, read after a rollback) does not parse.
+    #[test]
+    fn a_legacy_record_of_another_version_does_not_parse() {
+        let text = |v: u32| {
+            format!(
+                r#"{{"v":{v},"current":{{"backupId":"b1","cipherText":"x","backupSharePairIds":["p"],"createdAt":"2026-01-01T00:00:00.000Z","portalNotified":false,"confirmed":false}},"previous":null}}"#
+            )
+        };
+        let record: LegacyRecord = serde_json::from_str(&text(1)).unwrap();
+        assert_eq!(record.v, 1);
+        assert_eq!(record.current.backup_id, "b1");
+        for v in [0, 2, 255] {
+            assert!(serde_json::from_str::<LegacyRecord>(&text(v)).is_err(), "v {v}");
+        }
+    }
+
     #[test]
     fn a_legacy_record_moves_with_its_marker_and_ciphertexts() {
         let legacy = |id: &str, confirmed| LegacyVersion {

@@ -248,6 +248,33 @@ mod tests {
         }
     }
 
+    /// What the object reads back: which methods are named, each one's
+    /// version, and the summaries `GET /v1/custodian-backups` answers with.
+    #[test]
+    fn a_directory_answers_for_the_methods_it_names_and_no_others() {
+        let mut directory = DirectoryRecord::default();
+        assert!(directory.is_empty());
+        assert!(directory.summaries().is_empty());
+        directory.set("GDRIVE-SECP256K1", version(1), AT.into());
+        directory.set("GDRIVE-ED25519", version(2), "2026-12-03T08:00:00.000Z".into());
+        assert!(!directory.is_empty());
+        assert!(directory.contains("GDRIVE-ED25519"));
+        assert!(!directory.contains("PASSWORD-SECP256K1"));
+        assert_eq!(directory.version("GDRIVE-SECP256K1"), Some(version(1).as_str()));
+        assert_eq!(directory.version("PASSWORD-SECP256K1"), None);
+        let summary = |method: &str, at: &str| CustodianBackupSummary {
+            backup_method: method.into(),
+            received_at: at.into(),
+        };
+        assert_eq!(
+            directory.summaries(),
+            [
+                summary("GDRIVE-ED25519", "2026-12-03T08:00:00.000Z"),
+                summary("GDRIVE-SECP256K1", AT)
+            ]
+        );
+    }
+
     #[test]
     fn versions_are_lower_case_hex_of_sixteen_bytes() {
         assert_eq!(version_from(&[0xab; 16]), "ab".repeat(16));

@@ -66,7 +66,9 @@ mod tests {
     #[test]
     fn a_delete_is_due_only_after_more_than_a_second() {
         let mut trash = Trash::default();
+        assert!(trash.is_empty());
         trash.add("a".into(), 1_000);
+        assert!(!trash.is_empty());
         trash.add("b".into(), 1_400);
         assert_eq!(trash.next_due(), Some(1_000 + DELETE_AFTER_MS));
         assert!(trash.take_due(1_999, 10).is_empty());
