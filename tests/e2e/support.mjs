@@ -30,13 +30,18 @@ export async function freePorts() {
 /**
  * The demo stack on free ports, with its own state (and KV) in a temp dir.
  * Free ports, not fixed ones: several test runs may share this machine.
+ * These tests back up many times a minute as the demo's one client, so the
+ * per-client write limit is raised (the limits have their own tests,
+ * tests/worker/limits.test.mjs); `rateLimits` may set others.
  */
-export async function startTestStack(options = {}) {
+export async function startTestStack({ rateLimits = {}, ...options } = {}) {
   const ports = await freePorts();
   const stateDir = mkdtempSync(join(tmpdir(), 'portal-backup-e2e-'));
   let stack;
   try {
-    stack = await startStack({ ports, stateDir, secrets: newDemoSecrets(), ...options });
+    stack = await startStack({
+      ports, stateDir, secrets: newDemoSecrets(), ...options, rateLimits: { CLIENT_WRITES: 100_000, ...rateLimits },
+    });
   } catch (error) {
     rmSync(stateDir, { recursive: true, force: true });
     throw error;
