@@ -6,7 +6,6 @@
 //! `STORED_CLIENT_BACKUP_SHARE` after a store, or on `/notify`.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use portal_backup::wire::StoredClientBackup;
 use worker::{Method, Response};
 
 use crate::config::{Config, now_iso, now_ms};
@@ -102,18 +101,11 @@ pub async fn handle(
             if !current.portal_notified {
                 current = tell_portal(&directory, &caller, config, method, current).await;
             }
-            json(200, &stored(&caller, method, &current))
+            json(200, &current.stored(&caller.client_id, method))
         }
         _ => Err(Error::MethodNotAllowed {
             allow: target.allow(),
         }),
-    }
-}
-
-fn stored(caller: &Caller, method: &str, version: &StoredVersion) -> StoredClientBackup {
-    StoredClientBackup {
-        client_id: caller.client_id.clone(),
-        backup: version.summary(method),
     }
 }
 
@@ -182,5 +174,5 @@ async fn put(
     if upload.notify_portal {
         current = tell_portal(directory, caller, config, method, current).await;
     }
-    json(201, &stored(caller, method, &current))
+    json(201, &current.stored(&caller.client_id, method))
 }

@@ -7,7 +7,9 @@
 //! Every change is a pure function of the record that returns the versions
 //! it stopped naming, so the object can hand their blobs to the trash.
 
-use portal_backup::wire::{ClientBackup, ClientBackupSummary, ClientBackupVersions};
+use portal_backup::wire::{
+    ClientBackup, ClientBackupSummary, ClientBackupVersions, StoredClientBackup,
+};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -141,6 +143,14 @@ impl StoredVersion {
             created_at: self.created_at.clone(),
             portal_notified: self.portal_notified,
             confirmed: self.confirmed,
+        }
+    }
+
+    /// The answer to PUT, confirm and notify: this version, for the client.
+    pub fn stored(&self, client_id: &str, backup_method: &str) -> StoredClientBackup {
+        StoredClientBackup {
+            client_id: client_id.into(),
+            backup: self.summary(backup_method),
         }
     }
 
@@ -393,7 +403,10 @@ mod tests {
         assert_eq!(record.v, 1);
         assert_eq!(record.current.backup_id, "b1");
         for v in [0, 2, 255] {
-            assert!(serde_json::from_str::<LegacyRecord>(&text(v)).is_err(), "v {v}");
+            assert!(
+                serde_json::from_str::<LegacyRecord>(&text(v)).is_err(),
+                "v {v}"
+            );
         }
     }
 

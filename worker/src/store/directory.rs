@@ -21,7 +21,7 @@
 use std::cell::RefCell;
 
 use futures_util::future::{join, join_all};
-use portal_backup::wire::{ClientBackupList, CustodianBackupList, StoredClientBackup};
+use portal_backup::wire::{ClientBackupList, CustodianBackupList};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -494,11 +494,7 @@ fn change(
             if let Some(dropped) = record.confirm(backup_id)? {
                 unnamed(method, &dropped);
             }
-            let answer = StoredClientBackup {
-                client_id: client_id.to_owned(),
-                backup: record.current.summary(method),
-            };
-            Ok((encode(&answer)?, true))
+            Ok((encode(&record.current.stored(client_id, method))?, true))
         }
         Message::ClientNotified { method, backup_id } => {
             let record = records.get_mut(method).ok_or(Error::NotFound)?;
