@@ -5,6 +5,7 @@
 // (developers.google.com/drive/api/guides/handle-errors).
 import { createHash, randomBytes } from 'node:crypto';
 import { bearerToken, readBody, readJson, sendEmpty, sendJson, startStandin } from './common.mjs';
+import { latencyModel, withLatency } from './latency.mjs';
 
 export const DEFAULT_DRIVE_PORT = 8791;
 export const DEFAULT_DRIVE_TOKENS = Object.freeze({
@@ -317,7 +318,13 @@ function newFileId() {
   return `1${randomBytes(24).toString('base64url').slice(0, 32)}`;
 }
 
-export async function startDrive({ port = 0, host } = {}) {
+/**
+ * Starts the Drive stand-in. `latency`: 'none', 'realistic' or a profile
+ * (tests/standins/latency.mjs); default the LATENCY_PROFILE environment
+ * variable, else none. `latencySeed` seeds its jitter (else LATENCY_SEED).
+ */
+export async function startDrive({ port = 0, host, latency, latencySeed } = {}) {
+  const delays = latencyModel('drive', { latency, seed: latencySeed });
   let tokens;
   let expired;
   let drives; // user -> Map(id -> stored file)
@@ -619,9 +626,15 @@ export async function startDrive({ port = 0, host } = {}) {
     },
   };
 
-  const standin = await startStandin({ name: 'drive', port, host, handle, control, errorBody: driveErrorBody, reset });
+  const standin = await startStandin({
+    name: 'drive', port, host, handle: withLatency(handle, delays, { answerPreflights: true }), control, errorBody: driveErrorBody, reset,
+    // With a latency profile its preflights wait too (withLatency answers them).
+    ...(delays ? { answersPreflight: false } : {}),
+  });
   return {
     ...standin,
+    /** The latency model (its profile name and recent draws), or null without one. */
+    latency: delays,
     /** Every file of `user`, content included (Buffers). */
     files(user) {
       return [...driveOf(user).values()].map((f) => ({ ...f }));

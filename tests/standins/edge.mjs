@@ -6,6 +6,7 @@
 // in workerd; only the wire between it and its callers is faulty on demand.
 import http from 'node:http';
 import { startStandin } from './common.mjs';
+import { latencyModel, withLatency } from './latency.mjs';
 
 // The Worker's documented error answers for the statuses a test may inject:
 // `{"error": {"code", "message"}}`, with Retry-After where it says to retry.
@@ -35,8 +36,14 @@ function workerErrorHeaders(status) {
  * @param {string} o.upstream  the Worker's own address, e.g. http://127.0.0.1:41234
  * @param {number} [o.port=0]
  * @param {string} [o.host]
+ * @param {string|object} [o.latency] 'none', 'realistic' or a profile
+ *        (tests/standins/latency.mjs): the round trip to the Worker, added
+ *        to every request before it is passed on, preflights included;
+ *        default LATENCY_PROFILE, else none.
+ * @param {number} [o.latencySeed] seeds the jitter (else LATENCY_SEED)
  */
-export async function startEdge({ upstream, port = 0, host }) {
+export async function startEdge({ upstream, port = 0, host, latency, latencySeed }) {
+  const delays = latencyModel('worker', { latency, seed: latencySeed });
   const target = new URL(upstream);
   // A new connection to the Worker per request: a pooled one the Worker is
   // closing that instant would look like a dropped request nobody injected.
@@ -77,7 +84,7 @@ export async function startEdge({ upstream, port = 0, host }) {
     name: 'edge',
     port,
     host,
-    handle,
+    handle: withLatency(handle, delays),
     errorBody: workerErrorBody,
     errorHeaders: workerErrorHeaders,
     failableStatuses: Object.keys(WORKER_ERRORS).map(Number),
@@ -87,6 +94,8 @@ export async function startEdge({ upstream, port = 0, host }) {
   const close = standin.close;
   return {
     ...standin,
+    /** The latency model (its profile name and recent draws), or null without one. */
+    latency: delays,
     close() {
       agent.destroy();
       return close();

@@ -4,6 +4,7 @@
 // /clients/me/backup-share-pairs) and the self-managed backup webhook guide.
 import { createHash } from 'node:crypto';
 import { bearerToken, readJson, sendEmpty, sendJson, startStandin } from './common.mjs';
+import { latencyModel, withLatency } from './latency.mjs';
 
 export const DEFAULT_PORTAL_PORT = 8790;
 
@@ -121,8 +122,13 @@ export function custodianShare(clientId, backupMethod, counter = 1) {
  * @param {number} [o.port=0]
  * @param {string} [o.webhookUrl]    the customer's webhooks root, e.g. http://127.0.0.1:8787/webhooks
  * @param {string} [o.webhookSecret] sent as X-Webhook-Secret
+ * @param {string|object} [o.latency] 'none', 'realistic' or a profile
+ *        (tests/standins/latency.mjs); default LATENCY_PROFILE, else none.
+ *        It delays Portal's answers, not its webhook calls.
+ * @param {number} [o.latencySeed] seeds the jitter (else LATENCY_SEED)
  */
-export async function startPortal({ port = 0, host, webhookUrl, webhookSecret } = {}) {
+export async function startPortal({ port = 0, host, webhookUrl, webhookSecret, latency, latencySeed } = {}) {
+  const delays = latencyModel('portal', { latency, seed: latencySeed });
   let tokens;
   let clients;
   let calls;
@@ -296,9 +302,16 @@ export async function startPortal({ port = 0, host, webhookUrl, webhookSecret } 
     },
   };
 
-  const standin = await startStandin({ name: 'portal', port, host, handle, control, errorBody: (status, _reason, _url, message) => portalError(status, message), reset });
+  const standin = await startStandin({
+    name: 'portal', port, host, handle: withLatency(handle, delays, { answerPreflights: true }), control,
+    errorBody: (status, _reason, _url, message) => portalError(status, message), reset,
+    // With a latency profile its preflights wait too (withLatency answers them).
+    ...(delays ? { answersPreflight: false } : {}),
+  });
   return {
     ...standin,
+    /** The latency model (its profile name and recent draws), or null without one. */
+    latency: delays,
     get calls() {
       return calls;
     },
