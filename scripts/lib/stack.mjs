@@ -1,8 +1,9 @@
 // The demo stack: the Worker in `wrangler dev --local` serving www/ (plus the
 // npm package wasm-pack built into pkg/web) as static assets on the same
-// origin, and the Google Drive and Portal stand-ins, with Portal's webhook
-// pointed at the Worker. scripts/demo runs it on the default ports; the
-// end-to-end and package tests run it on their own ports with a fresh KV.
+// origin, and the Google Drive, iCloud (CloudKit) and Portal stand-ins, with
+// Portal's webhook pointed at the Worker. scripts/demo runs it on the default
+// ports; the end-to-end and package tests run it on their own ports with a
+// fresh KV.
 //
 // Every child runs in its own process group so stop() can end it with all
 // of its children (wrangler starts workerd).
@@ -12,13 +13,21 @@ import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFil
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ICLOUD_API_TOKEN, DEFAULT_ICLOUD_CONTAINER, DEFAULT_ICLOUD_ENVIRONMENT } from '../../tests/standins/icloud.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const DEFAULT_PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791 });
+export const DEFAULT_PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, icloud: 8792 });
 export const WEBHOOKS_ROOT = 'webhooks';
 // Demo accounts of the stand-ins (tests/standins/README.md).
 export const DEMO_PORTAL_TOKEN = 'test-token-alice';
 export const DEMO_DRIVE_TOKEN = 'drive-token-alice';
+// The app's CloudKit settings for the iCloud stand-in; the user signs in
+// through the stand-in's sign-in page (its AUTHENTICATION_REQUIRED redirectURL).
+export const DEMO_ICLOUD = Object.freeze({
+  container: DEFAULT_ICLOUD_CONTAINER,
+  environment: DEFAULT_ICLOUD_ENVIRONMENT,
+  apiToken: DEFAULT_ICLOUD_API_TOKEN,
+});
 
 const WORKER_BUNDLE = join(ROOT, 'worker/build/index.js');
 // The client's Durable Object, a script of its own (worker/object).
@@ -211,7 +220,7 @@ async function waitFor(url, { timeoutMs, isReady = (r) => r.ok, stopped }) {
 
 /**
  * Starts the stack. Options:
- * - ports: { worker, portal, drive }
+ * - ports: { worker, portal, drive, icloud } (icloud: a free port if not given)
  * - stateDir: generated config, site and logs (wiped of old site)
  * - persistTo: wrangler's local KV state (kept between runs by the demo)
  * - secrets: { WEBHOOK_SECRET, SHARE_ENCRYPTION_KEYS }
@@ -219,7 +228,9 @@ async function waitFor(url, { timeoutMs, isReady = (r) => r.ok, stopped }) {
  * - extraOrigins: more origins the Worker allows (CORS), e.g. another app's
  * - rateLimits: { BINDING: limit } raised above wrangler.toml's, per minute
  * - inheritOutput: children write to this terminal instead of log files
- * Returns { url, ports, pageConfig, portalUrl, driveUrl, logDir, stop() }.
+ * - icloudStateFile: where the iCloud stand-in keeps its records between
+ *   runs (default stateDir/icloud-stand-in.json; null: not kept)
+ * Returns { url, ports, pageConfig, portalUrl, driveUrl, icloudUrl, logDir, stop() }.
  */
 export async function startStack({
   ports = DEFAULT_PORTS,
@@ -230,17 +241,22 @@ export async function startStack({
   extraOrigins = [],
   rateLimits = {},
   inheritOutput = false,
+  icloudStateFile,
   timeoutMs = 60_000,
 } = {}) {
   if (!existsSync(WORKER_BUNDLE) || !existsSync(OBJECT_BUNDLE)) throw new Error('worker/build or worker/build-object is missing: run scripts/build-worker first');
   for (const name of ['WEBHOOK_SECRET', 'SHARE_ENCRYPTION_KEYS']) {
     if (!secrets?.[name]) throw new Error(`secret ${name} is missing`);
   }
+  // Callers that predate the iCloud stand-in name three ports; it gets a free one.
+  ports = { ...ports, icloud: ports.icloud ?? (await freePort()) };
   for (const [what, port] of Object.entries(ports)) await ensurePortFree(port, what);
   const inspectorPort = await freePort();
   mkdirSync(stateDir, { recursive: true });
   const portalUrl = `http://127.0.0.1:${ports.portal}`;
   const driveUrl = `http://127.0.0.1:${ports.drive}`;
+  const icloudUrl = `http://127.0.0.1:${ports.icloud}`;
+  if (icloudStateFile === undefined) icloudStateFile = join(stateDir, 'icloud-stand-in.json');
   const url = `http://127.0.0.1:${ports.worker}`;
 
   const siteDir = join(stateDir, 'site');
@@ -251,6 +267,11 @@ export async function startStack({
     driveApiUrl: driveUrl,
     driveToken: googleClientId ? undefined : DEMO_DRIVE_TOKEN,
     googleClientId: googleClientId || undefined,
+    // CloudKit Web Services' base (https://api.apple-cloudkit.com for the real one).
+    icloudApiUrl: icloudUrl,
+    icloudContainer: DEMO_ICLOUD.container,
+    icloudEnvironment: DEMO_ICLOUD.environment,
+    icloudApiToken: DEMO_ICLOUD.apiToken,
   };
   assembleSite(siteDir, pageConfig);
   const configFile = join(stateDir, 'wrangler.toml');
@@ -277,6 +298,8 @@ export async function startStack({
           join(ROOT, 'tests/standins/serve.mjs'),
           '--portal-port', String(ports.portal),
           '--drive-port', String(ports.drive),
+          '--icloud-port', String(ports.icloud),
+          ...(icloudStateFile ? ['--icloud-state', icloudStateFile] : []),
           '--webhook-url', `${url}/${WEBHOOKS_ROOT}`,
           '--webhook-secret', secrets.WEBHOOK_SECRET,
         ],
@@ -312,11 +335,12 @@ export async function startStack({
     await Promise.all([
       waitFor(`${portalUrl}/__control/log`, { timeoutMs, stopped: stopped('stand-ins') }),
       waitFor(`${driveUrl}/__control/log`, { timeoutMs, stopped: stopped('stand-ins') }),
+      waitFor(`${icloudUrl}/__control/log`, { timeoutMs, stopped: stopped('stand-ins') }),
       waitFor(`${url}/demo-config.json`, { timeoutMs, stopped: stopped('worker') }),
     ]);
   } catch (error) {
     await stop();
     throw new Error(`${error.message} (logs in ${logDir})`);
   }
-  return { url, ports, pageConfig, portalUrl, driveUrl, logDir, secrets, stop };
+  return { url, ports, pageConfig, portalUrl, driveUrl, icloudUrl, logDir, secrets, stop };
 }

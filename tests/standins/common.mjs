@@ -114,6 +114,9 @@ function replay(req, body) {
  * @param {Iterable<number>} [o.failableStatuses]  statuses `fail` accepts
  * @param {boolean} [o.answersPreflight=true]  false: CORS preflights go to `handle`
  * @param {() => void} o.reset     forget the service's state
+ * @param {() => void} [o.onHeal]  also forget the service's own fault rules
+ *        (a service that keeps rules of its own, e.g. icloud.mjs's `fail`)
+ *        on `heal` and `reset`
  */
 export async function startStandin({
   name,
@@ -126,6 +129,7 @@ export async function startStandin({
   failableStatuses = FAILABLE_STATUSES,
   answersPreflight = true,
   reset,
+  onHeal = () => {},
 }) {
   const state = { faults: [], slowMs: 0, down: false, log: [], inFlight: new Set() };
   const failable = new Set(failableStatuses);
@@ -184,6 +188,7 @@ export async function startStandin({
     state.faults = [];
     state.slowMs = 0;
     state.down = false;
+    onHeal();
   }
 
   function takeFault(req, url) {

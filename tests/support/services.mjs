@@ -3,6 +3,7 @@
 //
 // - the Portal stand-in on 127.0.0.1:8790 (its webhooks point at the Worker),
 // - the Google Drive stand-in on 127.0.0.1:8791,
+// - the iCloud (CloudKit Web Services) stand-in on 127.0.0.1:8792,
 // - the real Worker (worker/build, from scripts/build-worker) in workerd
 //   through Miniflare, with an in-memory KV, on a free port behind
 // - the edge (tests/standins/edge.mjs) on 127.0.0.1:8787: the Worker's one
@@ -18,10 +19,11 @@ import { Miniflare } from 'miniflare';
 import { SCRIPT_PATH, objectWorkerOptions, workerOptions } from './worker.mjs';
 import { startDrive } from '../standins/drive.mjs';
 import { startEdge } from '../standins/edge.mjs';
+import { startICloud } from '../standins/icloud.mjs';
 import { startPortal } from '../standins/portal.mjs';
 
 const HOST = '127.0.0.1';
-export const PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, testPage: 8100 });
+export const PORTS = Object.freeze({ worker: 8787, portal: 8790, drive: 8791, icloud: 8792, testPage: 8100 });
 const TEST_PAGE_ORIGIN = `http://${HOST}:${PORTS.testPage}`;
 const WEBHOOKS_ROOT = 'webhooks';
 
@@ -40,6 +42,8 @@ export async function startServices({ log = () => {} } = {}) {
     running.push({ stop: () => portal.close() });
     const drive = await startDrive({ port: PORTS.drive, host: HOST });
     running.push({ stop: () => drive.close() });
+    const icloud = await startICloud({ port: PORTS.icloud, host: HOST });
+    running.push({ stop: () => icloud.close() });
 
     const mf = new Miniflare({
       cf: false,
@@ -69,7 +73,7 @@ export async function startServices({ log = () => {} } = {}) {
     running.push({ stop: () => mf.dispose() });
     const edge = await startEdge({ upstream: String(await mf.ready), port: PORTS.worker, host: HOST });
     running.push({ stop: () => edge.close() });
-    return { portal, drive, mf, edge, workerUrl, stop };
+    return { portal, drive, icloud, mf, edge, workerUrl, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -85,7 +89,7 @@ async function main() {
   }
   const verbose = Boolean(process.env.SERVICES_VERBOSE);
   const services = await startServices({ log: verbose ? (line) => process.stderr.write(line) : () => {} });
-  console.error(`services up: worker ${services.workerUrl}, portal ${services.portal.url}, drive ${services.drive.url}`);
+  console.error(`services up: worker ${services.workerUrl}, portal ${services.portal.url}, drive ${services.drive.url}, icloud ${services.icloud.url}`);
 
   const child = spawn(command[0], command.slice(1), {
     stdio: 'inherit',
