@@ -219,13 +219,43 @@ if (readback) {
     readback.failed === 0);
 } else goal('8. load with every read checked: reads lost / stale', '0 / 0', `not measured: ${why('readback')}`, null);
 
+// 9. wall time under the realistic latency profile
+const wt = load('walltime');
+if (wt) {
+  const { backup_vs_portal: b, recovery_vs_sequential: r } = wt.goals;
+  const path = (key) => (wt.summary[key]?.critical ?? []).map((c) => `${c.call} ${Math.round(c.ms)} ms`).join(' → ');
+  const sp = (x) => `IQR ${x.q1}–${x.q3}, ${x.min}–${x.max}`;
+  const g = wt.summary['pkg GDRIVE backup'];
+  const p0 = wt.summary['portal GDRIVE backup'];
+  if (b) goal(`9a. Drive backup wall time ÷ Portal's order (latency profile ${wt.profile})`, '≤ 0.45×', `${b.median}× (${sp(b)}; ${b.n} pairs): ${Math.round(g.wall.median)} vs ${Math.round(p0.wall.median)} ms`, b.median <= 0.45);
+  if (b && b.median > 0.45) miss('Drive backup wall time (9a)', `the median run's critical path is ${path('pkg GDRIVE backup')} (waterfall: bench/waterfalls/${g.waterfall}).`, 'take a slow call off that path or overlap it with another (section 9 lists what runs beside it), keeping the guarantees: never a moment without a key, KEY before SHARE to Portal, a half-failed backup leaves the last good one; rerun `BENCH_PARTS=walltime ./scripts/bench`.');
+  if (r) goal('9b. Drive recovery wall time ÷ its sequential form', '≤ 0.6×', `${r.median}× (${sp(r)}; ${r.n} pairs): ${Math.round(wt.summary['pkg GDRIVE recover'].wall.median)} vs ${Math.round(wt.summary['portal GDRIVE recover'].wall.median)} ms`, r.median <= 0.6);
+  if (r && r.median > 0.6) miss('Drive recovery wall time (9b)', `the median run's critical path is ${path('pkg GDRIVE recover')}: two requests in a row, where the sequential form has three (bench/waterfalls/${wt.summary['pkg GDRIVE recover'].waterfall}).`, 'one round trip fewer on the path: the key in a field files.list returns (appProperties or description, fields=files(id,appProperties)), so the list alone brings it beside the Worker\'s GET, or a Drive read that starts as soon as the list answers rather than with the Worker\'s answer.');
+  const pw = wt.summary['pkg PASSWORD backup'];
+  if (pw) {
+    const share = pw.encrypt.median / pw.wall.median;
+    goal('9c. password backup wall time: Argon2id vs network', 'dominated by Argon2id', `encrypt step (Argon2id + AES-GCM) ${Math.round(pw.encrypt.median)} of ${Math.round(pw.wall.median)} ms (${Math.round(100 * share)}%); network ${Math.round(pw.network.median)} ms (${Math.round((100 * pw.network.median) / pw.wall.median)}%)`, share > 0.5);
+    if (share <= 0.5) miss('Password backup wall time (9c)', `under real latencies the network, not Argon2id, is most of the wait: ${path('pkg PASSWORD backup')} after ${Math.round(pw.encrypt.median)} ms of Argon2id (bench/waterfalls/${pw.waterfall}). The first Worker request also pays the Worker's token check with Portal.`, 'fewer requests in a row after the key is derived (the Worker could tell Portal KEY then SHARE itself, in order, in one request from the page), and the Worker\'s token check and preflights paid while Argon2id runs.');
+  }
+} else goal('9. wall time under real latencies (Drive backup ÷ Portal\'s order, recovery ÷ sequential)', '≤ 0.45× / ≤ 0.6×', `not measured: ${why('walltime')}`, null);
+
+// 10. Worker cold start
+const cs = load('coldstart');
+if (cs) {
+  const rust = cs.summary.rust;
+  goal('10. Worker cold start, Rust ÷ JS (own part: minus a trivial Worker\'s)', '≤ 2×, and Rust ≤ 500 ms (half of Cloudflare\'s 1 s startup limit)',
+    `${cs.ratio.median}× (IQR ${cs.ratio.q1}–${cs.ratio.q3}, ${cs.ratio.min}–${cs.ratio.max}; ${cs.ratio.n} rounds); Rust ${Math.round(rust.own.median)} ms own, ${Math.round(rust.cold.median)} ms with workerd's own start`,
+    cs.ratio.median <= 2 && rust.own.median <= 500);
+  if (!(cs.ratio.median <= 2 && rust.own.median <= 500)) miss('Worker cold start (10)', `the Rust Worker is two scripts with ${((cs.bundles.rust.edge_wasm + cs.bundles.rust.object_wasm) / 1024).toFixed(0)} KiB of wasm to compile and instantiate; compiling alone takes ${Math.round(cs.summary.wasm.own.median)} ms of its ${Math.round(rust.own.median)} ms own part here.`, 'less wasm (section 6 lists the largest crates and functions), or one script instead of two; measure with `BENCH_PARTS=coldstart ./scripts/bench`.');
+} else goal('10. Worker cold start, Rust ÷ JS', '≤ 2×', `not measured: ${why('coldstart')}`, null);
+
 p('## Goals', '', '| what | goal | result | verdict |', '| --- | --- | --- | --- |', ...summary, '');
 if (misses.length) p('### Misses: why, and what would close them', '', ...misses, '');
 
 p('## 1. Package size', '', ...(size ? sizeLines : [`Not measured: ${why('size')}`]), '');
 p('## 2. Envelope speed in Chromium', '', ...(crypto ? cryptoLines : [`Not measured: ${why('crypto')}`]), '');
 p('## 3. Password key derivation (Argon2id)', '', ...(crypto ? crypto.argonLines : [`Not measured: ${why('crypto')}`]), '');
-for (const [part, title] of [['roundtrips', '4. Round trips'], ['throughput', '5. Worker throughput'], ['bundle', '6. Worker bundle'], ['scale', '7. Scale'], ['readback', '8. Load with every read checked']]) {
+for (const [part, title] of [['roundtrips', '4. Round trips'], ['throughput', '5. Worker throughput'], ['bundle', '6. Worker bundle'], ['scale', '7. Scale'], ['readback', '8. Load with every read checked'], ['walltime', '9. Wall time under real latencies'], ['coldstart', '10. Worker cold start']]) {
   const data = load(part);
   p(`## ${title}`, '', ...(data?.lines ?? [`Not measured: ${why(part)}`]), '');
 }
