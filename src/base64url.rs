@@ -140,23 +140,11 @@ mod tests {
 mod properties {
     use super::*;
     use base64ct::{Base64UrlUnpadded, Encoding};
+    // 10,000 cases, XorShift, as every property here (tests/common-props).
+    use common_props::{config, matching, near_base64url};
     use proptest::collection::vec;
     use proptest::prelude::*;
     use proptest::sample::Index;
-    use proptest::test_runner::RngAlgorithm;
-
-    /// Same defaults as tests/properties.rs: 10,000 cases, XorShift, each
-    /// overridden by proptest's own variables.
-    fn config() -> ProptestConfig {
-        let mut config = ProptestConfig::default();
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = 10_000;
-        }
-        if std::env::var_os("PROPTEST_RNG_ALGORITHM").is_none() {
-            config.rng_algorithm = RngAlgorithm::XorShift;
-        }
-        config
-    }
 
     /// A way of writing the same bytes that `encode` never produces.
     #[derive(Debug, Clone)]
@@ -171,9 +159,9 @@ mod properties {
         TrailingBits(u8),
     }
 
-    /// Parsed once: a bare `&str` strategy parses its regex for every case.
+    /// Near-base64url (padding, `+` `/`, whitespace) or any printable text.
     fn near_base64url_text() -> impl Strategy<Value = String> {
-        proptest::string::string_regex("[A-Za-z0-9_=+/ \t\n-]{0,64}|\\PC{0,16}").unwrap()
+        prop_oneof![4 => near_base64url(64), 1 => matching("\\PC{0,16}")]
     }
 
     fn non_canonical() -> impl Strategy<Value = NonCanonical> {

@@ -1,5 +1,16 @@
 //! JSON bodies exchanged between the browser module, the Worker and Portal.
 //! One definition, used by both sides, so they cannot drift apart.
+//!
+//! - The Worker reads each request body into its type here
+//!   (`worker/src/validate.rs`: serde, one pass, each failure a typed error
+//!   code) and writes each answer from one.
+//! - docs/openapi.yaml states the same shapes; `tests/worker/wire-contract.test.mjs`
+//!   keeps the two in step: the document's examples read into these types
+//!   (and, for requests, pass the Worker's checks), and every type written
+//!   from a sample matches the document's schema.
+//! - Request bodies the browser sends refuse unknown fields
+//!   (`deny_unknown_fields`, as the Worker does); Portal's webhook bodies
+//!   take extra fields (Portal may add some), as the Worker does.
 
 use alloc::{string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
@@ -35,6 +46,14 @@ pub struct StoreClientBackup {
     /// hears KEY before SHARE as in its own SDK. Absent means `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_portal: Option<bool>,
+}
+
+impl StoreClientBackup {
+    /// Whether the Worker tells Portal right after storing: unless
+    /// `notifyPortal` is `false`.
+    pub fn notifies_portal(&self) -> bool {
+        self.notify_portal != Some(false)
+    }
 }
 
 /// What the Worker says about one stored version (no ciphertext).
@@ -116,18 +135,26 @@ pub struct CustodianBackupSummary {
 
 // ---- Portal → Worker: the custodian backup share webhooks ----------------
 
-/// `POST /{webhooks_root}/backup`. Kept as loose JSON on purpose in the
-/// Worker so each field gets its own validation error.
+/// `POST /{webhooks_root}/backup`. Unknown extra fields are ignored: Portal
+/// may add some.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CustodianBackupWebhook {
     pub backup_method: String,
     pub client_id: String,
-    /// A JSON object, stringified by Portal.
+    /// A JSON object, stringified by Portal; stored and given back exactly
+    /// as sent.
     pub share: String,
 }
 
-/// `POST /{webhooks_root}/backup/fetch`.
+/// The answer to `POST /{webhooks_root}/backup`: always `{"stored": true}`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CustodianBackupStored {
+    pub stored: bool,
+}
+
+/// `POST /{webhooks_root}/backup/fetch`. Unknown extra fields are ignored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CustodianFetchRequest {
@@ -185,6 +212,23 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"status":"STORED_CLIENT_BACKUP_SHARE_KEY","backupSharePairIds":["p1"]}"#
+        );
+    }
+
+    #[test]
+    fn portal_is_told_right_away_unless_the_upload_says_false() {
+        let upload = |notify_portal| StoreClientBackup {
+            cipher_text: "UEJBSwEB".into(),
+            backup_share_pair_ids: vec!["p1".into()],
+            notify_portal,
+        };
+        assert!(upload(None).notifies_portal());
+        assert!(upload(Some(true)).notifies_portal());
+        assert!(!upload(Some(false)).notifies_portal());
+        // Absent when not said, as the browser module's JS sends it.
+        assert_eq!(
+            serde_json::to_string(&upload(None)).unwrap(),
+            r#"{"cipherText":"UEJBSwEB","backupSharePairIds":["p1"]}"#
         );
     }
 }

@@ -6,35 +6,17 @@
 //! --test properties` runs N instead (docs/RELIABILITY.md §3).
 #![cfg(not(target_arch = "wasm32"))]
 
+use common_props::{config, near_base64url, tenth_of_config};
 use portal_backup::Error;
 use portal_backup::envelope::{self, BackupKey, Context, Envelope, PasswordParams};
 use portal_backup::retry::RetryPolicy;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::RngAlgorithm;
 
-/// 10,000 cases unless `PROPTEST_CASES` is set (proptest's own `default()`
-/// reads it; we only raise the default from its 256). XorShift instead of
-/// ChaCha unless `PROPTEST_RNG_ALGORITHM` says otherwise: unoptimised ChaCha
-/// took a third of the run, and test inputs need no cryptographic RNG.
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 10_000;
-    }
-    if std::env::var_os("PROPTEST_RNG_ALGORITHM").is_none() {
-        config.rng_algorithm = RngAlgorithm::XorShift;
-    }
-    config
-}
-
-/// A tenth of [`config`]'s cases, for the one property whose cases can run
-/// Argon2id at up to 512 MiB (see `flipping_any_bit_of_a_password_envelope_fails`).
-fn tenth_of_config() -> ProptestConfig {
-    let config = config();
-    ProptestConfig { cases: (config.cases / 10).max(1), ..config }
-}
+// The configuration (`config`: 10,000 cases, XorShift; `tenth_of_config`
+// for the password bit flips below) and the strategies shared with the
+// Worker's properties are in tests/common-props.
 
 // ---- strategies ------------------------------------------------------------
 
@@ -114,8 +96,7 @@ fn envelope_like_bytes() -> impl Strategy<Value = Vec<u8>> {
 fn envelope_like_text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
-        // Parsed once: a bare `&str` strategy parses its regex for every case.
-        proptest::string::string_regex("[A-Za-z0-9_=+/ \t\r\n-]{0,120}").unwrap(),
+        near_base64url(120),
         envelope_like_bytes().prop_map(|bytes| envelope::envelope_to_text(&bytes)),
     ]
 }

@@ -86,7 +86,7 @@ pub async fn handle(
         (Target::ClientBackupConfirm(_), Method::Post, Some(method)) => {
             validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
             let body = read_body(req, validate::MAX_WEBHOOK_BODY).await?;
-            let backup_id = validate::confirm(&body)?;
+            let backup_id = validate::confirm(&body)?.backup_id;
             let method = method.to_owned();
             let answer = directory
                 .call(Message::ClientConfirm { method, backup_id })
@@ -154,6 +154,7 @@ async fn put(
     validate::json_content_type(header(req, "Content-Type").as_deref(), true)?;
     let body = read_body(req, validate::MAX_CLIENT_BACKUP_BODY).await?;
     let upload = validate::client_backup_upload(&body)?;
+    let notify_portal = upload.notifies_portal();
     let version = StoredVersion {
         backup_id: new_backup_id()?,
         size: upload.cipher_text.len() as u64,
@@ -171,7 +172,7 @@ async fn put(
     let mut current = version;
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
-    if upload.notify_portal {
+    if notify_portal {
         current = tell_portal(directory, caller, config, method, current).await;
     }
     json(201, &current.stored(&caller.client_id, method))

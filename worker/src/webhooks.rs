@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use portal_backup::wire::CustodianFetchResponse;
+use portal_backup::wire::{CustodianBackupStored, CustodianFetchResponse};
 use worker::{Env, Response};
 use zeroize::Zeroizing;
 
@@ -83,21 +83,13 @@ async fn authenticated_body(req: &Request, env: &Env) -> Result<Vec<u8>> {
 pub async fn store_custodian_share(req: &Request, env: &Env, _config: &Config) -> Result<Response> {
     let body = authenticated_body(req, env).await?;
     let backup = validate::custodian_backup(&body)?;
-    let sealed = keyring(env)?.seal(
-        &backup.client_id,
-        &backup.backup_method,
-        &backup.custodian_share,
-    )?;
+    let sealed = keyring(env)?.seal(&backup.client_id, &backup.backup_method, &backup.share)?;
     let commit = Message::CustodianCommit {
         method: backup.backup_method,
         sealed,
     };
     Directory::of(env, &backup.client_id)?.call(commit).await?;
-    #[derive(serde::Serialize)]
-    struct Stored {
-        stored: bool,
-    }
-    json(200, &Stored { stored: true })
+    json(200, &CustodianBackupStored { stored: true })
 }
 
 /// Every stored method's share. Nothing stored is `200 []`, not 404: Portal
@@ -110,7 +102,7 @@ pub async fn fetch_custodian_shares(
     _config: &Config,
 ) -> Result<Response> {
     let body = authenticated_body(req, env).await?;
-    let client_id = validate::custodian_fetch(&body)?;
+    let client_id = validate::custodian_fetch(&body)?.client_id;
     let keyring = keyring(env)?;
     let directory = Directory::of(env, &client_id)?;
     let answer = directory.call(Message::CustodianRead).await?;

@@ -8,7 +8,11 @@
 //! (docs/RELIABILITY.md §3).
 #![cfg(not(target_arch = "wasm32"))]
 
+use common_props::{any_id, config, damaged, json_value, matching, safe_id};
 use portal_backup::envelope::{self, BackupKey, Context, Envelope};
+use portal_backup::wire::{
+    ConfirmClientBackup, CustodianBackupWebhook, CustodianFetchRequest, StoreClientBackup,
+};
 use portal_backup_worker::error::{Error, ErrorCode};
 use portal_backup_worker::store::at_rest::{Keyring, SealedShare};
 use portal_backup_worker::store::client::{ClientBackupRecord, ClientRecords, StoredVersion};
@@ -20,25 +24,15 @@ use portal_backup_worker::validate;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::RngAlgorithm;
 use std::sync::LazyLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// Same defaults as the root crate's tests/properties.rs: 10,000 cases and
-/// XorShift, each overridden by proptest's own variables.
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 10_000;
-    }
-    if std::env::var_os("PROPTEST_RNG_ALGORITHM").is_none() {
-        config.rng_algorithm = RngAlgorithm::XorShift;
-    }
-    config
-}
+// The configuration (`config`: 10,000 cases, XorShift) and the strategies
+// shared with the root crate's properties (`matching`, `safe_id`, `any_id`,
+// `json_value`, `damaged`) are in tests/common-props.
 
 /// How the Worker reads a KV value (`store::kv::get_json`, wasm-only so not
 /// callable here): serde_json into the record type, any failure
@@ -53,50 +47,6 @@ fn write_stored<T: Serialize>(record: &T) -> String {
 }
 
 // ---- strategies ------------------------------------------------------------------
-
-/// Strings matching `pattern`. Parsed once: a bare `&str` strategy parses
-/// its regex again for every case, which took most of the run.
-fn matching(pattern: &str) -> impl Strategy<Value = String> + use<> {
-    proptest::string::string_regex(pattern).unwrap()
-}
-
-/// `[A-Za-z0-9_-]{1,128}`: what `validate` lets into a KV key.
-fn safe_id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        matching("[A-Za-z0-9_-]{1,24}"),
-        matching("[A-Za-z0-9_-]{128}")
-    ]
-}
-
-/// Anything a caller might put where an id goes: safe ids, hostile ones
-/// (separators, escapes, Unicode, too long), and empty.
-fn any_id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        safe_id(),
-        any::<String>(),
-        matching("[A-Za-z0-9_./:%-]{0,8}"),
-        matching("[a-z]{129,140}"),
-    ]
-}
-
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|n| serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)),
-        any::<String>().prop_map(Value::String),
-        safe_id().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            vec(inner.clone(), 0..4).prop_map(Value::Array),
-            btree_map(any::<String>(), inner, 0..4)
-                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
-        ]
-    })
-}
 
 /// A real envelope's text (the browser's `cipherText`).
 fn envelope_text() -> impl Strategy<Value = String> {
@@ -139,12 +89,7 @@ fn body(names: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
         4 => body_object(names).prop_map(|body| body.to_string().into_bytes()),
         1 => json_value().prop_map(|body| body.to_string().into_bytes()),
         1 => vec(any::<u8>(), 0..64),
-        1 => (body_object(names), any::<Index>(), any::<u8>(), any::<bool>()).prop_map(|(body, at, byte, cut)| {
-            let mut bytes = body.to_string().into_bytes();
-            let at = at.index(bytes.len());
-            if cut { bytes.truncate(at) } else { bytes[at] = byte }
-            bytes
-        }),
+        1 => damaged(body_object(names).prop_map(|body| body.to_string().into_bytes())),
     ]
 }
 
@@ -170,9 +115,9 @@ proptest! {
                 let sent: Value = serde_json::from_slice(&body).unwrap();
                 prop_assert_eq!(Some(delivery.client_id.as_str()), sent["clientId"].as_str());
                 prop_assert_eq!(Some(delivery.backup_method.as_str()), sent["backupMethod"].as_str());
-                prop_assert_eq!(Some(delivery.custodian_share.as_str()), sent["share"].as_str());
+                prop_assert_eq!(Some(delivery.share.as_str()), sent["share"].as_str());
                 prop_assert!(validate::is_safe_id(&delivery.client_id) && validate::is_safe_id(&delivery.backup_method));
-                prop_assert!(serde_json::from_str::<Value>(&delivery.custodian_share).unwrap().is_object());
+                prop_assert!(serde_json::from_str::<Value>(&delivery.share).unwrap().is_object());
             }
             Err(error) => prop_assert!(is_bad_request(&error, &[
                 ErrorCode::InvalidJson, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidClientId,
@@ -184,7 +129,7 @@ proptest! {
     #[test]
     fn any_fetch_body_is_a_safe_client_id_or_a_documented_400(body in body(&["clientId"])) {
         match validate::custodian_fetch(&body) {
-            Ok(client_id) => prop_assert!(validate::is_safe_id(&client_id)),
+            Ok(fetch) => prop_assert!(validate::is_safe_id(&fetch.client_id)),
             Err(error) => prop_assert!(is_bad_request(&error, &[
                 ErrorCode::InvalidJson, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidClientId,
             ]), "{error:?}"),
@@ -212,7 +157,7 @@ proptest! {
     #[test]
     fn any_confirm_body_is_a_safe_backup_id_or_a_documented_400(body in body(&["backupId"])) {
         match validate::confirm(&body) {
-            Ok(backup_id) => prop_assert!(validate::is_safe_id(&backup_id)),
+            Ok(confirmation) => prop_assert!(validate::is_safe_id(&confirmation.backup_id)),
             Err(error) => prop_assert!(is_bad_request(&error, &[
                 ErrorCode::InvalidJson, ErrorCode::UnknownField, ErrorCode::MissingField, ErrorCode::InvalidFieldType, ErrorCode::InvalidBackupId,
             ]), "{error:?}"),
@@ -232,16 +177,18 @@ proptest! {
         let share = json!(share).to_string();
         let delivery = json!({"clientId": client_id, "backupMethod": backup_method, "share": share});
         let delivery = validate::custodian_backup(delivery.to_string().as_bytes()).unwrap();
-        prop_assert_eq!((delivery.client_id, delivery.backup_method, delivery.custodian_share), (client_id, backup_method, share));
+        prop_assert_eq!((delivery.client_id, delivery.backup_method, delivery.share), (client_id, backup_method, share));
 
         let mut upload = json!({"cipherText": cipher_text, "backupSharePairIds": pair_ids});
         if let Some(notify) = notify_portal {
             upload["notifyPortal"] = json!(notify);
         }
         let upload = validate::client_backup_upload(upload.to_string().as_bytes()).unwrap();
+        prop_assert_eq!(upload.notify_portal, notify_portal);
+        prop_assert_eq!(upload.notifies_portal(), notify_portal.unwrap_or(true));
         prop_assert_eq!(upload.cipher_text, cipher_text);
         prop_assert_eq!(upload.backup_share_pair_ids, pair_ids);
-        prop_assert_eq!(upload.notify_portal, notify_portal.unwrap_or(true));
+
     }
 
     /// clientId and backupMethod become parts of KV keys: only
@@ -284,6 +231,78 @@ proptest! {
             Ok(()) => prop_assert!(header.split(';').next().unwrap().trim().eq_ignore_ascii_case("application/json")),
             Err(error) => prop_assert_eq!(error, Error::UnsupportedMediaType),
         }
+    }
+}
+
+// ---- the Worker's reading and the wire types ------------------------------------------------
+
+/// The codes a body's shape earns (not JSON aside): a field the type does
+/// not have, one missing, one of another JSON type.
+const SHAPE_CODES: &[ErrorCode] = &[
+    ErrorCode::UnknownField,
+    ErrorCode::MissingField,
+    ErrorCode::InvalidFieldType,
+];
+
+/// `validate` reads a body field by field (each fault its own code), the
+/// wire type's serde derive reads it whole; both must see the same shape.
+/// What `validate` accepts, the derive reads as the same value; what the
+/// derive refuses, `validate` refuses; and what the derive reads,
+/// `validate` refuses only for what a value must be (a safe id, an
+/// envelope, ...), never for its shape. Two leniencies of the derive that
+/// the Worker does not share are INVALID_JSON there: a JSON array of the
+/// fields' values in order, and (Portal's bodies) an unknown field's value
+/// skipped without checking its numbers and escapes.
+fn same_shape<T: DeserializeOwned + PartialEq + std::fmt::Debug>(
+    body: &[u8],
+    validated: Result<T, Error>,
+    value_codes: &[ErrorCode],
+) -> Result<(), TestCaseError> {
+    let derived = serde_json::from_slice::<T>(body);
+    match (&validated, &derived) {
+        (Ok(validated), Ok(derived)) => prop_assert_eq!(validated, derived),
+        (Ok(_), Err(error)) => {
+            prop_assert!(false, "the derive refuses what validate takes: {}", error)
+        }
+        // serde's derive also reads a struct from an array of its fields'
+        // values, in order; the Worker and the document take only objects.
+        (Err(error), Ok(_)) if body.trim_ascii_start().starts_with(b"[") => {
+            prop_assert_eq!(error.code(), ErrorCode::InvalidJson)
+        }
+        (Err(error), Ok(_)) => prop_assert!(
+            value_codes.contains(&error.code()) && !SHAPE_CODES.contains(&error.code()),
+            "{:?}",
+            error
+        ),
+        (Err(_), Err(_)) => {}
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_worker_reads_webhook_bodies_as_the_wire_type_does(body in body(WEBHOOK_FIELDS)) {
+        same_shape::<CustodianBackupWebhook>(&body, validate::custodian_backup(&body), &[
+            ErrorCode::InvalidClientId, ErrorCode::InvalidBackupMethod, ErrorCode::InvalidShare, ErrorCode::InvalidJson,
+        ])?;
+        same_shape::<CustodianFetchRequest>(&body, validate::custodian_fetch(&body), &[
+            ErrorCode::InvalidClientId, ErrorCode::InvalidJson,
+        ])?;
+    }
+
+    #[test]
+    fn the_worker_reads_browser_bodies_as_the_wire_type_does(
+        upload in body(UPLOAD_FIELDS),
+        confirmation in body(&["backupId"]),
+    ) {
+        same_shape::<StoreClientBackup>(&upload, validate::client_backup_upload(&upload), &[
+            ErrorCode::InvalidCiphertext, ErrorCode::InvalidSharePairIds,
+        ])?;
+        same_shape::<ConfirmClientBackup>(&confirmation, validate::confirm(&confirmation), &[
+            ErrorCode::InvalidBackupId,
+        ])?;
     }
 }
 
@@ -379,13 +398,8 @@ fn client_records_text() -> impl Strategy<Value = String> {
             value.to_string()
         },
     );
-    let damaged =
-        (client_records(), any::<Index>(), any::<u8>()).prop_map(|(records, at, byte)| {
-            let mut bytes = state_text(records).into_bytes();
-            let at = at.index(bytes.len());
-            bytes[at] = byte;
-            String::from_utf8_lossy(&bytes).into_owned()
-        });
+    let damaged = damaged(client_records().prop_map(|records| state_text(records).into_bytes()))
+        .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     prop_oneof![
         client_records().prop_map(state_text),
         edited,
@@ -710,7 +724,7 @@ proptest! {
     #![proptest_config(config())]
 
     /// Whatever the Durable Object's storage holds under the directory key
-    /// (a record it wrote, one damaged byte, any JSON, any text), reading it
+    /// (a record it wrote, one byte changed or cut short, any JSON, any text), reading it
     /// gives a directory that names only safe methods and well-formed
     /// versions, or STORED_RECORD_UNREADABLE; a directory written reads back
     /// identically.
@@ -718,12 +732,8 @@ proptest! {
     fn any_stored_directory_reads_as_a_sound_directory_or_unreadable(
         text in prop_oneof![
             directory().prop_map(|d| d.to_text()),
-            (directory(), any::<Index>(), any::<u8>()).prop_map(|(d, at, byte)| {
-                let mut bytes = d.to_text().into_bytes();
-                let at = at.index(bytes.len());
-                bytes[at] = byte;
-                String::from_utf8_lossy(&bytes).into_owned()
-            }),
+            damaged(directory().prop_map(|d| d.to_text().into_bytes()))
+                .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
             json_value().prop_map(|value| json!({ "v": 1, "methods": value }).to_string()),
             any::<String>(),
         ],

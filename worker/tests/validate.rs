@@ -3,6 +3,7 @@
 //! Each test here kills a mutant the other tests let live
 //! (docs/RELIABILITY.md §9, `scripts/mutants worker`).
 
+use portal_backup::wire::CustodianFetchRequest;
 use portal_backup_worker::error::ErrorCode;
 use portal_backup_worker::validate::{self, MAX_CLIENT_BACKUP_BODY, MAX_WEBHOOK_BODY};
 
@@ -10,9 +11,18 @@ use portal_backup_worker::validate::{self, MAX_CLIENT_BACKUP_BODY, MAX_WEBHOOK_B
 /// that clientId comes back as sent, and nothing unsafe does.
 #[test]
 fn the_fetch_webhook_gives_back_the_client_id_it_was_sent() {
-    assert_eq!(validate::custodian_fetch(br#"{"clientId":"client-42"}"#), Ok("client-42".into()));
+    let fetch = |client_id: &str| CustodianFetchRequest {
+        client_id: client_id.into(),
+    };
+    assert_eq!(
+        validate::custodian_fetch(br#"{"clientId":"client-42"}"#),
+        Ok(fetch("client-42"))
+    );
     // Portal may add fields; they are ignored, as for the backup webhook.
-    assert_eq!(validate::custodian_fetch(br#"{"clientId":"c_1","x":1}"#), Ok("c_1".into()));
+    assert_eq!(
+        validate::custodian_fetch(br#"{"clientId":"c_1","x":1}"#),
+        Ok(fetch("c_1"))
+    );
     for (body, code) in [
         (&br#"{"clientId":"a/b"}"#[..], ErrorCode::InvalidClientId),
         (br#"{"clientId":""}"#, ErrorCode::InvalidClientId),
@@ -22,7 +32,12 @@ fn the_fetch_webhook_gives_back_the_client_id_it_was_sent() {
         (b"client-42", ErrorCode::InvalidJson),
     ] {
         let result = validate::custodian_fetch(body);
-        assert_eq!(result.map_err(|e| e.code()), Err(code), "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            result.map_err(|e| e.code()),
+            Err(code),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
     }
 }
 
