@@ -296,7 +296,7 @@ if (profileRows.length) {
 
 const result = {
   started, finished: { at: new Date().toISOString(), loadavg: loadavg().map((x) => x.toFixed(2)) },
-  commit: sh('git rev-parse --short HEAD'), chromium: chromiumVersion, profile: PROFILE, runs: RUNS, package: pkgInfo,
+  commit: sh('git rev-parse --short HEAD') + (sh('git status --porcelain --untracked-files=no') ? ' (with uncommitted changes)' : ''), chromium: chromiumVersion, profile: PROFILE, runs: RUNS, package: pkgInfo,
   goals, summary, lines,
 };
 writeFileSync(`${OUT}walltime.json`, JSON.stringify(result, null, 2));
