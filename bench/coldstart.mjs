@@ -18,6 +18,8 @@
 //           answers its "ok";
 //   warm    the same request again with another token (the check is paid
 //           again, not cached): what the first one costs once warm.
+// (V8 compiles wasm functions lazily, at their first call: "start" decodes
+// and validates the wasm, the first request compiles what it runs.)
 // CPU: the CPU time of every thread of that workerd from its start to the
 // first answer (/proc/<pid>/task/*/schedstat), which waiting for a CPU does
 // not inflate: the goal is judged on it.
@@ -27,9 +29,10 @@
 // its isolates start inside a running process). Rounds alternate the order
 // of the four (with a trivial Worker that compiles the Rust wasm); COLDSTART_RUNS rounds (default 15; 5 with BENCH_QUICK=1).
 // Usage: node bench/coldstart.mjs   → bench/out/coldstart.json
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
@@ -43,6 +46,17 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = Number(process.env.COLDSTART_RUNS ?? (QUICK ? 5 : 15));
 const now = () => performance.now();
 const sh = (cmd) => { try { return execSync(cmd, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'unavailable'; } };
+
+// The Rust bundles are copied once, before the first run: a rebuild of
+// worker/build while this runs (others work in the same tree) then cannot
+// mix two builds or catch one half-written.
+const SNAPSHOT = fileURLToPath(new URL('out/coldstart-build/', import.meta.url));
+const BUILT = { edge: statSync(WORKERS.rust.scriptPath.replace(/index\.js$/, 'index_bg.wasm')).mtime.toISOString(), object: statSync(OBJECT_SCRIPT_PATH.replace(/index\.js$/, 'index_bg.wasm')).mtime.toISOString() };
+rmSync(SNAPSHOT, { recursive: true, force: true });
+cpSync(dirname(WORKERS.rust.scriptPath), `${SNAPSHOT}build`, { recursive: true });
+cpSync(dirname(OBJECT_SCRIPT_PATH), `${SNAPSHOT}build-object`, { recursive: true });
+const RUST_SCRIPT = `${SNAPSHOT}build/index.js`;
+const OBJECT_SCRIPT = `${SNAPSHOT}build-object/index.js`;
 
 const HELLO = 'export default { fetch() { return new Response("ok"); } };';
 const webhookSecret = randomBytes(24).toString('hex');
@@ -60,8 +74,8 @@ function options(kind, portalUrl) {
   if (kind === 'wasm') {
     return { cf: false, host: '127.0.0.1', port: 0, workers: [{ name: 'wasm', compatibilityDate: '2026-04-26', modules: [
       { type: 'ESModule', path: 'hello.js', contents: WASM_ONLY },
-      { type: 'CompiledWasm', path: 'edge.wasm', contents: readFileSync(`${ROOT}worker/build/index_bg.wasm`) },
-      { type: 'CompiledWasm', path: 'object.wasm', contents: readFileSync(OBJECT_SCRIPT_PATH.replace(/index\.js$/, 'index_bg.wasm')) },
+      { type: 'CompiledWasm', path: 'edge.wasm', contents: readFileSync(`${SNAPSHOT}build/index_bg.wasm`) },
+      { type: 'CompiledWasm', path: 'object.wasm', contents: readFileSync(`${SNAPSHOT}build-object/index_bg.wasm`) },
     ] }] };
   }
   const bindings = { WEBHOOKS_ROOT, PORTAL_API_BASE: portalUrl, ALLOWED_ORIGINS: 'http://localhost:8800', NOTIFY_PORTAL: 'true', WEBHOOK_SECRET: webhookSecret, SHARE_ENCRYPTION_KEYS: shareKeys };
@@ -73,12 +87,12 @@ function options(kind, portalUrl) {
     workers: [
       workerOptions({
         name: `cold-${kind}`,
-        scriptPath: WORKERS[kind].scriptPath,
+        scriptPath: kind === 'rust' ? RUST_SCRIPT : WORKERS[kind].scriptPath,
         kvNamespaces: kind === 'rust' ? [] : { SHARES: 'cold-shares' },
         durableObjects: WORKERS[kind].durableObjects,
         bindings,
       }),
-      ...(kind === 'rust' ? objectWorkerOptions({ kvNamespaces: { SHARES: 'cold-shares' } }) : []),
+      ...(kind === 'rust' ? objectWorkerOptions({ kvNamespaces: { SHARES: 'cold-shares' } }).map((o) => ({ ...o, scriptPath: OBJECT_SCRIPT, modulesRoot: dirname(OBJECT_SCRIPT) })) : []),
     ],
   };
 }
@@ -173,7 +187,7 @@ const coldPairs = runs.rust.map((r, i) => r.cold_ms / runs.js[i].cold_ms);
 const coldRatio = spread(coldPairs, 2);
 const size = (p) => statSync(p).size;
 const bundles = {
-  rust: { edge_wasm: size(`${ROOT}worker/build/index_bg.wasm`), edge_js: size(`${ROOT}worker/build/index.js`), object_wasm: size(OBJECT_SCRIPT_PATH.replace(/index\.js$/, 'index_bg.wasm')), object_js: size(OBJECT_SCRIPT_PATH), built: statSync(`${ROOT}worker/build/index_bg.wasm`).mtime.toISOString() },
+  rust: { edge_wasm: size(`${SNAPSHOT}build/index_bg.wasm`), edge_js: size(RUST_SCRIPT), object_wasm: size(`${SNAPSHOT}build-object/index_bg.wasm`), object_js: size(OBJECT_SCRIPT), built: BUILT, wasm_sha256: ['build', 'build-object'].map((d) => createHash('sha256').update(readFileSync(`${SNAPSHOT}${d}/index_bg.wasm`)).digest('hex').slice(0, 16)) },
   js: { js: size(`${ROOT}bench/js-worker/index.js`) },
 };
 
@@ -181,13 +195,15 @@ const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const LABEL = { rust: `Rust Worker: edge (\`worker/build\`, wasm ${kib(bundles.rust.edge_wasm)}) + its Durable Object's script (\`worker/build-object\`, wasm ${kib(bundles.rust.object_wasm)})`, js: `JS Worker (\`bench/js-worker\`, ${kib(bundles.js.js)}, its object in the same script)`, hello: 'trivial Worker (one line), the floor', wasm: 'trivial Worker + the Rust Worker\'s two wasm modules, compiled, not instantiated' };
 const lines = [
   `Each run starts a fresh workerd (Miniflare ${sh('node -p "require(\'miniflare/package.json\').version"')}), so every script is loaded from scratch, and times:`,
-  '**start**, `new Miniflare()` until ready (workerd starts, compiles each script and its wasm, makes each isolate and runs',
-  'each main module\'s top level, which instantiates the Rust Worker\'s wasm; then it listens); **first**, the first request on',
+  '**start**, `new Miniflare()` until ready (workerd starts, compiles each script, decodes and validates its wasm (V8 compiles',
+  'wasm functions lazily, at their first call), makes each isolate and runs each main module\'s top level, which instantiates',
+  'the Rust Worker\'s wasm; then it listens); **first**, the first request on',
   'those fresh isolates until its whole answer: `GET /v1/client-backups/GDRIVE` with a Portal token (the token check against a',
   'local Portal stand-in, the client\'s Durable Object made on first use, its KV read; 404 for a client with no backup);',
   '**warm**, the same request once more with another token (its check paid again). Cold start = start + first. The trivial',
   'Worker\'s cold start (workerd\'s own process start, Miniflare\'s entry worker and loopback, paid by any script and not on',
-  'Cloudflare, whose isolates start inside a running process) is subtracted in each round to give the Worker\'s own part.',
+  'Cloudflare, whose isolates start inside a running process) is subtracted to give the Worker\'s own part: per round for CPU,',
+  'from the medians for wall time (two noisy wall times subtracted per round can go below zero).',
   `${RUNS} rounds after one unrecorded round; the four run in rotating order. Milliseconds: median (IQR; min–max).`, '',
   '**CPU** is the CPU time every thread of that workerd process used from its start to the first answer (/proc, ns), which',
   'time spent waiting for one of this shared machine\'s two CPUs does not inflate; the goal is judged on it.', '',
