@@ -247,6 +247,17 @@ const goals = {
 const pw = summary['pkg PASSWORD backup'];
 
 // ---- the report
+// Static text, also spliced by hand into a provisional BENCHMARKS.md.
+const METHOD_NOTE = [
+  'The Worker\'s 50 ms round trip is added by the edge in front of it (`tests/standins/edge.mjs`), not by Chromium\'s network',
+  'emulation: CDP\'s `Network.emulateNetworkConditions` applies to every request of the page, the Drive and Portal stand-ins',
+  'too, whose figures already hold their network time, and its `latency` is a floor from request sent to response headers,',
+  'not a round trip added to the Worker\'s own time. Portal\'s 150 ms applies to the Worker\'s calls to Portal as well (its',
+  'token check, its PATCH in `/notify`). Not modelled: TCP and TLS set-up (one or two more round trips to each origin on a',
+  'session\'s first request, for both orders alike), the Worker\'s hop to its Durable Object and KV on Cloudflare, and',
+  'Portal\'s webhook calls to the Worker (not on the user\'s path). Portal\'s order is a lower bound of Portal\'s SDK: it',
+  'leaves out the SDK\'s extra lookups (`bench/page/portal-order.js` lists them).',
+];
 const lines = [];
 const L = (...x) => lines.push(...x);
 L(`Headless Chromium runs the package (\`${PKG}\` as it was: wasm SHA-256 \`${pkgInfo.wasm_sha256}…\`, built ${pkgInfo.built}) and Portal's`,
@@ -258,6 +269,7 @@ L(`Headless Chromium runs the package (\`${PKG}\` as it was: wasm SHA-256 \`${pk
   `clock from the call to its answer; first progress: the call to the first \`onProgress\` event; network: time with`,
   `at least one request in flight (Chromium's DevTools protocol, preflights included in their request). Milliseconds:`,
   `median (IQR; min–max).`, '',
+  ...METHOD_NOTE, '',
   '| method | flow | wall ms | first progress ms | network ms | requests + preflights | waterfall |',
   '| --- | --- | --- | --- | --- | --- | --- |');
 const order = Object.keys(summary).sort((a, b) => {
