@@ -5,7 +5,7 @@
 use alloc::{string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Drive's hidden per-app folder: only this app can read it, the user cannot
 /// trash files in it by accident.
@@ -153,7 +153,7 @@ pub enum DriveFailure {
     /// The access token expired or was revoked: ask the page for a new one.
     RefreshToken,
     /// Give up with this code.
-    Fail(&'static str),
+    Fail(ErrorCode),
 }
 
 /// Classifies a Drive error from its status and `error.errors[0].reason`
@@ -163,22 +163,38 @@ pub fn classify_failure(status: u16, reason: Option<&str>) -> DriveFailure {
     match (status, reason) {
         (401, _) => DriveFailure::RefreshToken,
         (403, Some("rateLimitExceeded" | "userRateLimitExceeded")) => DriveFailure::Retry,
-        (403, Some("storageQuotaExceeded" | "quotaExceeded")) => DriveFailure::Fail("DRIVE_QUOTA_EXCEEDED"),
-        (403, _) => DriveFailure::Fail("DRIVE_PERMISSION_DENIED"),
-        (404, _) => DriveFailure::Fail("DRIVE_NOT_FOUND"),
+        (403, Some("storageQuotaExceeded" | "quotaExceeded")) => DriveFailure::Fail(ErrorCode::DriveQuotaExceeded),
+        (403, _) => DriveFailure::Fail(ErrorCode::DrivePermissionDenied),
+        (404, _) => DriveFailure::Fail(ErrorCode::DriveNotFound),
         (408 | 429, _) => DriveFailure::Retry,
         (500..=599, _) => DriveFailure::Retry,
-        _ => DriveFailure::Fail("DRIVE_ERROR"),
+        _ => DriveFailure::Fail(ErrorCode::DriveError),
     }
 }
 
 /// The code to report once retries (or the one token refresh) ran out.
-pub fn exhausted_code(status: u16) -> &'static str {
+pub fn exhausted_code(status: u16) -> ErrorCode {
     match status {
-        401 => "DRIVE_UNAUTHENTICATED",
-        403 | 429 => "DRIVE_RATE_LIMITED",
-        _ => "DRIVE_UNAVAILABLE",
+        401 => ErrorCode::DriveUnauthenticated,
+        403 | 429 => ErrorCode::DriveRateLimited,
+        _ => ErrorCode::DriveUnavailable,
     }
+}
+
+/// A Drive failure in words a user can act on.
+pub fn error(code: ErrorCode, status: Option<u16>) -> Error {
+    let message = match code {
+        ErrorCode::DriveUnauthenticated => {
+            "google drive: it refused the access token, also after getDriveToken() gave a new one"
+        }
+        ErrorCode::DriveQuotaExceeded => "google drive: the user's Google Drive is full",
+        ErrorCode::DrivePermissionDenied => "google drive: access denied (is the drive.appdata scope granted?)",
+        ErrorCode::DriveNotFound => "google drive: the key file is not there",
+        ErrorCode::DriveRateLimited => "google drive: it kept rate-limiting the requests",
+        ErrorCode::DriveUnavailable => "google drive: it kept failing",
+        _ => "google drive: it refused the request",
+    };
+    Error::remote(code, message, status)
 }
 
 /// One key file as `files.list` reports it.
@@ -290,16 +306,16 @@ mod tests {
         assert_eq!(classify_failure(401, Some("authError")), RefreshToken);
         assert_eq!(classify_failure(403, Some("rateLimitExceeded")), Retry);
         assert_eq!(classify_failure(403, Some("userRateLimitExceeded")), Retry);
-        assert_eq!(classify_failure(403, Some("storageQuotaExceeded")), Fail("DRIVE_QUOTA_EXCEEDED"));
-        assert_eq!(classify_failure(403, Some("insufficientFilePermissions")), Fail("DRIVE_PERMISSION_DENIED"));
-        assert_eq!(classify_failure(403, None), Fail("DRIVE_PERMISSION_DENIED"));
-        assert_eq!(classify_failure(404, Some("notFound")), Fail("DRIVE_NOT_FOUND"));
+        assert_eq!(classify_failure(403, Some("storageQuotaExceeded")), Fail(ErrorCode::DriveQuotaExceeded));
+        assert_eq!(classify_failure(403, Some("insufficientFilePermissions")), Fail(ErrorCode::DrivePermissionDenied));
+        assert_eq!(classify_failure(403, None), Fail(ErrorCode::DrivePermissionDenied));
+        assert_eq!(classify_failure(404, Some("notFound")), Fail(ErrorCode::DriveNotFound));
         assert_eq!(classify_failure(429, None), Retry);
         assert_eq!(classify_failure(500, None), Retry);
         assert_eq!(classify_failure(503, Some("backendError")), Retry);
-        assert_eq!(classify_failure(400, Some("badRequest")), Fail("DRIVE_ERROR"));
-        assert_eq!(exhausted_code(503), "DRIVE_UNAVAILABLE");
-        assert_eq!(exhausted_code(429), "DRIVE_RATE_LIMITED");
+        assert_eq!(classify_failure(400, Some("badRequest")), Fail(ErrorCode::DriveError));
+        assert_eq!(exhausted_code(503), ErrorCode::DriveUnavailable);
+        assert_eq!(exhausted_code(429), ErrorCode::DriveRateLimited);
     }
 
     #[test]

@@ -17,12 +17,14 @@
 //!    confirm the version to the Worker, which then drops the previous one.
 //!    Both halves are proven stored, so confirming does not depend on
 //!    Portal's answer.
-//! 4. `notifyPortal` ‖ `removeOldKeys`: the Worker tells Portal
-//!    STORED_CLIENT_BACKUP_SHARE (`/notify`), the order of Portal's own SDK;
-//!    delete the older key files, only once `confirm` succeeded. Doing it alongside `confirm` would risk a Drive whose only
-//!    key belongs to an unconfirmed version that the next backup's PUT may
-//!    replace while the Worker still falls back to a version whose key is
-//!    gone.
+//! 4. `notifyPortal` ‖ `removeOldKeys`, both only once `confirm` succeeded:
+//!    the Worker tells Portal STORED_CLIENT_BACKUP_SHARE (`/notify`, also
+//!    only after the KEY PATCH succeeded: the order of Portal's own SDK),
+//!    so Portal never hears of a share whose backup was not confirmed;
+//!    delete the older key files. Deleting alongside `confirm` would risk a
+//!    Drive whose only key belongs to an unconfirmed version that the next
+//!    backup's PUT may replace while the Worker still falls back to a
+//!    version whose key is gone.
 //!
 //! Recovery, two round trips: list key files ‖ GET current and previous
 //! versions; read every key file in parallel; try the pairs locally, the

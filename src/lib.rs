@@ -18,13 +18,14 @@ pub mod drive;
 pub mod envelope;
 pub mod error;
 pub mod flow;
+pub mod icloud;
 pub mod retry;
 pub mod wire;
 
 #[cfg(feature = "browser")]
 pub mod browser;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 
 /// The npm package's wasm runs without std: a panic traps instead of
 /// formatting a message nobody reads, and talc replaces dlmalloc.

@@ -39,6 +39,15 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// `delay_ms`, but never shorter than `at_least_ms` (a service's
+    /// `retryAfter`), still within the total bound.
+    pub fn delay_at_least_ms(&self, failed_attempts: u32, random: f64, elapsed_ms: f64, at_least_ms: f64) -> Option<f64> {
+        let delay = self.delay_ms(failed_attempts, random, elapsed_ms)?.max(at_least_ms);
+        (elapsed_ms + delay < self.max_total_ms).then_some(delay)
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self::DEFAULT
@@ -66,6 +75,15 @@ mod tests {
         assert_eq!(p.delay_ms(0, 0.5, 0.0), None);
         let once = RetryPolicy { max_attempts: 1, ..p };
         assert_eq!(once.delay_ms(1, 0.5, 0.0), None);
+    }
+
+    #[test]
+    fn a_service_retry_after_is_a_floor_within_the_total_bound() {
+        let p = RetryPolicy::DEFAULT;
+        assert_eq!(p.delay_at_least_ms(1, 0.0, 0.0, 2_000.0), Some(2_000.0));
+        assert_eq!(p.delay_at_least_ms(1, 0.999_999, 0.0, 0.0).map(f64::round), Some(500.0));
+        assert_eq!(p.delay_at_least_ms(1, 0.5, 14_000.0, 2_000.0), None);
+        assert_eq!(p.delay_at_least_ms(5, 0.5, 0.0, 1.0), None);
     }
 
     #[test]

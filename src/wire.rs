@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// Backup method names as Portal spells them.
 pub const METHOD_GDRIVE: &str = "GDRIVE";
+pub const METHOD_ICLOUD: &str = "ICLOUD";
 pub const METHOD_PASSWORD: &str = "PASSWORD";
 pub const METHOD_PASSKEY: &str = "PASSKEY";
 

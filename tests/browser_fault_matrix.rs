@@ -11,6 +11,8 @@
 //!   a check resolves, not recoverable, with that code as its one problem;
 //! - a recovery right after returns the last confirmed backup, byte for byte
 //!   (after a check: a check of the same wallet is green, opening to it);
+//! - a backup that fails never had Portal told STORED_CLIENT_BACKUP_SHARE
+//!   (no `/notify` went out: SHARE follows a successful `confirm`);
 //! - a retry of the backup succeeds, and Drive ends with exactly one key file.
 //!
 //! Cells where the fault cannot happen at that step are n/a, with the reason.
@@ -459,6 +461,11 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
                 case.code,
                 case.status
             );
+            // Portal hears SHARE (the Worker's /notify) only after confirm
+            // succeeded: a backup that failed, at confirm or before, never
+            // had Portal told its share is stored.
+            let share_told = sent_to(Worker.control(), "POST", "/notify", false);
+            hold!(share_told.is_empty(), "failed at {}, yet asked the Worker to tell Portal SHARE ({} /notify)", row.step, share_told.len());
         }
         (Outcome::Absorbed, Ok(result)) => {
             let seen: Vec<_> = step_errors.iter().map(|e| (string(e, "code"), status_of(e))).collect();

@@ -23,6 +23,87 @@ mod support;
 use support::*;
 
 #[wasm_bindgen_test]
+async fn icloud_backup_then_recovery_with_one_sign_in_and_rotating_tokens() {
+    let user = new_user("icloud").await;
+    let plaintext = client_backup(&user, "first");
+    let result = backup(&user, ICLOUD, &plaintext).await.expect("backup");
+    assert!(flag(&result, "portalNotified"));
+
+    // One key record in the user's private database, named without the ids,
+    // holding the key; the record name is what the result calls keyFileId.
+    let records: Vec<JsValue> = js_sys::Array::from(&icloud_records(&user).await).iter().collect();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(text(record, "recordName"), text(&result, "keyFileId"));
+    assert_eq!(text(record, "recordType"), "PortalBackupKey");
+    let client_id = text(&user, "clientId");
+    assert!(!text(record, "recordName").contains(&client_id));
+    let key = get(&get(&get(record, "fields"), "key"), "value").as_string().unwrap();
+    assert_eq!(key.len(), 43, "the key as base64url");
+    assert_eq!(
+        strings(&portal_calls(&user).await),
+        ["STORED_CLIENT_BACKUP_SHARE_KEY", "STORED_CLIENT_BACKUP_SHARE"],
+        "Portal hears the key first, as from its own SDK"
+    );
+    let mut ended = strings(&steps(&user, "end"));
+    ended[1..3].sort();
+    assert_eq!(ended, ["encrypt", "storeKey", "storeShare", "checkStorage", "confirm", "notifyPortal"]);
+
+    // A second backup: a new record, the old one removed after confirm.
+    let second = client_backup(&user, "second");
+    let again = backup(&user, ICLOUD, &second).await.expect("second backup");
+    assert_eq!(number(&again, "removedKeyFiles"), 1.0);
+    let records: Vec<JsValue> = js_sys::Array::from(&icloud_records(&user).await).iter().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(text(&records[0], "recordName"), text(&again, "keyFileId"));
+
+    // Recovery: one CloudKit query beside the Worker's GET, one round trip.
+    clear_sent();
+    let recovered = recover(opts(&user, ICLOUD)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), second);
+    assert_eq!(text(&recovered, "version"), "current");
+    assert_eq!(sent_to("icloud", "POST", "/records/", false), ["200"], "one CloudKit request");
+
+    // Every CloudKit request spent its token and used the one the answer
+    // before it gave: the page was asked once per flow, never to sign in again.
+    assert_eq!(number(&user, "icloudTokenCalls"), 3.0);
+    assert_eq!(number(&user, "icloudSignIns"), 1.0);
+}
+
+#[wasm_bindgen_test]
+async fn icloud_refused_token_signs_in_once_and_a_full_icloud_keeps_the_last_backup() {
+    let user = new_user("icloud-faults").await;
+    let first = client_backup(&user, "first");
+    backup(&user, ICLOUD, &first).await.expect("backup");
+
+    // The token the page holds was spent elsewhere: CloudKit asks for a
+    // sign-in, the page gives a new token once, and the flow goes on.
+    control("icloud", "expire", obj(&[("token", get(&user, "icloudToken"))])).await;
+    let recovered = recover(opts(&user, ICLOUD)).await.expect("recovery after a new sign-in");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+    assert_eq!(number(&user, "icloudSignIns"), 2.0);
+
+    // iCloud full: the backup fails at storeKey with its code; the last one recovers.
+    control("icloud", "quota", obj(&[("user", get(&user, "icloudUser")), ("bytes", 0.into())])).await;
+    let error = backup(&user, ICLOUD, &client_backup(&user, "second")).await.unwrap_err();
+    control("icloud", "quota", obj(&[("user", get(&user, "icloudUser")), ("bytes", JsValue::NULL)])).await;
+    assert_eq!(failure(&error).0, "ICLOUD_QUOTA_EXCEEDED");
+    assert_eq!(failure(&error).1, "storeKey");
+    let recovered = recover(opts(&user, ICLOUD)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), first);
+
+    // Throttled with retryAfter: retried after the wait CloudKit asked for.
+    control("icloud", "fail", obj(&[("count", 1.into()), ("serverErrorCode", "THROTTLED".into()), ("retryAfter", 0.2.into())])).await;
+    let started = js_sys::Date::now();
+    recover(opts(&user, ICLOUD)).await.expect("recovery after a throttle");
+    assert!(js_sys::Date::now() - started >= 200.0, "waited CloudKit's retryAfter");
+
+    // No iCloud options: a clear input error before anything is sent.
+    let error = recover(opts_with(&user, ICLOUD, &[("icloud", JsValue::UNDEFINED)])).await.unwrap_err();
+    assert_eq!(failure(&error).0, "INVALID_INPUT");
+}
+
+#[wasm_bindgen_test]
 async fn gdrive_backup_then_recovery_gives_back_the_same_bytes() {
     let user = new_user("gdrive").await;
     let plaintext = client_backup(&user, "first");

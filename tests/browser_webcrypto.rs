@@ -165,6 +165,8 @@ fn fake_authenticator(id: &str, prf: Option<&str>, refuse: Option<&str>) {
         };
         const answer = async (options) => {
           globalThis.lastPublicKey = options.publicKey;
+          // A prompt nobody answers: only the caller's AbortSignal ends it.
+          if (refuse === 'hang') return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
           if (refuse) throw new DOMException('refused', refuse);
           return credential;
         };
@@ -219,11 +221,16 @@ async fn passkey_refusals_have_their_codes() {
     use portal_backup::browser::passkey;
     let context = Context::new("client-a", "PASSKEY").unwrap();
     let options = js_sys::Object::new();
-    let code = |result: Result<_, Error>| result.map(|_| ()).unwrap_err().code();
+    let code = |result: Result<_, Error>| result.map(|_| ()).unwrap_err().code().name();
     fake_authenticator("0102", None, None);
     assert_eq!(code(passkey::evaluate(&options, &context, None, None).await), "PASSKEY_PRF_UNSUPPORTED");
     fake_authenticator("0102", Some(&"11".repeat(32)), Some("NotAllowedError"));
     assert_eq!(code(passkey::evaluate(&options, &context, None, None).await), "PASSKEY_CANCELLED");
     fake_authenticator("0102", Some(&"11".repeat(32)), Some("SecurityError"));
     assert_eq!(code(passkey::evaluate(&options, &context, Some(&[1, 2]), Some(&[0; 32])).await), "PASSKEY_FAILED");
+    // Nobody answers: the package's own timer ends the ceremony with its own code.
+    fake_authenticator("0102", Some(&"11".repeat(32)), Some("hang"));
+    js_sys::Reflect::set(&options, &"passkeyTimeoutMs".into(), &50.into()).unwrap();
+    assert_eq!(code(passkey::evaluate(&options, &context, None, None).await), "PASSKEY_TIMEOUT");
+    assert_eq!(last_public_key("timeout"), 50, "WebAuthn is given the same timeout as a hint");
 }

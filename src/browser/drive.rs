@@ -1,90 +1,88 @@
-//! Google Drive v3: the key file in appDataFolder, as requests on the one
-//! request path (`http`). Decisions (names, bodies, what an error means)
-//! live in `crate::drive`.
+//! Google Drive v3: the key file in appDataFolder. Each call is one request
+//! on the one request path (`http`), its answer read here into a Rust
+//! value. Decisions (names, bodies, what an error means) live in
+//! `crate::drive`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::*;
 
-use super::http::{self, Answer, Request, Service};
+use super::http::{self, Answer, Auth, Http, Request, Verdict};
+use super::join::join_all;
 use super::js;
-use crate::Error;
-use crate::drive::{self as core, DriveFile};
-
-pub const DEFAULT_API_URL: &str = "https://www.googleapis.com";
+use crate::drive::{self as core, DriveFailure, DriveFile};
+use crate::{Error, ErrorCode};
 
 pub struct Drive<'a> {
+    http: &'a Http<'a>,
     api_url: &'a str,
 }
 
 impl<'a> Drive<'a> {
-    pub fn new(api_url: &'a str) -> Self {
-        Drive { api_url: api_url.trim_end_matches('/') }
+    pub fn new(http: &'a Http<'a>, api_url: &'a str) -> Self {
+        Drive { http, api_url: api_url.trim_end_matches('/') }
     }
 
     fn request(&self, method: &'static str, path: &[&str], answer: Answer) -> Request {
         let mut url = String::from(self.api_url);
         path.iter().for_each(|part| url.push_str(part));
-        Request::new(Service::Drive, method, url, answer)
+        Request::new(Auth::Drive, read_error, method, url, answer)
     }
 
     /// Creates a new key file (never an overwrite: the old one stays until
-    /// the whole backup is confirmed). Answers `{id}`.
-    pub fn create_key_file(&self, name: &str, key_text: &str) -> Result<Request, Error> {
+    /// the whole backup is confirmed); its file id.
+    pub async fn create_key_file(&self, name: &str, key_text: &str) -> Result<String, Error> {
         let mut boundary_bytes = [0u8; 16];
         getrandom::fill(&mut boundary_bytes).map_err(|_| Error::Randomness)?;
         let boundary = ["portal-backup-", &core::hex_lower(&boundary_bytes)].concat();
         let upload = core::multipart_create_body(name, key_text.as_bytes(), &boundary)?;
         let request = self.request("POST", &["/upload/drive/v3/files?uploadType=multipart&fields=id"], Answer::Json);
-        Ok(request.bytes(upload.content_type, &upload.body))
+        let answer = self.http.send(&request.bytes(upload.content_type, &upload.body)).await?;
+        js::string(&answer, "id").ok_or_else(http::bad_answer)
     }
 
-    /// Answers the file's content as text.
-    pub fn read_file(&self, file_id: &str) -> Request {
-        self.request("GET", &["/drive/v3/files/", &core::percent_encode(file_id), "?alt=media"], Answer::Text)
+    /// The file's content as text.
+    pub async fn read_file(&self, file_id: &str) -> Result<String, Error> {
+        let request = self.request("GET", &["/drive/v3/files/", &core::percent_encode(file_id), "?alt=media"], Answer::Text);
+        self.http.send(&request).await?.as_string().ok_or_else(http::bad_answer)
     }
 
-    /// Every key file of that name; `key_file_ids` reads the answer.
-    pub fn list_key_files(&self, name: &str) -> Request {
-        self.request("GET", &["/drive/v3/files?", &core::list_query(name)], Answer::Json)
-    }
-
-    pub fn delete_file(&self, file_id: &str) -> Request {
-        self.request("DELETE", &["/drive/v3/files/", &core::percent_encode(file_id)], Answer::Nothing)
-    }
-}
-
-/// The id of the file `create_key_file` made.
-pub fn created_file_id(answer: &JsValue) -> Result<String, Error> {
-    js::string(answer, "id").ok_or_else(http::bad_answer)
-}
-
-/// The listed key files' ids, newest first.
-pub fn key_file_ids(answer: &JsValue) -> Result<Vec<String>, Error> {
-    // Drive leaves `files` out of an empty answer when fields= asks for it only.
-    let listed = js::array(answer, "files").unwrap_or_default();
-    let files: Option<Vec<DriveFile>> = listed
-        .iter()
-        .map(|file| {
+    /// The ids of every key file of that name, newest first.
+    pub async fn list_key_files(&self, name: &str) -> Result<Vec<String>, Error> {
+        let answer = self.http.send(&self.request("GET", &["/drive/v3/files?", &core::list_query(name)], Answer::Json)).await?;
+        // Drive leaves `files` out of an empty answer when fields= asks for it only.
+        let listed = js::field(&answer, "files");
+        let listed = if listed.is_undefined() { js_sys::Array::new().into() } else { listed };
+        let files = js::each(&listed, |file| {
             Some(DriveFile { id: js::string(&file, "id")?, modified_time: js::opt_string(&file, "modifiedTime")? })
-        })
-        .collect();
-    let files = core::newest_first(files.ok_or_else(http::bad_answer)?);
-    Ok(files.into_iter().map(|file| file.id).collect())
+        });
+        let files = core::newest_first(files.ok_or_else(http::bad_answer)?);
+        Ok(files.into_iter().map(|file| file.id).collect())
+    }
+
+    /// Deletes files in parallel; one already gone counts as deleted.
+    pub async fn delete_files(&self, file_ids: &[String]) -> Result<(), Error> {
+        let requests: Vec<Request> = file_ids
+            .iter()
+            .map(|id| self.request("DELETE", &["/drive/v3/files/", &core::percent_encode(id)], Answer::Nothing))
+            .collect();
+        for result in join_all(requests.iter().map(|request| self.http.send(request))).await {
+            match result {
+                Err(error) if error.code() != ErrorCode::DriveNotFound => return Err(error),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
-pub fn error(code: &'static str, status: Option<u16>) -> Error {
-    let message = match code {
-        "DRIVE_UNAUTHENTICATED" => {
-            "google drive: it refused the access token, also after getDriveToken() gave a new one"
-        }
-        "DRIVE_QUOTA_EXCEEDED" => "google drive: the user's Google Drive is full",
-        "DRIVE_PERMISSION_DENIED" => "google drive: access denied (is the drive.appdata scope granted?)",
-        "DRIVE_NOT_FOUND" => "google drive: the key file is not there",
-        "DRIVE_RATE_LIMITED" => "google drive: it kept rate-limiting the requests",
-        "DRIVE_UNAVAILABLE" => "google drive: it kept failing",
-        _ => "google drive: it refused the request",
-    };
-    Error::Remote { code, message: message.into(), status }
+/// Drive v3's error answer: `error.errors[0].reason` beside the status.
+fn read_error(status: u16, body: &JsValue) -> Verdict {
+    let reason = js::array(&js::field(body, "error"), "errors").and_then(|errors| js::string(&errors.get(0), "reason"));
+    match core::classify_failure(status, reason.as_deref()) {
+        DriveFailure::Retry => Verdict::Retry(core::error(core::exhausted_code(status), Some(status)), 0.0),
+        DriveFailure::RefreshToken => Verdict::RefreshToken(core::error(ErrorCode::DriveUnauthenticated, Some(401))),
+        DriveFailure::Fail(code) => Verdict::Fail(core::error(code, Some(status))),
+    }
 }

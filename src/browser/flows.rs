@@ -2,123 +2,184 @@
 //! and why the order keeps the last good backup recoverable are in
 //! `crate::flow`; this file performs it.
 //!
-//! Every step goes through one runner, `Flow::run`, and every request through
-//! one path, `Http::send`. A step's result is a JS value: the service's
-//! answer once the fields the flow relies on are checked, or what the step
-//! built. Answers stay JS values until something in Rust needs them, so the
-//! flows hold one copy of the runner and of the request code, not one per
-//! result type.
+//! Every step goes through one runner, `Flow::run`, and every request
+//! through one path, `Http::send`. The steps take and give Rust values: the
+//! services (`server`, `key_store`, `portal`) read each answer into one at the
+//! edge, and `results` turns what a flow answers into JS at the end.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::{Pin, pin};
+use core::task::{Context as TaskContext, Poll};
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
 
-use super::drive::{self, Drive};
-use super::http::{self, Http, Request};
-use super::join::{join, join_all};
+use super::key_store::{KeyStore, ListedKey};
+use super::http::Http;
+use super::join::{Signal, join};
 use super::js;
 use super::js_error::Failure;
 use super::options::{Method, Options, Progress};
-use super::passkey;
 use super::portal;
+use super::results::{BackupOutcome, Deleted, Notified, Recovery};
 use super::server::Server;
 use super::webcrypto::{self, SealedBytes};
-use crate::Error;
+use super::passkey;
 use crate::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
 use crate::flow::{self, Step, Version};
-use crate::wire::BackupSharePairStatus;
+use crate::wire::{BackupSharePairStatus, ClientBackup, ClientBackupSummary, CustodianBackupSummary};
+use crate::{Error, ErrorCode};
 
-/// A step's work: its result as a JS value, or why it failed.
-type Work<'w> = Pin<&'w mut dyn Future<Output = Result<JsValue, Error>>>;
+/// A step's work: its result, or why it failed.
+type Work<'w, T> = Pin<&'w mut dyn Future<Output = Result<T, Error>>>;
+
+/// One step of a flow: `Flow::run`.
+struct Run<'f, T> {
+    flow: &'f Flow<'f>,
+    step: Step,
+    work: Work<'f, T>,
+    started: bool,
+}
+
+impl<T> Future for Run<'_, T> {
+    type Output = Result<T, Failure>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let run = self.get_mut();
+        if !run.started {
+            run.started = true;
+            run.flow.started(run.step);
+        }
+        match run.work.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(value)) => {
+                run.flow.ended(run.step);
+                Poll::Ready(Ok(value))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(run.flow.failed(run.step, error))),
+        }
+    }
+}
 
 /// What the steps of one call share.
-struct Flow<'a> {
+pub struct Flow<'a> {
     options: &'a Options,
-    http: Http<'a>,
-    server: Server<'a>,
-    drive: Drive<'a>,
+    http: &'a Http<'a>,
+    pub server: Server<'a>,
+    /// GDRIVE's and ICLOUD's key store; `None` for the derived methods.
+    store: Option<KeyStore<'a>>,
     progress: Progress,
 }
 
 impl<'a> Flow<'a> {
-    fn new(options: &'a Options) -> Self {
+    pub fn new(options: &'a Options, http: &'a Http<'a>) -> Self {
         Flow {
             options,
-            http: Http::new(options),
-            server: Server::new(&options.server_url, &options.client_id),
-            drive: Drive::new(&options.drive_api_url),
+            http,
+            server: Server::new(http, &options.server_url, &options.client_id),
+            store: options.method.and_then(|method| KeyStore::of(method, options, http).ok().flatten()),
             progress: options.progress(),
         }
     }
 
     /// The one step runner: the `start` event, the work, then `end` or
-    /// `error`. Not generic, so the package holds it once.
-    async fn run(&self, step: Step, work: Work<'_>) -> Result<JsValue, Failure> {
+    /// `error`. The work comes type-erased (`Work`), so each step's future
+    /// stays a function of its own instead of swelling the flow's state
+    /// machine; `Run` is generic only in the result type and its poll is a
+    /// few lines, the events being sent by `started`, `ended` and `failed`,
+    /// which the package holds once.
+    fn run<'f, T>(&'f self, step: Step, work: Work<'f, T>) -> Run<'f, T> {
+        Run { flow: self, step, work, started: false }
+    }
+
+    #[inline(never)]
+    fn started(&self, step: Step) {
         self.progress.emit(step, "start", None);
-        match work.await {
-            Ok(value) => {
-                self.progress.emit(step, "end", None);
-                Ok(value)
-            }
-            Err(error) => {
-                let failure = Failure::at(step, error);
-                self.progress.emit(step, "error", Some(&failure.to_js()));
-                Err(failure)
-            }
-        }
     }
 
-    /// The Drive key file's name; also checks that a Drive flow can ask for a token.
-    async fn key_file_name(&self) -> Result<String, Error> {
+    #[inline(never)]
+    fn ended(&self, step: Step) {
+        self.progress.emit(step, "end", None);
+    }
+
+    #[inline(never)]
+    fn failed(&self, step: Step, error: Error) -> Failure {
+        let failure = Failure::at(step, error);
+        self.progress.emit(step, "error", Some(&failure.to_js()));
+        failure
+    }
+
+    /// The key store and the key's name in it (hashed from the custodian
+    /// and client ids); checks the method's options first.
+    async fn key_store(&self, method: Method) -> Result<(&KeyStore<'a>, String), Error> {
         let custodian_id = self.options.custodian_id()?;
-        self.options.drive_token_source()?;
-        webcrypto::key_file_name(custodian_id, &self.options.client_id).await
+        KeyStore::of(method, self.options, self.http)?;
+        let store = self.store.as_ref().ok_or(Error::InvalidInput("a cloud method needs its options"))?;
+        Ok((store, webcrypto::key_file_name(custodian_id, &self.options.client_id).await?))
     }
 
-    /// PUT the ciphertext; the stored version's summary.
-    async fn store(&self, method: &str, cipher_text: &JsValue, pair_ids: &JsValue) -> Result<JsValue, Error> {
-        let answer = self.http.send(&self.server.store(method, cipher_text, pair_ids)?).await?;
-        self.server.stored_backup(answer)
-    }
-
-    async fn confirm(&self, method: &str, backup: &JsValue) -> Result<JsValue, Error> {
-        let request = self.server.confirm(method, &js::field(backup, "backupId"))?;
-        self.server.stored_backup(self.http.send(&request).await?)
-    }
-
-    async fn versions(&self, method: &str) -> Result<JsValue, Error> {
-        self.server.versions_answer(self.http.send(&self.server.versions(method)).await?)
-    }
-
-    /// Tells Portal the key is stored, then has the server tell it the share
-    /// is (two round trips), in the order of Portal's own SDK.
-    async fn tell_portal(&self, method: &str, pair_ids: &JsValue) -> Result<JsValue, Error> {
+    fn tell_portal_key<'f>(&'f self, pair_ids: &'f [String]) -> impl Future<Output = Result<(), Error>> + 'f {
         let status = BackupSharePairStatus::StoredClientBackupShareKey;
-        self.http.send(&portal::update_backup_share_pairs(&self.options.portal_api_url, status, pair_ids)?).await?;
-        let backup = self.server.stored_backup(self.http.send(&self.server.notify(method)).await?)?;
-        if js::boolean(&backup, "portalNotified") == Some(true) {
-            Ok(JsValue::TRUE)
+        portal::update_backup_share_pairs(self.http, &self.options.portal_api_url, status, pair_ids)
+    }
+
+    /// Has the Worker tell Portal STORED_CLIENT_BACKUP_SHARE (`/notify`).
+    async fn tell_portal_share(&self, method: Method) -> Result<(), Error> {
+        if self.server.notify(method.name()).await?.portal_notified {
+            Ok(())
         } else {
-            Err(Error::Remote {
-                code: "PORTAL_UNAVAILABLE",
-                message: "server: Portal was not told the share is stored; try again later".into(),
-                status: None,
-            })
+            Err(Error::remote(ErrorCode::PortalUnavailable, "server: Portal was not told the share is stored; try again later", None))
         }
     }
 
     /// Deletes key files in parallel; one already gone counts as deleted.
-    async fn delete_key_files(&self, file_ids: &[String]) -> Result<(), Error> {
-        let requests: Vec<Request> = file_ids.iter().map(|id| self.drive.delete_file(id)).collect();
-        let results = join_all(requests.iter().map(|request| self.http.send(request))).await;
-        results.into_iter().try_for_each(|result| match result {
-            Err(error) if error.code() != "DRIVE_NOT_FOUND" => Err(error),
-            _ => Ok(()),
-        })
+    async fn delete_keys(&self, ids: &[String]) -> Result<(), Error> {
+        match &self.store {
+            Some(store) => store.delete(ids).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The last two round trips of every backup: Portal hears KEY beside
+    /// `confirm`; SHARE (the Worker's `/notify`) and the removal of older
+    /// key files (`stale`) wait for `confirm` to succeed, so Portal never
+    /// hears of a share whose backup the server did not confirm. One
+    /// `notifyPortal` step spans KEY to SHARE. A failed `confirm` fails the
+    /// backup; Portal not told does not (both halves are stored:
+    /// `portalNotified: false`, and `notifyPortal()` finishes the job).
+    async fn finish(
+        &self,
+        method: Method,
+        stored: &ClientBackupSummary,
+        pair_ids: &[String],
+        stale: &[String],
+    ) -> Result<(ClientBackupSummary, bool, usize), Failure> {
+        let confirm_done: Signal<Result<(), Error>> = Signal::new();
+        let (told, (confirmed, removed)) = join(
+            self.run(
+                Step::NotifyPortal,
+                pin!(async {
+                    self.tell_portal_key(pair_ids).await?;
+                    // SHARE only once confirm succeeded; else confirm's reason.
+                    confirm_done.wait().await?;
+                    self.tell_portal_share(method).await
+                }),
+            ),
+            async {
+                let confirmed = self.run(Step::Confirm, pin!(self.server.confirm(method.name(), &stored.backup_id))).await;
+                confirm_done.set(confirmed.as_ref().map(|_| ()).map_err(|failure| failure.error.clone()));
+                // A failed removal leaves an extra key file, which recovery
+                // skips and the next backup removes.
+                let removed = confirmed.is_ok()
+                    && (stale.is_empty() || self.run(Step::RemoveOldKeys, pin!(self.delete_keys(stale))).await.is_ok());
+                (confirmed, removed)
+            },
+        )
+        .await;
+        Ok((confirmed?, told.is_ok(), if removed { stale.len() } else { 0 }))
     }
 }
 
@@ -143,78 +204,48 @@ fn backup_share_pair_ids(plaintext: &[u8]) -> Result<Vec<String>, Error> {
     flow::pair_ids_in_curve_order(shares)
 }
 
-/// What `backupWallet` resolves with.
-fn backup_result(
-    method: &str,
-    backup: &JsValue,
-    pair_ids: &JsValue,
-    portal_notified: bool,
-    key_file_id: Option<&str>,
-    removed_key_files: usize,
-) -> JsValue {
-    let result = js::object(&[
-        ("method", method.into()),
-        ("backupId", js::field(backup, "backupId")),
-        ("backupSharePairIds", pair_ids.clone()),
-        ("createdAt", js::field(backup, "createdAt")),
-        ("portalNotified", portal_notified.into()),
-        ("removedKeyFiles", (removed_key_files as f64).into()),
-    ]);
-    if let Some(id) = key_file_id {
-        js::set(&result, "keyFileId", &id.into());
-    }
-    result
-}
-
-pub async fn backup(options: &Options, plaintext: Vec<u8>) -> Result<JsValue, Failure> {
+pub async fn backup(options: &Options, plaintext: Vec<u8>) -> Result<BackupOutcome, Failure> {
     let method = options.method()?;
     let context = Context::new(&options.client_id, method.name())?;
-    let pair_ids = js::string_array(&backup_share_pair_ids(&plaintext)?);
+    let pair_ids = backup_share_pair_ids(&plaintext)?;
     let plaintext = Uint8Array::from(plaintext.as_slice());
-    let flow = Flow::new(options);
+    let http = Http::new(options);
+    let flow = Flow::new(options, &http);
     match method {
-        Method::Gdrive => backup_gdrive(&flow, &context, &plaintext, &pair_ids).await,
+        Method::Gdrive | Method::Icloud => backup_cloud(&flow, method, &context, &plaintext, &pair_ids).await,
         _ => backup_derived(&flow, method, &context, &plaintext, &pair_ids).await,
     }
 }
 
-/// Four round trips; see `crate::flow` for why this order never leaves the
-/// user without a usable key.
-async fn backup_gdrive(
+/// Four round trips, with Drive or iCloud; see `crate::flow` for why this
+/// order never leaves the user without a usable key.
+async fn backup_cloud(
     flow: &Flow<'_>,
+    method: Method,
     context: &Context<'_>,
     plaintext: &Uint8Array,
-    pair_ids: &JsValue,
-) -> Result<JsValue, Failure> {
-    let file_name = flow.key_file_name().await?;
-    let method = Method::Gdrive.name();
+    pair_ids: &[String],
+) -> Result<BackupOutcome, Failure> {
+    let (store, key_name) = flow.key_store(method).await?;
 
     let key = BackupKey::generate()?;
-    let cipher_text =
-        flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, plaintext))).await?;
-    let key_text = key.to_text();
+    let cipher_text = flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, plaintext))).await?;
+    let key_text = Zeroizing::new(key.to_text());
     drop(key);
 
-    // Round trip 1: the key to Drive and the ciphertext to the server. A new
-    // key file, never an overwrite: the old one stays until this backup is
-    // confirmed.
-    let (key_file, stored) = join(
-        flow.run(
-            Step::StoreKey,
-            pin!(async {
-                let answer = flow.http.send(&flow.drive.create_key_file(&file_name, &key_text)?).await?;
-                Ok(drive::created_file_id(&answer)?.into())
-            }),
-        ),
-        flow.run(Step::StoreShare, pin!(flow.store(method, &cipher_text, pair_ids))),
+    // Round trip 1: the key to the store and the ciphertext to the server. A
+    // new key file or record, never an overwrite: the old one stays until
+    // this backup is confirmed.
+    let (key_id, stored) = join(
+        flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))),
+        flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))),
     )
     .await;
-    let key_file_id = key_file.map(|id| id.as_string().unwrap_or_default());
-    let (key_file_id, backup) = match (key_file_id, stored) {
-        (Ok(id), Ok(backup)) => (id, backup),
+    let (key_id, stored) = match (key_id, stored) {
+        (Ok(id), Ok(stored)) => (id, stored),
         (Ok(id), Err(failure)) => {
             // Without its ciphertext the new key is useless; older keys stay.
-            let _ = flow.delete_key_files(&[id]).await;
+            let _ = store.delete(&[id]).await;
             return Err(failure);
         }
         // The server may hold the new ciphertext unconfirmed; it keeps the
@@ -222,180 +253,110 @@ async fn backup_gdrive(
         (Err(failure), _) => return Err(failure),
     };
 
-    // Round trip 2: read the key back and list every key file of the name.
-    // This write-then-read of the real key is the storage check.
-    let listed = flow
-        .run(
-            Step::CheckStorage,
-            pin!(async {
-                let read_back = flow.drive.read_file(&key_file_id);
-                let list = flow.drive.list_key_files(&file_name);
-                let (read_back, listed) = join(flow.http.send(&read_back), flow.http.send(&list)).await;
-                if read_back?.as_string().as_deref().map(str::trim) != Some(key_text.as_str()) {
-                    let _ = flow.delete_key_files(core::slice::from_ref(&key_file_id)).await;
-                    return Err(Error::Remote {
-                        code: "STORAGE_CHECK_FAILED",
-                        message: "google drive: the key file read back differs from what was written".into(),
-                        status: None,
-                    });
-                }
-                Ok(js::string_array(&drive::key_file_ids(&listed?)?))
-            }),
-        )
-        .await?;
+    // Round trip 2: read the key back and list every key of the name. This
+    // write-then-read of the real key is the storage check.
+    let listed = flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))).await?;
 
-    // Round trips 3 and 4, two chains side by side: Portal hears KEY then
-    // SHARE; the server confirms, and only then may older keys go.
-    let stale: Vec<String> = listed
-        .unchecked_ref::<Array>()
-        .iter()
-        .filter_map(|id| id.as_string())
-        .filter(|id| *id != key_file_id)
-        .collect();
-    let (portal_notified, removed) =
-        join(flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, pair_ids))), async {
-            flow.run(Step::Confirm, pin!(flow.confirm(method, &backup))).await?;
-            // A failure leaves an extra key file, which recovery skips and the
-            // next backup removes.
-            let removed = stale.is_empty()
-                || flow
-                    .run(
-                        Step::RemoveOldKeys,
-                        pin!(async { flow.delete_key_files(&stale).await.map(|()| JsValue::TRUE) }),
-                    )
-                    .await
-                    .is_ok();
-            Ok::<_, Failure>(if removed { stale.len() } else { 0 })
-        })
-        .await;
-    // Portal not told is reported through `onProgress` and `portalNotified:
-    // false`, not thrown: both halves are stored, `notifyPortal()` can finish the job.
-    Ok(backup_result(method, &backup, pair_ids, portal_notified.is_ok(), Some(&key_file_id), removed?))
+    // Round trips 3 and 4: KEY ‖ confirm, then SHARE ‖ older keys removed.
+    let stale: Vec<String> = listed.into_iter().filter(|id| *id != key_id).collect();
+    let (backup, portal_notified, removed_key_files) = flow.finish(method, &stored, pair_ids, &stale).await?;
+    Ok(BackupOutcome { method, backup, portal_notified, key_file_id: Some(key_id), removed_key_files, credential_id: None })
 }
 
 /// Three round trips for a key derived here and stored nowhere (Argon2id of
-/// the password, or the passkey's PRF output): store; Portal (KEY then
-/// SHARE) ‖ confirm. Nothing is stored before the key exists, so a refused
-/// or PRF-less passkey leaves the server as it was.
+/// the password, or the passkey's PRF output): store; Portal KEY ‖
+/// confirm; Portal SHARE. Nothing is stored before the key exists, so a
+/// refused or PRF-less passkey leaves the server as it was.
 async fn backup_derived(
     flow: &Flow<'_>,
     method: Method,
     context: &Context<'_>,
     plaintext: &Uint8Array,
-    pair_ids: &JsValue,
-) -> Result<JsValue, Failure> {
+    pair_ids: &[String],
+) -> Result<BackupOutcome, Failure> {
     let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
-    let mut credential_id = JsValue::UNDEFINED;
-    let cipher_text = flow
-        .run(
-            Step::Encrypt,
-            pin!(async {
-                let (key, kind) = match password {
-                    Some(password) => {
-                        let mut salt = [0u8; envelope::SALT_LEN];
-                        getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
-                        let params = PasswordParams::DEFAULT;
-                        (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
-                    }
-                    None => passkey::backup_key(flow.options, context).await?,
-                };
-                credential_id = passkey::credential_id_text(&kind);
-                webcrypto::seal_to_text(&key, kind, context, plaintext).await
-            }),
-        )
+    let (cipher_text, credential_id) = flow
+        .run(Step::Encrypt, pin!(async {
+            let (key, kind) = match password {
+                Some(password) => {
+                    let mut salt = [0u8; envelope::SALT_LEN];
+                    getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+                    let params = PasswordParams::DEFAULT;
+                    (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
+                }
+                None => passkey::backup_key(flow.options, context).await?,
+            };
+            let credential_id = passkey::credential_id_text(&kind);
+            Ok((webcrypto::seal_to_text(&key, kind, context, plaintext).await?, credential_id))
+        }))
         .await?;
-    let method = method.name();
-    let backup = flow.run(Step::StoreShare, pin!(flow.store(method, &cipher_text, pair_ids))).await?;
-    let (portal_notified, confirmed) = join(
-        flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, pair_ids))),
-        flow.run(Step::Confirm, pin!(flow.confirm(method, &backup))),
-    )
-    .await;
-    confirmed?;
-    let result = backup_result(method, &backup, pair_ids, portal_notified.is_ok(), None, 0);
-    if !credential_id.is_undefined() {
-        js::set(&result, "credentialId", &credential_id);
-    }
-    Ok(result)
+    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await?;
+    let (backup, portal_notified, _) = flow.finish(method, &stored, pair_ids, &[]).await?;
+    Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
 }
 
 // ---- recovery ----------------------------------------------------------------
 
-/// `current` or `previous` of a versions answer (the fields are named as
-/// the versions); `None` for a missing previous.
-fn stored_version(versions: &JsValue, version: Version) -> Option<JsValue> {
-    let stored = js::field(versions, version.name());
-    stored.is_object().then_some(stored)
+/// The stored version `version` names, if the server keeps one.
+fn stored_version(versions: &crate::wire::ClientBackupVersions, version: Version) -> Option<&ClientBackup> {
+    match version {
+        Version::Current => Some(&versions.current),
+        Version::Previous => versions.previous.as_ref(),
+    }
 }
 
-/// The recovered wallet, the plaintext as bytes only: `recoverWallet` adds
-/// the text, `checkBackup` wipes the bytes.
-fn recovered(method: Method, backup: &JsValue, version: Version, fell_back: bool, plaintext: Uint8Array) -> JsValue {
-    let value = js::object(&[
-        ("method", method.name().into()),
-        ("clientBackupBytes", plaintext.into()),
-        ("backupId", js::field(backup, "backupId")),
-        ("backupSharePairIds", js::field(backup, "backupSharePairIds")),
-        ("createdAt", js::field(backup, "createdAt")),
-        ("version", version.name().into()),
-        ("fellBack", fell_back.into()),
-    ]);
-    value
+fn sealed(backup: &ClientBackup) -> Result<SealedBytes, Error> {
+    SealedBytes::from_text(&JsValue::from_str(&backup.cipher_text))
 }
 
-pub async fn recover(options: &Options) -> Result<JsValue, Failure> {
+pub async fn recover(options: &Options) -> Result<Recovery, Failure> {
     let method = options.method()?;
     let context = Context::new(&options.client_id, method.name())?;
-    let flow = Flow::new(options);
+    let http = Http::new(options);
+    let flow = Flow::new(options, &http);
     match method {
-        Method::Gdrive => recover_gdrive(&flow, &context).await,
+        Method::Gdrive | Method::Icloud => recover_cloud(&flow, method, &context).await,
         _ => recover_derived(&flow, method, &context).await,
     }
 }
 
-/// Two round trips: list key files ‖ fetch versions; read every key file.
-async fn recover_gdrive(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValue, Failure> {
-    let file_name = flow.key_file_name().await?;
+/// Drive, two round trips: list key files ‖ fetch versions; read every
+/// key file. iCloud, one: its listing carries the keys.
+async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<Recovery, Failure> {
+    let (store, key_name) = flow.key_store(method).await?;
     let (listed, versions) = join(
         flow.run(
             Step::FetchKey,
             pin!(async {
-                let ids = drive::key_file_ids(&flow.http.send(&flow.drive.list_key_files(&file_name)).await?)?;
-                if ids.is_empty() {
-                    return Err(Error::Remote {
-                        code: "KEY_NOT_FOUND",
-                        message: "google drive: no backup key for this client in this Google account".into(),
-                        status: None,
-                    });
+                let listed = store.list(&key_name).await?;
+                if listed.is_empty() {
+                    return Err(store.key_not_found());
                 }
-                Ok(js::string_array(&ids))
+                Ok(listed)
             }),
         ),
-        flow.run(Step::FetchShare, pin!(flow.versions(Method::Gdrive.name()))),
+        flow.run(Step::FetchShare, pin!(flow.server.versions(method.name()))),
     )
     .await;
     // A server answer about another client (wrong token or clientId) says
     // more than a missing key, which is its consequence.
     let versions = versions?;
-    let listed = listed?;
-
-    let key_texts = flow.run(Step::FetchKey, pin!(read_keys(flow, &listed))).await?;
+    let listed: Vec<ListedKey> = listed?;
+    let keys = if KeyStore::needs_reads(&listed) {
+        flow.run(Step::FetchKey, pin!(store.keys(listed))).await?
+    } else {
+        store.keys(listed).await?
+    };
 
     flow.run(
         Step::Decrypt,
         pin!(async {
-            let keys: Vec<Option<BackupKey>> = key_texts
-                .unchecked_ref::<Array>()
-                .iter()
-                .map(|text| BackupKey::from_text(&text.as_string()?).ok())
-                .collect();
             let stored = [stored_version(&versions, Version::Current), stored_version(&versions, Version::Previous)];
-            let ciphertexts: Vec<Option<Result<SealedBytes, Error>>> = stored
-                .iter()
-                .map(|backup| Some(SealedBytes::from_text(&js::field(backup.as_ref()?, "cipherText"))))
-                .collect();
-            let confirmed = stored[0].as_ref().and_then(|current| js::boolean(current, "confirmed")) == Some(true);
-            for (key_index, version) in flow::recovery_candidates(keys.len(), confirmed, stored[1].is_some()) {
+            let ciphertexts: Vec<Option<Result<SealedBytes, Error>>> =
+                stored.iter().map(|backup| Some(sealed(backup.as_ref()?))).collect();
+            let candidates =
+                flow::recovery_candidates(keys.len(), versions.current.summary.confirmed, versions.previous.is_some());
+            for (key_index, version) in candidates {
                 let slot = usize::from(version == Version::Previous);
                 let (Some(Some(key)), Some(Some(Ok(sealed))), Some(Some(backup))) =
                     (keys.get(key_index), ciphertexts.get(slot), stored.get(slot))
@@ -404,7 +365,8 @@ async fn recover_gdrive(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValu
                 };
                 if let Ok(plaintext) = webcrypto::open_js(key, sealed, context).await {
                     let fell_back = (key_index, version) != (0, Version::Current);
-                    return Ok(recovered(Method::Gdrive, backup, version, fell_back, plaintext));
+                    let backup = backup.summary.clone();
+                    return Ok(Recovery { method, plaintext, backup, version, fell_back, credential_id: None });
                 }
             }
             // Unknown format or version beats the vague error: it says "update".
@@ -417,129 +379,92 @@ async fn recover_gdrive(flow: &Flow<'_>, context: &Context<'_>) -> Result<JsValu
     .await
 }
 
-/// Reads every key file in parallel: a JS array of the key texts, newest
-/// first, `undefined` for one that is unreadable. One unreadable file is
-/// tolerated (it may belong to a half-failed backup); all unreadable is an error.
-async fn read_keys(flow: &Flow<'_>, listed: &JsValue) -> Result<JsValue, Error> {
-    let requests: Vec<Request> = listed
-        .unchecked_ref::<Array>()
-        .iter()
-        .map(|id| flow.drive.read_file(&id.as_string().unwrap_or_default()))
-        .collect();
-    let texts = join_all(requests.iter().map(|request| flow.http.send(request))).await;
-    let mut first_error = None;
-    let keys: Array = texts
-        .into_iter()
-        .map(|text| {
-            let text = text.and_then(|text| {
-                BackupKey::from_text(&text.as_string().unwrap_or_default())?;
-                Ok(text)
-            });
-            text.unwrap_or_else(|error| {
-                first_error.get_or_insert(error);
-                JsValue::UNDEFINED
-            })
-        })
-        .collect();
-    match first_error {
-        Some(error) if keys.iter().all(|key| key.is_undefined()) => Err(error),
-        _ => Ok(keys.into()),
-    }
-}
-
 /// One round trip: fetch versions; then, the last confirmed version first,
 /// the key its header says how to get (Argon2id of the password, or one
 /// WebAuthn `get` with the passkey and PRF salt it names) and AES-GCM
 /// locally. A passkey refused or cancelled stops there: no second prompt.
-async fn recover_derived(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<JsValue, Failure> {
+async fn recover_derived(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<Recovery, Failure> {
     let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
-    let versions = flow.run(Step::FetchShare, pin!(flow.versions(method.name()))).await?;
+    let versions = flow.run(Step::FetchShare, pin!(flow.server.versions(method.name()))).await?;
 
-    flow.run(
-        Step::Decrypt,
-        pin!(async {
-            let current = stored_version(&versions, Version::Current);
-            let confirmed = current.as_ref().and_then(|current| js::boolean(current, "confirmed")) == Some(true);
-            let has_previous = stored_version(&versions, Version::Previous).is_some();
-            let mut first_error = None;
-            for &version in flow::version_order(confirmed, has_previous) {
-                let Some(backup) = stored_version(&versions, version) else { continue };
-                let sealed = SealedBytes::from_text(&js::field(&backup, "cipherText"));
-                let attempt = match (&sealed, password) {
-                    (Ok(sealed), Some(password)) => webcrypto::open_js_with_password(password, sealed, context).await,
-                    (Ok(sealed), None) => match passkey::envelope_key(flow.options, context, sealed.kind()).await {
-                        Ok(key) => webcrypto::open_js(&key, sealed, context).await,
-                        Err(error @ Error::Remote { .. }) => return Err(error),
-                        Err(error) => Err(error),
-                    },
-                    (Err(error), _) => Err(error.clone()),
-                };
-                match attempt {
-                    Ok(plaintext) => {
-                        let value = recovered(method, &backup, version, version == Version::Previous, plaintext);
-                        if let Ok(sealed) = &sealed {
-                            js::set(&value, "credentialId", &passkey::credential_id_text(sealed.kind()));
-                        }
-                        return Ok(value);
-                    }
-                    Err(error) => {
-                        first_error.get_or_insert(error);
-                    }
+    flow.run(Step::Decrypt, pin!(async {
+        let mut first_error = None;
+        for &version in flow::version_order(versions.current.summary.confirmed, versions.previous.is_some()) {
+            let Some(backup) = stored_version(&versions, version) else { continue };
+            let sealed = sealed(backup);
+            let attempt = match (&sealed, password) {
+                (Ok(sealed), Some(password)) => webcrypto::open_js_with_password(password, sealed, context).await,
+                (Ok(sealed), None) => match passkey::envelope_key(flow.options, context, sealed.kind()).await {
+                    Ok(key) => webcrypto::open_js(&key, sealed, context).await,
+                    Err(error @ Error::Remote { .. }) => return Err(error),
+                    Err(error) => Err(error),
+                },
+                (Err(error), _) => Err(error.clone()),
+            };
+            match attempt {
+                Ok(plaintext) => {
+                    let credential_id = sealed.ok().and_then(|sealed| passkey::credential_id_text(sealed.kind()));
+                    let (backup, fell_back) = (backup.summary.clone(), version == Version::Previous);
+                    return Ok(Recovery { method, plaintext, backup, version, fell_back, credential_id });
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
                 }
             }
-            Err(first_error.unwrap_or(Error::WrongPassword))
-        }),
-    )
+        }
+        Err(first_error.unwrap_or(Error::WrongPassword))
+    }))
     .await
 }
 
 // ---- housekeeping ------------------------------------------------------------
 
-/// `backups` of a list answer, the server's list of client backups or of
-/// Portal's custodian deliveries, once it is about our client.
-pub async fn list(options: &Options, custodian: bool) -> Result<JsValue, Failure> {
-    let flow = Flow::new(options);
-    let request = if custodian { flow.server.custodian_list() } else { flow.server.list() };
-    let answer = flow.server.ours(flow.http.send(&request).await?)?;
-    Ok(js::array(&answer, "backups").ok_or_else(http::bad_answer)?.into())
+/// The server's summaries of this client's backups, one per method.
+pub async fn list(options: &Options) -> Result<Vec<ClientBackupSummary>, Failure> {
+    let http = Http::new(options);
+    Ok(Flow::new(options, &http).server.list().await?)
+}
+
+/// Portal's custodian deliveries for this client, as the server lists them.
+pub async fn list_custodian(options: &Options) -> Result<Vec<CustodianBackupSummary>, Failure> {
+    let http = Http::new(options);
+    Ok(Flow::new(options, &http).server.custodian_list().await?)
 }
 
 /// Removes the server's copy and, for GDRIVE, every key file of the client.
-pub async fn delete_backup(options: &Options) -> Result<JsValue, Failure> {
+pub async fn delete_backup(options: &Options) -> Result<Deleted, Failure> {
     let method = options.method()?;
-    let flow = Flow::new(options);
-    let delete = flow.server.delete(method.name());
+    let http = Http::new(options);
+    let flow = Flow::new(options, &http);
     let removed_key_files = match method {
         Method::Password | Method::Passkey => {
-            ignore_not_found(flow.http.send(&delete).await)?;
+            flow.server.delete(method.name()).await?;
             0
         }
-        Method::Gdrive => {
-            let list = flow.drive.list_key_files(&flow.key_file_name().await?);
-            let (listed, deleted) = join(flow.http.send(&list), flow.http.send(&delete)).await;
-            ignore_not_found(deleted)?;
-            let ids = drive::key_file_ids(&listed?)?;
-            flow.delete_key_files(&ids).await?;
+        Method::Gdrive | Method::Icloud => {
+            let (store, key_name) = flow.key_store(method).await?;
+            let (listed, deleted) = join(store.list(&key_name), flow.server.delete(method.name())).await;
+            deleted?;
+            let ids: Vec<String> = listed?.into_iter().map(|key| key.id).collect();
+            store.delete(&ids).await?;
             ids.len()
         }
     };
-    Ok(js::object(&[("method", method.name().into()), ("removedKeyFiles", (removed_key_files as f64).into())]))
-}
-
-fn ignore_not_found(result: Result<JsValue, Error>) -> Result<(), Error> {
-    match result {
-        Err(error) if error.code() != "BACKUP_NOT_FOUND" => Err(error),
-        _ => Ok(()),
-    }
+    Ok(Deleted { method, removed_key_files })
 }
 
 /// Retries the Portal notifications of the current backup: reads its pair
 /// ids from the server, then KEY and SHARE as in a backup. Three round trips.
-pub async fn notify(options: &Options) -> Result<JsValue, Failure> {
-    let method = options.method()?.name();
-    let flow = Flow::new(options);
-    let versions = flow.run(Step::FetchShare, pin!(flow.versions(method))).await?;
-    let ids = js::field(&js::field(&versions, "current"), "backupSharePairIds");
-    flow.run(Step::NotifyPortal, pin!(flow.tell_portal(method, &ids))).await?;
-    Ok(js::object(&[("method", method.into()), ("backupSharePairIds", ids), ("portalNotified", true.into())]))
+pub async fn notify(options: &Options) -> Result<Notified, Failure> {
+    let method = options.method()?;
+    let http = Http::new(options);
+    let flow = Flow::new(options, &http);
+    let versions = flow.run(Step::FetchShare, pin!(flow.server.versions(method.name()))).await?;
+    let backup_share_pair_ids = versions.current.summary.backup_share_pair_ids;
+    flow.run(Step::NotifyPortal, pin!(async {
+        flow.tell_portal_key(&backup_share_pair_ids).await?;
+        flow.tell_portal_share(method).await
+    }))
+    .await?;
+    Ok(Notified { method, backup_share_pair_ids })
 }

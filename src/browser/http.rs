@@ -1,12 +1,17 @@
 //! The one request path to Google Drive, the app's Worker and Portal:
-//! `fetch` with a timeout, bounded retries of transient failures, Drive's
-//! one token refresh, and each service's error answers read into `Error`s.
-//! JSON goes through the browser's own `JSON.parse`/`JSON.stringify` (no
-//! serde_json in the package). Works in a page and in a Web Worker: it uses
-//! the global `fetch`, `setTimeout` and `AbortSignal`, not `window`.
+//! `fetch` with a timeout, bounded retries of transient failures and Drive's
+//! one token refresh. It knows no service: each request carries its
+//! service's reader of error answers (`Request::errors`), so the services
+//! sit above this module and nothing here imports them. JSON goes through
+//! the browser's own `JSON.parse`/`JSON.stringify` (no serde_json in the
+//! package). Works in a page and in a Web Worker: it uses the global
+//! `fetch`, `setTimeout` and `AbortSignal`, not `window`.
 
 use alloc::string::String;
-use core::cell::RefCell;
+use alloc::boxed::Box;
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::Pin;
 
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -15,9 +20,8 @@ use web_sys::Response;
 
 use super::js;
 use super::options::Options;
-use super::{drive, portal, server};
-use crate::Error;
 use crate::retry::RetryPolicy;
+use crate::{Error, ErrorCode};
 
 #[wasm_bindgen]
 extern "C" {
@@ -30,15 +34,23 @@ extern "C" {
     fn abort_after(ms: f64) -> Result<JsValue, JsValue>;
 }
 
-/// Who a request goes to. Each service has its own authentication, its own
-/// transient failures and its own error answers.
+/// Which token a request carries.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Service {
+pub enum Auth {
+    /// The page's Drive access token (`getDriveToken`), as a Bearer header.
     Drive,
-    /// The app's Worker.
-    Server,
+    /// The Portal token, which the app's Worker takes too.
     Portal,
+    /// CloudKit's web auth token (`icloud.getWebAuthToken`), as the
+    /// `ckWebAuthToken` query parameter. Good for one request: each answer
+    /// carries the next (`icloud::NEXT_TOKEN_HEADER`), so a flow sends its
+    /// CloudKit requests one at a time.
+    ICloud,
 }
+
+/// A service's reading of one of its error answers (status, JSON body or
+/// `undefined`).
+pub type ReadError = fn(u16, &JsValue) -> Verdict;
 
 /// What a successful answer is read as.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -50,7 +62,8 @@ pub enum Answer {
 }
 
 pub struct Request {
-    service: Service,
+    auth: Auth,
+    errors: ReadError,
     method: &'static str,
     url: String,
     answer: Answer,
@@ -60,8 +73,8 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(service: Service, method: &'static str, url: String, answer: Answer) -> Self {
-        Request { service, method, url, answer, content_type: None, body: JsValue::UNDEFINED }
+    pub fn new(auth: Auth, errors: ReadError, method: &'static str, url: String, answer: Answer) -> Self {
+        Request { auth, errors, method, url, answer, content_type: None, body: JsValue::UNDEFINED }
     }
 
     /// `body` as JSON text, written by `JSON.stringify`.
@@ -80,21 +93,57 @@ impl Request {
 }
 
 /// What to do about an answer that is not a success.
-enum Verdict {
-    /// Transient: try again while the retry policy allows, else fail with this.
-    Retry(Error),
-    /// Drive's access token expired or was revoked: ask the page for a new one.
-    RefreshToken,
+pub enum Verdict {
+    /// Transient: try again while the retry policy allows, waiting at least
+    /// the ms given (a service's `retryAfter`), else fail with this.
+    Retry(Error, f64),
+    /// Drive's access token expired or was revoked: ask the page for a new
+    /// one, once; fail with this if the new one is refused too.
+    RefreshToken(Error),
     Fail(Error),
+}
+
+impl Verdict {
+    /// Retry the statuses every service calls transient, else fail.
+    pub fn by_status(status: u16, error: Error) -> Self {
+        if matches!(status, 408 | 429 | 500..=599) { Verdict::Retry(error, 0.0) } else { Verdict::Fail(error) }
+    }
+}
+
+/// A token the page hands out through a function (`getDriveToken`,
+/// `icloud.getWebAuthToken`), sync or async. The flow keeps it and asks
+/// again only when the service refused it (or, for CloudKit, gave no next one).
+struct PageToken<'a> {
+    get: Option<&'a Function>,
+    held: Cell<Option<String>>,
+    missing: Error,
+    refused: ErrorCode,
+}
+
+impl PageToken<'_> {
+    async fn token(&self) -> Result<String, Error> {
+        if let Some(token) = self.held.take() {
+            self.held.set(Some(token.clone()));
+            return Ok(token);
+        }
+        let refused = || Error::remote(self.refused, "the page's token function gave no token", None);
+        let get = self.get.ok_or_else(|| self.missing.clone())?;
+        let value = get.call0(&JsValue::UNDEFINED).map_err(|_| refused())?;
+        // A token or a promise of one.
+        let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|_| refused())?;
+        let token = value.as_string().filter(|token| !token.is_empty()).ok_or_else(refused)?;
+        self.held.set(Some(token.clone()));
+        Ok(token)
+    }
 }
 
 /// What one call's requests share: the tokens, the retry bounds and the timeout.
 pub struct Http<'a> {
     portal_token: &'a str,
-    get_drive_token: Option<&'a Function>,
-    /// The page hands out a Drive token per call; the flow keeps it and asks
-    /// again only after a 401.
-    drive_token: RefCell<Option<String>>,
+    drive: PageToken<'a>,
+    icloud: PageToken<'a>,
+    /// `icloud.onWebAuthToken`: told each new token.
+    icloud_keep: Option<&'a Function>,
     retry: RetryPolicy,
     timeout_ms: f64,
 }
@@ -103,22 +152,40 @@ impl<'a> Http<'a> {
     pub fn new(options: &'a Options) -> Self {
         Http {
             portal_token: &options.portal_token,
-            get_drive_token: options.get_drive_token.as_ref(),
-            drive_token: RefCell::new(None),
+            drive: PageToken {
+                get: options.get_drive_token.as_ref(),
+                held: Cell::new(None),
+                missing: Error::InvalidInput("GDRIVE needs a getDriveToken function"),
+                refused: ErrorCode::DriveTokenUnavailable,
+            },
+            icloud: PageToken {
+                get: options.icloud.as_ref().map(|icloud| &icloud.get_web_auth_token),
+                held: Cell::new(None),
+                missing: Error::InvalidInput("ICLOUD needs icloud.getWebAuthToken"),
+                refused: ErrorCode::IcloudTokenUnavailable,
+            },
+            icloud_keep: options.icloud.as_ref().and_then(|icloud| icloud.on_web_auth_token.as_ref()),
             retry: options.retry,
             timeout_ms: options.timeout_ms,
         }
     }
 
     /// Sends `request` until it succeeds or the policy says stop; returns the
-    /// answer read as `request` asks.
-    pub async fn send(&self, request: &Request) -> Result<JsValue, Error> {
+    /// answer read as `request` asks. Boxed: every service call awaits it,
+    /// and a future of its own keeps one copy of the retry loop in the
+    /// package instead of one inlined into each caller's state machine.
+    pub fn send<'r>(&'r self, request: &'r Request) -> Pin<Box<dyn Future<Output = Result<JsValue, Error>> + 'r>> {
+        Box::pin(self.send_until_done(request))
+    }
+
+    async fn send_until_done(&self, request: &Request) -> Result<JsValue, Error> {
         let started = js_sys::Date::now();
         let (mut failed, mut refreshed) = (0, false);
         loop {
-            let token = match request.service {
-                Service::Drive => self.drive_token().await?,
-                Service::Server | Service::Portal => self.portal_token.into(),
+            let token = match request.auth {
+                Auth::Drive => self.drive.token().await?,
+                Auth::ICloud => self.icloud.token().await?,
+                Auth::Portal => self.portal_token.into(),
             };
             let verdict = match self.fetch(request, &token).await {
                 Some(response) if response.ok() => return read(&response, request.answer).await,
@@ -128,20 +195,23 @@ impl<'a> Http<'a> {
                         Ok(promise) => JsFuture::from(promise).await.unwrap_or(JsValue::UNDEFINED),
                         Err(_) => JsValue::UNDEFINED,
                     };
-                    verdict(request.service, status, &body)
+                    (request.errors)(status, &body)
                 }
-                None => Verdict::Retry(no_answer(&request.url)),
+                None => Verdict::Retry(no_answer(&request.url), 0.0),
             };
             match verdict {
-                Verdict::RefreshToken if !refreshed => {
+                Verdict::RefreshToken(_) if !refreshed => {
                     refreshed = true;
-                    self.drive_token.replace(None);
+                    match request.auth {
+                        Auth::Drive => self.drive.held.set(None),
+                        _ => self.icloud.held.set(None),
+                    }
                 }
-                Verdict::RefreshToken => return Err(drive::error("DRIVE_UNAUTHENTICATED", Some(401))),
-                Verdict::Fail(error) => return Err(error),
-                Verdict::Retry(error) => {
+                Verdict::RefreshToken(error) | Verdict::Fail(error) => return Err(error),
+                Verdict::Retry(error, at_least) => {
                     failed += 1;
-                    match self.retry.delay_ms(failed, js_sys::Math::random(), js_sys::Date::now() - started) {
+                    let elapsed = js_sys::Date::now() - started;
+                    match self.retry.delay_at_least_ms(failed, js_sys::Math::random(), elapsed, at_least) {
                         Some(delay) => sleep(delay).await,
                         None => return Err(error),
                     }
@@ -154,7 +224,15 @@ impl<'a> Http<'a> {
     /// CORS, timed out). A request that hangs is aborted after the timeout:
     /// a user must not wait forever on a spinner.
     async fn fetch(&self, request: &Request, token: &str) -> Option<Response> {
-        let headers = js::object(&[("Authorization", ["Bearer ", token].concat().into())]);
+        let headers = js::object(&[]);
+        let mut url = request.url.clone();
+        if request.auth == Auth::ICloud {
+            // Its base64 has `+`, `/` and `=`: encoded, or CloudKit reads a space.
+            url.push_str("&ckWebAuthToken=");
+            url.push_str(&String::from(js_sys::encode_uri_component(token)));
+        } else {
+            js::set(&headers, "Authorization", &["Bearer ", token].concat().into());
+        }
         if let Some(content_type) = &request.content_type {
             js::set(&headers, "Content-Type", &content_type.into());
         }
@@ -163,54 +241,17 @@ impl<'a> Http<'a> {
         if let Ok(signal) = abort_after(self.timeout_ms) {
             js::set(&init, "signal", &signal);
         }
-        JsFuture::from(fetch_with(&request.url, &init)).await.ok().map(JsCast::unchecked_into)
-    }
-
-    /// Calls the page's `getDriveToken()` (sync or async) unless the flow
-    /// holds a token already.
-    async fn drive_token(&self) -> Result<String, Error> {
-        if let Some(token) = self.drive_token.borrow().as_ref() {
-            return Ok(token.clone());
+        let response: Response = JsFuture::from(fetch_with(&url, &init)).await.ok()?.unchecked_into();
+        if request.auth == Auth::ICloud {
+            // The token is spent once CloudKit answered; its successor, if
+            // any, is the one to use next, and the page keeps it too.
+            let next = response.headers().get(crate::icloud::NEXT_TOKEN_HEADER).ok().flatten();
+            if let (Some(next), Some(keep)) = (&next, self.icloud_keep) {
+                let _ = keep.call1(&JsValue::UNDEFINED, &next.into());
+            }
+            self.icloud.held.set(next);
         }
-        let refused = || Error::Remote {
-            code: "DRIVE_TOKEN_UNAVAILABLE",
-            message: "getDriveToken() gave no token".into(),
-            status: None,
-        };
-        let get_token = self.get_drive_token.ok_or(Error::InvalidInput("GDRIVE needs a getDriveToken function"))?;
-        let value = get_token.call0(&JsValue::UNDEFINED).map_err(|_| refused())?;
-        // A token or a promise of one.
-        let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|_| refused())?;
-        let token = value.as_string().filter(|token| !token.is_empty()).ok_or_else(refused)?;
-        self.drive_token.replace(Some(token.clone()));
-        Ok(token)
-    }
-}
-
-/// Each service's reading of an error answer (its status and JSON body).
-fn verdict(service: Service, status: u16, body: &JsValue) -> Verdict {
-    let error = js::field(body, "error");
-    let transient = matches!(status, 408 | 429 | 500..=599);
-    let error = match service {
-        Service::Drive => {
-            // Drive v3: `error.errors[0].reason`.
-            let reason = js::array(&error, "errors").and_then(|errors| js::string(&errors.get(0), "reason"));
-            return Verdict::from_drive(crate::drive::classify_failure(status, reason.as_deref()), status);
-        }
-        Service::Server => server::error(status, js::string(&error, "code"), js::string(&error, "message")),
-        Service::Portal => portal::error(status),
-    };
-    if transient { Verdict::Retry(error) } else { Verdict::Fail(error) }
-}
-
-impl Verdict {
-    fn from_drive(failure: crate::drive::DriveFailure, status: u16) -> Self {
-        use crate::drive::{DriveFailure, exhausted_code};
-        match failure {
-            DriveFailure::Retry => Verdict::Retry(drive::error(exhausted_code(status), Some(status))),
-            DriveFailure::RefreshToken => Verdict::RefreshToken,
-            DriveFailure::Fail(code) => Verdict::Fail(drive::error(code, Some(status))),
-        }
+        Some(response)
     }
 }
 
@@ -246,10 +287,10 @@ fn no_answer(url: &str) -> Error {
 }
 
 pub fn network(message: &str) -> Error {
-    Error::Remote { code: "NETWORK", message: ["network: ", message].concat(), status: None }
+    Error::remote(ErrorCode::Network, &["network: ", message].concat(), None)
 }
 
 /// A server answered 2xx with a body that is not what its API says.
 pub fn bad_answer() -> Error {
-    Error::Remote { code: "BAD_RESPONSE", message: "a server answered with an unexpected body".into(), status: None }
+    Error::remote(ErrorCode::BadResponse, "a server answered with an unexpected body", None)
 }

@@ -5,7 +5,8 @@
 use alloc::{vec::Vec, boxed::Box};
 use core::future::{Future, poll_fn};
 use core::pin::{Pin, pin};
-use core::task::Poll;
+use core::cell::Cell;
+use core::task::{Poll, Waker};
 
 /// Both outputs, once both futures finished.
 pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
@@ -53,4 +54,39 @@ pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F:
         if finished { Poll::Ready(outputs.drain(..).flatten().collect()) } else { Poll::Pending }
     })
     .await
+}
+
+/// A value one future of a `join` hands to another that waits for it: the
+/// flows' "only after that step succeeded" without a channel crate.
+pub struct Signal<T> {
+    value: Cell<Option<T>>,
+    waiting: Cell<Option<Waker>>,
+}
+
+impl<T: Clone> Signal<T> {
+    pub fn new() -> Self {
+        Signal { value: Cell::new(None), waiting: Cell::new(None) }
+    }
+
+    pub fn set(&self, value: T) {
+        self.value.set(Some(value));
+        if let Some(waker) = self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    /// The value, once `set`.
+    pub async fn wait(&self) -> T {
+        poll_fn(|cx| match self.value.take() {
+            Some(value) => {
+                self.value.set(Some(value.clone()));
+                Poll::Ready(value)
+            }
+            None => {
+                self.waiting.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
 }

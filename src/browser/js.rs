@@ -4,6 +4,7 @@
 //! than the convenience.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -38,9 +39,21 @@ pub fn array(value: &JsValue, key: &str) -> Option<Array> {
     Array::is_array(&v).then(|| v.unchecked_into())
 }
 
-/// Whether `value[key]` is an array of strings.
-pub fn is_string_array(value: &JsValue, key: &str) -> bool {
-    array(value, key).is_some_and(|items| items.iter().all(|item| item.is_string()))
+/// `value[key]` as strings, if it is an array of strings.
+pub fn strings(value: &JsValue, key: &str) -> Option<Vec<String>> {
+    each(&field(value, key), |item| item.as_string())
+}
+
+/// `read` of every item of `value`, if it is an array and every item reads.
+/// One loop for every list the package reads: `collect` into an `Option`
+/// would be one more iterator adapter per item type.
+pub fn each<T>(value: &JsValue, read: impl Fn(JsValue) -> Option<T>) -> Option<Vec<T>> {
+    let items: &Array = value.dyn_ref()?;
+    let mut out = Vec::with_capacity(items.length() as usize);
+    for item in items.iter() {
+        out.push(read(item)?);
+    }
+    Some(out)
 }
 
 /// A JS object from (key, value) pairs.
@@ -58,4 +71,11 @@ pub fn set(object: &JsValue, key: &str, value: &JsValue) {
 
 pub fn string_array(items: &[String]) -> JsValue {
     items.iter().map(|s| JsValue::from_str(s)).collect::<Array>().into()
+}
+
+/// Sets `object[key]` to `value` when there is one.
+pub fn set_string(object: &JsValue, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        set(object, key, &value.into());
+    }
 }

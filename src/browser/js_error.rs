@@ -7,19 +7,10 @@ use crate::Error;
 use crate::flow::Step;
 
 #[wasm_bindgen(typescript_custom_section)]
-const TS_ERROR: &'static str = r#"
-/**
- * Every code this package throws with. Input and platform; the envelope;
- * Google Drive; the app's server; Portal; the passkey (docs/BROWSER.md).
- */
-export type PortalBackupErrorCode =
-  | "INVALID_INPUT" | "NETWORK" | "BAD_RESPONSE" | "RANDOMNESS_UNAVAILABLE" | "WEBCRYPTO_UNAVAILABLE"
-  | "NOT_AN_ENVELOPE" | "UNSUPPORTED_VERSION" | "MALFORMED_ENVELOPE" | "MALFORMED_KEY" | "CANNOT_DECRYPT" | "WRONG_PASSWORD"
-  | "DRIVE_TOKEN_UNAVAILABLE" | "DRIVE_UNAUTHENTICATED" | "DRIVE_PERMISSION_DENIED" | "DRIVE_QUOTA_EXCEEDED" | "DRIVE_NOT_FOUND" | "DRIVE_RATE_LIMITED" | "DRIVE_UNAVAILABLE" | "DRIVE_ERROR" | "STORAGE_CHECK_FAILED" | "KEY_NOT_FOUND"
-  | "UNAUTHENTICATED" | "ORIGIN_NOT_ALLOWED" | "BACKUP_NOT_FOUND" | "NOT_CURRENT" | "PAYLOAD_TOO_LARGE" | "CLIENT_MISMATCH" | "SERVER_RATE_LIMITED" | "SERVER_REJECTED" | "SERVER_UNAVAILABLE"
-  | "PORTAL_UNAUTHENTICATED" | "PORTAL_RATE_LIMITED" | "PORTAL_REJECTED" | "PORTAL_UNAVAILABLE"
-  | "PASSKEY_PRF_UNSUPPORTED" | "PASSKEY_CANCELLED" | "PASSKEY_FAILED";
+const TS_ERROR_CODES: &'static str = crate::error::TS_ERROR_CODES;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_ERROR: &'static str = r#"
 /** Every function of this package throws (or rejects with) this shape. */
 export interface PortalBackupError extends Error {
   /** Stable code to switch on, e.g. "CANNOT_DECRYPT", "WRONG_PASSWORD", "NETWORK". */
@@ -54,7 +45,7 @@ impl Failure {
     pub fn to_js(&self) -> JsValue {
         let js = js_sys::Error::new(&self.error.message());
         js.set_name("PortalBackupError");
-        let _ = js_sys::Reflect::set(&js, &"code".into(), &self.error.code().into());
+        let _ = js_sys::Reflect::set(&js, &"code".into(), &self.error.code().name().into());
         if let Some(step) = self.step {
             let _ = js_sys::Reflect::set(&js, &"step".into(), &step.name().into());
         }

@@ -1,18 +1,35 @@
 //! The wasm-bindgen face: what a web wallet imports. Thin over the core;
 //! every error reaches JS as an `Error` with a stable `code`.
+//!
+//! The layers, bottom up; a module imports only from layers below it
+//! (tests/layers.rs holds every `use super::` to this order):
+//! 1. `js`, `platform`, `join`: JS values, the JS bridge, `join`;
+//! 2. `base64`, `js_error`: envelope text, errors as JS;
+//! 3. `options`: what a wallet passes in;
+//! 4. `results`: what it gets back, and the one way out to JS;
+//! 5. `http`: the one request path, knowing no service;
+//! 6. `webcrypto`, `passkey`, `drive`, `icloud`, `portal`, `server`: the
+//!    services, each reading its answers into Rust values;
+//! 7. `key_store`: Drive and iCloud as one cloud key store;
+//! 8. `flows`: backup, recovery and housekeeping, step by step;
+//! 9. `check`: `checkBackup`, a recovery beside the server's lists;
+//! 10. this module: the exported functions.
 
 pub mod base64;
 mod check;
 mod drive;
 mod flows;
 mod http;
+mod icloud;
 mod join;
 mod js;
 mod js_error;
+mod key_store;
 mod options;
 pub mod passkey;
 mod platform;
 mod portal;
+mod results;
 mod server;
 pub mod webcrypto;
 
@@ -43,7 +60,7 @@ pub use options::{
 pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsValue> {
     let plaintext = client_backup_bytes(&options)?;
     let options = Options::parse(&options)?;
-    Ok(flows::backup(&options, plaintext).await?.unchecked_into())
+    Ok(flows::backup(&options, plaintext).await?.to_js().unchecked_into())
 }
 
 /// Recovers the client backup share: the exact plaintext `backupWallet` was
@@ -52,13 +69,7 @@ pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsVal
 #[wasm_bindgen(js_name = recoverWallet)]
 pub async fn recover_wallet(options: MethodOptions) -> Result<RecoveredWallet, JsValue> {
     let options = Options::parse(&options)?;
-    let recovered = flows::recover(&options).await?;
-    // Portal's plaintext is JSON text; bytes that are not UTF-8 come back as bytes only.
-    let bytes = js::field(&recovered, "clientBackupBytes").unchecked_into::<Uint8Array>().to_vec();
-    if let Ok(text) = core::str::from_utf8(&bytes) {
-        js::set(&recovered, "clientBackup", &text.into());
-    }
-    Ok(recovered.unchecked_into())
+    Ok(flows::recover(&options).await?.to_js().unchecked_into())
 }
 
 /// Whether this wallet could be recovered right now with `method`, and if
@@ -71,14 +82,14 @@ pub async fn check_backup(options: CheckOptions) -> Result<BackupCheck, JsValue>
     let has_device_backup = !js::field(&options, "clientBackup").is_undefined();
     let device_backup = if has_device_backup { Some(client_backup_bytes(&options)?) } else { None };
     let options = Options::parse(&options)?;
-    Ok(check::check(&options, device_backup).await?.unchecked_into())
+    Ok(check::check(&options, device_backup).await?.to_js().unchecked_into())
 }
 
 /// The backups the server holds for this client, one per method.
 #[wasm_bindgen(js_name = listBackups)]
 pub async fn list_backups(options: ServerOptions) -> Result<BackupSummaries, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::list(&options, false).await?.unchecked_into())
+    Ok(results::backup_summaries(&flows::list(&options).await?).unchecked_into())
 }
 
 /// Portal's half: the custodian shares Portal delivered to the app's server
@@ -86,7 +97,7 @@ pub async fn list_backups(options: ServerOptions) -> Result<BackupSummaries, JsV
 #[wasm_bindgen(js_name = listCustodianBackups)]
 pub async fn list_custodian_backups(options: ServerOptions) -> Result<CustodianBackupSummaries, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::list(&options, true).await?.unchecked_into())
+    Ok(results::custodian_summaries(&flows::list_custodian(&options).await?).unchecked_into())
 }
 
 /// Deletes a method's backup: the server's ciphertext and, for GDRIVE, the
@@ -94,7 +105,7 @@ pub async fn list_custodian_backups(options: ServerOptions) -> Result<CustodianB
 #[wasm_bindgen(js_name = deleteBackup)]
 pub async fn delete_backup(options: MethodOptions) -> Result<DeleteResult, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::delete_backup(&options).await?.unchecked_into())
+    Ok(flows::delete_backup(&options).await?.to_js().unchecked_into())
 }
 
 /// Tells Portal again that the current backup's share and key are stored,
@@ -102,7 +113,7 @@ pub async fn delete_backup(options: MethodOptions) -> Result<DeleteResult, JsVal
 #[wasm_bindgen(js_name = notifyPortal)]
 pub async fn notify_portal(options: MethodOptions) -> Result<NotifyResult, JsValue> {
     let options = Options::parse(&options)?;
-    Ok(flows::notify(&options).await?.unchecked_into())
+    Ok(flows::notify(&options).await?.to_js().unchecked_into())
 }
 
 /// `clientBackup` as bytes: a string is taken as UTF-8.

@@ -6,19 +6,46 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::js;
-use super::{drive, portal};
 use crate::Error;
 use crate::flow::Step;
 use crate::retry::RetryPolicy;
-use crate::wire::{METHOD_GDRIVE, METHOD_PASSKEY, METHOD_PASSWORD};
+use crate::wire::{METHOD_GDRIVE, METHOD_ICLOUD, METHOD_PASSKEY, METHOD_PASSWORD};
 
 #[wasm_bindgen(typescript_custom_section)]
-const TS_OPTIONS: &'static str = r#"
+const TS_OPTIONS_SECTION: &'static str = TS_OPTIONS;
+
+/// The package's TypeScript for what a wallet passes in and gets back.
+#[allow(dead_code)] // read by the section above, which rustc does not count
+pub(super) const TS_OPTIONS: &str = r#"
 /**
  * Where the backup key comes from: the user's Google Drive, a password, or
  * the user's passkey (WebAuthn PRF: Chromium 116+, Safari 18+, Android).
  */
-export type BackupMethod = "GDRIVE" | "PASSWORD" | "PASSKEY";
+export type BackupMethod = "GDRIVE" | "ICLOUD" | "PASSWORD" | "PASSKEY";
+
+/**
+ * ICLOUD: the key in a record of the user's iCloud private database, through
+ * CloudKit Web Services. The app keeps its own Apple sign-in (CloudKit JS's,
+ * or its own) and hands the package the web auth token it got.
+ */
+export interface ICloudOptions {
+  /** The CloudKit container, e.g. "iCloud.com.example.wallet". */
+  container: string;
+  /** "development" or "production". */
+  environment: string;
+  /** The container's API token (CloudKit Dashboard), for this page's origin. */
+  apiToken: string;
+  /**
+   * The user's web auth token. Called once per flow, and once more if
+   * CloudKit says the user must sign in again. A token is good for one
+   * request: give the newest one `onWebAuthToken` reported.
+   */
+  getWebAuthToken: () => Promise<string> | string;
+  /** Told each new web auth token CloudKit hands back; keep the last one. */
+  onWebAuthToken?: (token: string) => void;
+  /** Default "https://api.apple-cloudkit.com". */
+  apiUrl?: string;
+}
 
 export type FlowStep =
   | "encrypt" | "storeKey" | "storeShare" | "checkStorage" | "notifyPortal"
@@ -57,7 +84,7 @@ export interface ServerOptions {
 
 export interface MethodOptions extends ServerOptions {
   method: BackupMethod;
-  /** Portal's custodian id: names the key file in Drive. Required for GDRIVE. */
+  /** Portal's custodian id: names the key file in Drive or iCloud. Required for GDRIVE and ICLOUD. */
   custodianId?: string;
   /** Default "https://api.portalhq.io". */
   portalApiUrl?: string;
@@ -69,6 +96,8 @@ export interface MethodOptions extends ServerOptions {
    * Drive says the token expired.
    */
   getDriveToken?: () => Promise<string> | string;
+  /** ICLOUD: the CloudKit container and the user's web auth token. */
+  icloud?: ICloudOptions;
   /** PASSWORD: the user's backup password. */
   password?: string;
   /**
@@ -77,6 +106,11 @@ export interface MethodOptions extends ServerOptions {
    * binds it, so backup and recovery must use the same one.
    */
   rpId?: string;
+  /**
+   * PASSKEY: how long the passkey prompt may wait for the user, in ms
+   * (default 120000); then the call rejects with PASSKEY_TIMEOUT.
+   */
+  passkeyTimeoutMs?: number;
   /** PASSKEY: the name a new passkey shows in the user's passkey manager. Default "Wallet backup". */
   userDisplayName?: string;
   /**
@@ -224,9 +258,15 @@ extern "C" {
     pub type NotifyResult;
 }
 
+/// The real services; tests and the demo pass their stand-ins' URLs.
+pub const DEFAULT_PORTAL_API_URL: &str = "https://api.portalhq.io";
+pub const DEFAULT_DRIVE_API_URL: &str = "https://www.googleapis.com";
+pub const DEFAULT_ICLOUD_API_URL: &str = "https://api.apple-cloudkit.com";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Gdrive,
+    Icloud,
     Password,
     Passkey,
 }
@@ -235,6 +275,7 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Gdrive => METHOD_GDRIVE,
+            Method::Icloud => METHOD_ICLOUD,
             Method::Password => METHOD_PASSWORD,
             Method::Passkey => METHOD_PASSKEY,
         }
@@ -252,6 +293,7 @@ pub struct Options {
     pub portal_api_url: String,
     pub drive_api_url: String,
     pub get_drive_token: Option<Function>,
+    pub icloud: Option<ICloudOptions>,
     pub password: Option<Zeroizing<String>>,
     /// The caller's object: PASSKEY reads `rpId`, `userDisplayName` and
     /// `credentialId` from it when it needs them.
@@ -275,6 +317,7 @@ impl Options {
         let method = match optional("method")?.as_deref() {
             None => None,
             Some(METHOD_GDRIVE) => Some(Method::Gdrive),
+            Some(METHOD_ICLOUD) => Some(Method::Icloud),
             Some(METHOD_PASSWORD) => Some(Method::Password),
             Some(METHOD_PASSKEY) => Some(Method::Passkey),
             Some(_) => return Err(METHOD_NEEDED),
@@ -297,9 +340,10 @@ impl Options {
             portal_token,
             server_url,
             custodian_id: optional("custodianId")?.filter(|id| !id.is_empty()),
-            portal_api_url: optional("portalApiUrl")?.unwrap_or_else(|| portal::DEFAULT_API_URL.into()),
-            drive_api_url: optional("driveApiUrl")?.unwrap_or_else(|| drive::DEFAULT_API_URL.into()),
+            portal_api_url: optional("portalApiUrl")?.unwrap_or_else(|| DEFAULT_PORTAL_API_URL.into()),
+            drive_api_url: optional("driveApiUrl")?.unwrap_or_else(|| DEFAULT_DRIVE_API_URL.into()),
             get_drive_token: function(value, "getDriveToken")?,
+            icloud: ICloudOptions::parse(&js::field(value, "icloud"))?,
             password: optional("password")?.map(Zeroizing::new),
             raw: value.clone(),
             on_progress: function(value, "onProgress")?,
@@ -317,7 +361,11 @@ impl Options {
     }
 
     pub fn custodian_id(&self) -> Result<&str, Error> {
-        self.custodian_id.as_deref().ok_or(Error::InvalidInput("GDRIVE needs custodianId (it names the key file)"))
+        self.custodian_id.as_deref().ok_or(Error::InvalidInput("GDRIVE and ICLOUD need custodianId (it names the key)"))
+    }
+
+    pub fn icloud(&self) -> Result<&ICloudOptions, Error> {
+        self.icloud.as_ref().ok_or(Error::InvalidInput("ICLOUD needs icloud: {container, environment, apiToken, getWebAuthToken}"))
     }
 
     pub fn password(&self) -> Result<&str, Error> {
@@ -332,14 +380,43 @@ impl Options {
     }
 }
 
-const METHOD_NEEDED: Error = Error::InvalidInput(r#"method must be "GDRIVE", "PASSWORD" or "PASSKEY""#);
+const METHOD_NEEDED: Error = Error::InvalidInput(r#"method must be "GDRIVE", "ICLOUD", "PASSWORD" or "PASSKEY""#);
+
+/// `icloud`, checked: where the key records live and how to sign in.
+pub struct ICloudOptions {
+    /// `{apiUrl}/database/1/{container}/{environment}/private`.
+    pub database_url: String,
+    pub api_token: String,
+    pub get_web_auth_token: Function,
+    pub on_web_auth_token: Option<Function>,
+}
+
+impl ICloudOptions {
+    fn parse(value: &JsValue) -> Result<Option<Self>, Error> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        const NEEDED: Error =
+            Error::InvalidInput("icloud needs container, environment and apiToken as strings and a getWebAuthToken function");
+        let text = |key| js::string(value, key).filter(|text| !text.is_empty()).ok_or(NEEDED);
+        let api_url = js::opt_string(value, "apiUrl").ok_or(NEEDED)?;
+        let api_url = api_url.as_deref().unwrap_or(DEFAULT_ICLOUD_API_URL).trim_end_matches('/');
+        let database_url = [api_url, "/database/1/", &text("container")?, "/", &text("environment")?, "/private"].concat();
+        Ok(Some(ICloudOptions {
+            database_url,
+            api_token: text("apiToken")?,
+            get_web_auth_token: function(value, "getWebAuthToken")?.ok_or(NEEDED)?,
+            on_web_auth_token: function(value, "onWebAuthToken")?,
+        }))
+    }
+}
 
 fn function(options: &JsValue, name: &str) -> Result<Option<Function>, Error> {
     let value = js_sys::Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value.dyn_into::<Function>().map(Some).map_err(|_| Error::InvalidInput("getDriveToken and onProgress must be functions"))
+    value.dyn_into::<Function>().map(Some).map_err(|_| Error::InvalidInput("getDriveToken, onProgress and the icloud callbacks must be functions"))
 }
 
 /// Calls `onProgress`; an exception there must not break the backup.

@@ -9,6 +9,8 @@
 //! ceremony, the salt and HKDF run in one JS call (`platform::passkey_key`,
 //! held to the native definitions by tests/browser_webcrypto.rs): one await.
 
+use alloc::string::String;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
@@ -17,16 +19,16 @@ use zeroize::Zeroizing;
 
 use super::options::Options;
 use super::{js, platform};
-use crate::Error;
 use crate::envelope::{BackupKey, Context, KeyKind};
+use crate::{Error, ErrorCode};
 
-fn failure(code: &'static str, message: &str) -> Error {
-    Error::Remote { code, message: message.into(), status: None }
+fn failure(code: ErrorCode, message: &str) -> Error {
+    Error::remote(code, message, None)
 }
 
 fn prf_unsupported() -> Error {
     failure(
-        "PASSKEY_PRF_UNSUPPORTED",
+        ErrorCode::PasskeyPrfUnsupported,
         "passkey: this browser or authenticator cannot derive a key (no WebAuthn PRF); back up with GDRIVE or PASSWORD instead",
     )
 }
@@ -37,10 +39,11 @@ fn prf_unsupported() -> Error {
 fn ceremony_error(error: JsValue) -> Error {
     match js::string(&error, "name").as_deref() {
         Some("NotAllowedError" | "AbortError") => {
-            failure("PASSKEY_CANCELLED", "passkey: cancelled, or this backup's passkey is not on this device")
+            failure(ErrorCode::PasskeyCancelled, "passkey: cancelled, or this backup's passkey is not on this device")
         }
         Some("NotSupportedError") => prf_unsupported(),
-        _ => failure("PASSKEY_FAILED", &["passkey: ", &js::string(&error, "message").unwrap_or_default()].concat()),
+        Some("TimeoutError") => failure(ErrorCode::PasskeyTimeout, "passkey: nobody answered the passkey prompt in time (passkeyTimeoutMs)"),
+        _ => failure(ErrorCode::PasskeyFailed, &["passkey: ", &js::string(&error, "message").unwrap_or_default()].concat()),
     }
 }
 
@@ -95,10 +98,10 @@ pub async fn envelope_key(options: &Options, context: &Context<'_>, kind: &KeyKi
 }
 
 /// The credential id of a passkey key kind as base64url text (what
-/// `credentialId` takes and results carry); `undefined` for other kinds.
-pub fn credential_id_text(kind: &KeyKind) -> JsValue {
+/// `credentialId` takes and results carry); `None` for other kinds.
+pub fn credential_id_text(kind: &KeyKind) -> Option<String> {
     match kind {
-        KeyKind::Passkey { credential_id, .. } => Base64UrlUnpadded::encode_string(credential_id).into(),
-        _ => JsValue::UNDEFINED,
+        KeyKind::Passkey { credential_id, .. } => Some(Base64UrlUnpadded::encode_string(credential_id)),
+        _ => None,
     }
 }

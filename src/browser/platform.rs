@@ -100,17 +100,24 @@ export function passkeyKey(options, clientId, method, id, salt) {
   }
   return (salt ? Promise.resolve(salt) : new Blob(parts).arrayBuffer().then((preimage) => subtle.digest('SHA-256', preimage))).then(async (first) => {
     first = new Uint8Array(first);
-    const publicKey = { challenge: crypto.getRandomValues(new Uint8Array(32)), rpId, userVerification: 'required', extensions: { prf: { eval: { first } } } };
-    const get = (id) => credentials.get({ publicKey: { ...publicKey, allowCredentials: [{ type: 'public-key', id }] } });
+    // WebAuthn's own `timeout` is a hint, and its expiry rejects as a
+    // cancel does (NotAllowedError): our own timer aborts the ceremony and
+    // says TimeoutError, so a prompt nobody answers ends with its own code.
+    const timeout = options.passkeyTimeoutMs > 0 ? options.passkeyTimeoutMs : 120000, abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException('no answer from the passkey prompt', 'TimeoutError')), timeout);
+    const signal = abort.signal, expired = (error) => { throw signal.aborted ? signal.reason : error; };
+    const publicKey = { challenge: crypto.getRandomValues(new Uint8Array(32)), rpId, timeout, userVerification: 'required', extensions: { prf: { eval: { first } } } };
+    const get = (id) => credentials.get({ publicKey: { ...publicKey, allowCredentials: [{ type: 'public-key', id }] }, signal }).catch(expired);
     const prf = (credential) => credential.getClientExtensionResults().prf;
-    const credential = await (id ? get(id) : credentials.create({ publicKey: { ...publicKey,
+    const credential = await (id ? get(id) : credentials.create({ signal, publicKey: { ...publicKey,
       rp: { id: rpId, name: rpId },
       user: { id: crypto.getRandomValues(new Uint8Array(16)), name, displayName: name },
       pubKeyCredParams: [{ type: 'public-key', alg: -7 }, { type: 'public-key', alg: -257 }],
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
-    } }));
+    } }).catch(expired));
     let out = prf(credential);
     if (!id && out?.enabled && !out.results) out = prf(await get(credential.rawId));
+    clearTimeout(timer);
     if (!out?.results) throw new DOMException('no PRF', 'NotSupportedError');
     const key = await subtle.importKey('raw', out.results.first, 'HKDF', false, ['deriveBits']);
     const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: text.encode('portal-backup/v1/passkey') }, key, 256);

@@ -19,15 +19,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::{base64, platform};
-use crate::Error;
+use crate::{Error, ErrorCode};
 use crate::envelope::{self, BackupKey, Context, Envelope, Header, KeyKind, MAX_HEADER_LEN, NONCE_LEN};
 
 fn unavailable() -> Error {
-    Error::Remote {
-        code: "WEBCRYPTO_UNAVAILABLE",
-        message: "crypto.subtle is unavailable: serve the page over https or localhost".into(),
-        status: None,
-    }
+    Error::remote(ErrorCode::WebcryptoUnavailable, "crypto.subtle is unavailable: serve the page over https or localhost", None)
 }
 
 /// A bridge function's answer: its promise, or `unavailable` for null.
@@ -51,7 +47,7 @@ fn seal_share_with(
     let header = envelope::encode_header(&kind, nonce);
     let aad = envelope::associated_data(&header, context);
     let refused = Error::InvalidInput("WebCrypto refused to encrypt");
-    let (code, message) = (refused.code(), refused.message());
+    let (code, message) = (refused.code().name(), refused.message());
     promise(platform::seal_share(key.as_bytes(), &header, nonce, &aad, plaintext, key_text, code, &message))
 }
 
@@ -81,8 +77,8 @@ pub async fn seal_to_text(
     kind: KeyKind,
     context: &Context<'_>,
     plaintext: &Uint8Array,
-) -> Result<JsValue, Error> {
-    cipher_text(seal_text(key, kind, context, plaintext)?).await
+) -> Result<String, Error> {
+    cipher_text(seal_text(key, kind, context, plaintext)?).await?.as_string().ok_or(Error::InvalidInput("WebCrypto refused to encrypt"))
 }
 
 /// Seals like `envelope::seal` / `seal_with_password`, with a fresh nonce.
@@ -143,7 +139,7 @@ pub fn open_share(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>) 
 /// `open_share`, rejecting with `failed` when the tag does not authenticate.
 pub fn open_share_as(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_>, failed: Error) -> Result<Promise, Error> {
     let aad = envelope::associated_data(&sealed.header_bytes, context);
-    let (code, message) = (failed.code(), failed.message());
+    let (code, message) = (failed.code().name(), failed.message());
     promise(platform::open_share(key.as_bytes(), &sealed.header.nonce, &aad, &sealed.sealed, code, &message))
 }
 

@@ -11,9 +11,14 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 const PORTAL = 'http://127.0.0.1:8790';
 const DRIVE = 'http://127.0.0.1:8791';
+const ICLOUD = 'http://127.0.0.1:8792';
+// The iCloud stand-in's defaults (tests/standins/icloud.mjs).
+const ICLOUD_CONTAINER = 'iCloud.com.example.portalbackup';
+const ICLOUD_ENVIRONMENT = 'development';
+const ICLOUD_API_TOKEN = 'icloud-api-token-demo';
 // The edge in front of the Worker (tests/standins/edge.mjs): the Worker's address.
 const WORKER = 'http://127.0.0.1:8787';
-const SERVICES = { drive: DRIVE, portal: PORTAL, edge: WORKER };
+const SERVICES = { drive: DRIVE, icloud: ICLOUD, portal: PORTAL, edge: WORKER };
 
 // Every request the page hands to fetch, as the module's retry policy counts
 // them. A service's own log may see more: Chromium resends a request once by
@@ -73,11 +78,31 @@ export async function newUser(label) {
     // getDriveToken hands these out first, then driveToken.
     tokenQueue: [],
     tokenCalls: 0,
+    icloudUser: `icloud-${id}`,
+    // The newest CloudKit web auth token the page knows, and whether the
+    // package was handed it since CloudKit last gave a new one.
+    icloudToken: null,
+    icloudTokenGiven: false,
+    icloudTokenCalls: 0,
+    icloudSignIns: 0,
     events: [],
   };
   await register(user);
   await call(DRIVE, '/__control/tokens', 'POST', { token: user.driveToken, user: user.driveUser });
+  await signInToICloud(user);
   return user;
+}
+
+/** The user signs in to iCloud (again): a fresh web auth token. */
+export async function signInToICloud(user) {
+  user.icloudToken = (await call(ICLOUD, '/__control/tokens', 'POST', { user: user.icloudUser })).token;
+  user.icloudTokenGiven = false;
+  user.icloudSignIns += 1;
+}
+
+/** The key records in the user's iCloud private database. */
+export async function icloudRecords(user) {
+  return call(ICLOUD, `/__control/records?user=${encodeURIComponent(user.icloudUser)}`);
 }
 
 /** Another Portal token for the same client (the Worker caches resolved tokens). */
@@ -110,6 +135,25 @@ export function options(user, method, extra) {
     getDriveToken: async () => {
       user.tokenCalls += 1;
       return user.tokenQueue.shift() ?? user.driveToken;
+    },
+    icloud: {
+      apiUrl: ICLOUD,
+      container: ICLOUD_CONTAINER,
+      environment: ICLOUD_ENVIRONMENT,
+      apiToken: ICLOUD_API_TOKEN,
+      // As an app would: the newest token it was told of; asked again for
+      // one it already handed over, CloudKit refused that one, so the user
+      // signs in again.
+      getWebAuthToken: async () => {
+        user.icloudTokenCalls += 1;
+        if (user.icloudTokenGiven) await signInToICloud(user);
+        user.icloudTokenGiven = true;
+        return user.icloudToken;
+      },
+      onWebAuthToken: (token) => {
+        user.icloudToken = token;
+        user.icloudTokenGiven = false;
+      },
     },
     onProgress: (event) => user.events.push(event),
     // Fast backoff: tests wait milliseconds, not seconds.
@@ -220,6 +264,10 @@ extern "C" {
     pub async fn portal_deliveries(client_id: &str) -> JsValue;
     #[wasm_bindgen(js_name = driveFiles)]
     pub async fn drive_files(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = icloudRecords)]
+    pub async fn icloud_records(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = signInToICloud)]
+    pub async fn sign_in_to_icloud(user: &JsValue);
     #[wasm_bindgen(js_name = driveControl)]
     pub async fn drive_control(path: &str, body: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = driveLog)]
@@ -247,6 +295,7 @@ extern "C" {
 }
 
 pub const GDRIVE: &str = "GDRIVE";
+pub const ICLOUD: &str = "ICLOUD";
 pub const PASSWORD: &str = "PASSWORD";
 
 pub fn get(value: &JsValue, key: &str) -> JsValue {
