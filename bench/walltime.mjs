@@ -19,6 +19,7 @@
 // The package is taken as it is from pkg/web (WALLTIME_PKG=<dir> for another
 // build inside the repository); its wasm's SHA-256 goes into the results.
 // Usage: node bench/walltime.mjs   → bench/out/walltime.json, waterfall-*.svg
+// (and bench/waterfalls/, the copies BENCHMARKS.md links, from a full run only)
 import { createHash, randomBytes } from 'node:crypto';
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,8 @@ const OUT = fileURLToPath(new URL('out/', import.meta.url));
 const WATERFALLS = fileURLToPath(new URL('waterfalls/', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = Number(process.env.WALLTIME_RUNS ?? (QUICK ? 3 : 15));
+// Only a full run (15 rounds or more, not BENCH_QUICK) replaces the committed copies.
+const PUBLISH = !QUICK && RUNS >= 15 && process.env.WALLTIME_PUBLISH !== '0';
 const PROFILE = process.env.LATENCY_PROFILE || 'realistic';
 const PKG = (process.env.WALLTIME_PKG ?? 'pkg/web').replace(/^\/+|\/+$/g, '');
 const METHODS = (process.env.WALLTIME_METHODS ?? 'GDRIVE PASSWORD PASSKEY').split(/[\s,]+/).filter(Boolean);
@@ -52,7 +55,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sh = (cmd) => { try { return execSync(cmd, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'unavailable'; } };
 
 mkdirSync(OUT, { recursive: true });
-mkdirSync(WATERFALLS, { recursive: true });
+if (PUBLISH) mkdirSync(WATERFALLS, { recursive: true });
 if (!resolveProfile(PROFILE)) console.error(`LATENCY_PROFILE=${PROFILE}: no latency, the stand-ins answer at once`);
 const wasmPath = `${ROOT}${PKG}/portal_backup_bg.wasm`;
 const pkgInfo = {
@@ -223,7 +226,7 @@ for (const [key, runs] of Object.entries(flows)) {
   });
   // bench/out/ is this run's; bench/waterfalls/ is the copy BENCHMARKS.md links (committed).
   writeFileSync(`${OUT}${file}`, svg);
-  writeFileSync(`${WATERFALLS}${file}`, svg);
+  if (PUBLISH) writeFileSync(`${WATERFALLS}${file}`, svg);
   summary[key] = {
     side, method, flow, wall: spread(walls),
     first_progress: side === 'pkg' && runs.every((r) => r.first_progress_ms !== null) ? spread(runs.map((r) => r.first_progress_ms)) : null,
