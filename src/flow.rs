@@ -93,6 +93,39 @@ pub const PASSWORD_BACKUP: Plan =
 pub const GDRIVE_RECOVERY: Plan =
     &[&[Step::FetchKey, Step::FetchShare], &[Step::FetchKey], &[Step::Decrypt]];
 
+/// iCloud's key store behaves as Drive's in a backup; its query answers
+/// with the keys, so a recovery needs no second round trip.
+pub const ICLOUD_BACKUP: Plan = GDRIVE_BACKUP;
+pub const ICLOUD_RECOVERY: Plan = &[&[Step::FetchKey, Step::FetchShare], &[Step::Decrypt]];
+
+/// `changeBackupKey`: the recovery, the new key's envelope, stored and
+/// confirmed; the cloud methods remove the old key only after the confirm.
+/// Drive creates the new key file beside the recovery's first round trip
+/// and reads it back beside the PUT.
+pub const GDRIVE_CHANGE_KEY: Plan = &[
+    &[Step::FetchKey, Step::FetchShare, Step::StoreKey],
+    &[Step::FetchKey],
+    &[Step::Decrypt],
+    &[Step::Encrypt],
+    &[Step::StoreShare, Step::CheckStorage],
+    &[Step::Confirm],
+    &[Step::RemoveOldKeys],
+];
+/// iCloud sends one CloudKit request at a time (a web auth token is good
+/// for one): the record is created beside the PUT and read back after it.
+pub const ICLOUD_CHANGE_KEY: Plan = &[
+    &[Step::FetchKey, Step::FetchShare],
+    &[Step::Decrypt],
+    &[Step::Encrypt],
+    &[Step::StoreKey, Step::StoreShare],
+    &[Step::CheckStorage],
+    &[Step::Confirm],
+    &[Step::RemoveOldKeys],
+];
+/// PASSWORD and PASSKEY.
+pub const PASSWORD_CHANGE_KEY: Plan =
+    &[&[Step::FetchShare], &[Step::Decrypt], &[Step::Encrypt], &[Step::StoreShare], &[Step::Confirm]];
+
 pub const PASSWORD_RECOVERY: Plan = &[&[Step::FetchShare], &[Step::Decrypt]];
 
 /// Sequential requests on the critical path.
@@ -194,6 +227,12 @@ mod tests {
         assert_eq!(round_trips(PASSWORD_BACKUP), 3);
         assert_eq!(round_trips(GDRIVE_RECOVERY), 2);
         assert_eq!(round_trips(PASSWORD_RECOVERY), 1);
+        assert_eq!(round_trips(ICLOUD_BACKUP), 4);
+        assert_eq!(round_trips(ICLOUD_RECOVERY), 1);
+        // changeBackupKey: at most 5 with a cloud key store, 3 without.
+        assert_eq!(round_trips(GDRIVE_CHANGE_KEY), 5);
+        assert_eq!(round_trips(ICLOUD_CHANGE_KEY), 5);
+        assert_eq!(round_trips(PASSWORD_CHANGE_KEY), 3);
     }
 
     #[test]

@@ -275,24 +275,32 @@ async fn backup_derived(
     pair_ids: &[String],
 ) -> Result<BackupOutcome, Failure> {
     let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
-    let (cipher_text, credential_id) = flow
-        .run(Step::Encrypt, pin!(async {
-            let (key, kind) = match password {
-                Some(password) => {
-                    let mut salt = [0u8; envelope::SALT_LEN];
-                    getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
-                    let params = PasswordParams::DEFAULT;
-                    (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
-                }
-                None => passkey::backup_key(flow.options, context).await?,
-            };
-            let credential_id = passkey::credential_id_text(&kind);
-            Ok((webcrypto::seal_to_text(&key, kind, context, plaintext).await?, credential_id))
-        }))
-        .await?;
+    let (cipher_text, credential_id) = flow.run(Step::Encrypt, pin!(seal_derived(flow, password, context, plaintext))).await?;
     let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await?;
     let (backup, portal_notified, _) = flow.finish(method, &stored, pair_ids, &[]).await?;
     Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
+}
+
+/// Seals `plaintext` under a key derived here: Argon2id of `password`, or
+/// without one the passkey's PRF output (the passkey `credentialId` names,
+/// or a new one). The envelope's text and the passkey's credential id.
+async fn seal_derived(
+    flow: &Flow<'_>,
+    password: Option<&str>,
+    context: &Context<'_>,
+    plaintext: &Uint8Array,
+) -> Result<(String, Option<String>), Error> {
+    let (key, kind) = match password {
+        Some(password) => {
+            let mut salt = [0u8; envelope::SALT_LEN];
+            getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
+            let params = PasswordParams::DEFAULT;
+            (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
+        }
+        None => passkey::backup_key(flow.options, context).await?,
+    };
+    let credential_id = passkey::credential_id_text(&kind);
+    Ok((webcrypto::seal_to_text(&key, kind, context, plaintext).await?, credential_id))
 }
 
 // ---- recovery ----------------------------------------------------------------
@@ -324,11 +332,22 @@ pub async fn recover(options: &Options) -> Result<Recovery, Failure> {
 /// key file. iCloud, one: its listing carries the keys.
 async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<Recovery, Failure> {
     let (store, key_name) = flow.key_store(method).await?;
+    Ok(open_cloud(flow, store, &key_name, method, context).await?.0)
+}
+
+/// `recover_cloud`'s work, and the ids of every key listed.
+async fn open_cloud(
+    flow: &Flow<'_>,
+    store: &KeyStore<'_>,
+    key_name: &str,
+    method: Method,
+    context: &Context<'_>,
+) -> Result<(Recovery, Vec<String>), Failure> {
     let (listed, versions) = join(
         flow.run(
             Step::FetchKey,
             pin!(async {
-                let listed = store.list(&key_name).await?;
+                let listed = store.list(key_name).await?;
                 if listed.is_empty() {
                     return Err(store.key_not_found());
                 }
@@ -342,13 +361,14 @@ async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -
     // more than a missing key, which is its consequence.
     let versions = versions?;
     let listed: Vec<ListedKey> = listed?;
+    let ids: Vec<String> = listed.iter().map(|key| key.id.clone()).collect();
     let keys = if KeyStore::needs_reads(&listed) {
         flow.run(Step::FetchKey, pin!(store.keys(listed))).await?
     } else {
         store.keys(listed).await?
     };
 
-    flow.run(
+    let recovery = flow.run(
         Step::Decrypt,
         pin!(async {
             let stored = [stored_version(&versions, Version::Current), stored_version(&versions, Version::Previous)];
@@ -376,7 +396,8 @@ async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -
             Err(Error::CannotDecrypt)
         }),
     )
-    .await
+    .await?;
+    Ok((recovery, ids))
 }
 
 /// One round trip: fetch versions; then, the last confirmed version first,
@@ -415,6 +436,125 @@ async fn recover_derived(flow: &Flow<'_>, method: Method, context: &Context<'_>)
         Err(first_error.unwrap_or(Error::WrongPassword))
     }))
     .await
+}
+
+// ---- a new key for the same backup ---------------------------------------------
+
+/// `changeBackupKey`: opens the last confirmed backup in memory (a
+/// recovery), seals the same plaintext under a new key, stores that as a new
+/// version with the same backupSharePairIds and confirms it; the cloud
+/// methods then remove the old key. Portal is asked nothing: the backup
+/// share pair is unchanged, so no MPC ceremony is needed and Portal's
+/// custodian share stays valid. Until the confirm, the server keeps the
+/// confirmed version and the old key stays, so the old key keeps opening the
+/// backup; after it, the server holds only the new version.
+pub async fn change_key(options: &Options) -> Result<BackupOutcome, Failure> {
+    let method = options.method()?;
+    let context = Context::new(&options.client_id, method.name())?;
+    let http = Http::new(options);
+    let flow = Flow::new(options, &http);
+    match method {
+        Method::Gdrive | Method::Icloud => change_cloud_key(&flow, method, &context).await,
+        _ => change_derived_key(&flow, method, &context).await,
+    }
+}
+
+/// PASSWORD (`password` opens, `newPassword` seals) and PASSKEY (the
+/// envelope's passkey opens, `credentialId`'s or a new one seals): three
+/// round trips, GET versions; PUT; confirm. A wrong password fails at
+/// decrypt, before anything is written.
+async fn change_derived_key(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<BackupOutcome, Failure> {
+    let new_password = if method == Method::Password { Some(flow.options.new_password()?) } else { None };
+    let opened = recover_derived(flow, method, context).await?;
+    let sealed = flow.run(Step::Encrypt, pin!(seal_derived(flow, new_password, context, &opened.plaintext))).await;
+    wipe(&opened.plaintext);
+    let (cipher_text, credential_id) = sealed?;
+    let pair_ids = &opened.backup.backup_share_pair_ids;
+    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await?;
+    let backup = flow.run(Step::Confirm, pin!(flow.server.confirm(method.name(), &stored.backup_id))).await?;
+    let portal_notified = backup.portal_notified;
+    Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
+}
+
+/// GDRIVE and ICLOUD, five round trips: a fresh random key in a new key
+/// file or record, the old ones removed after the confirm.
+/// - Drive: list ‖ GET versions ‖ create the new key file; read the old
+///   keys; PUT ‖ read the new key back; confirm; remove the old files.
+/// - iCloud (one CloudKit request at a time): query ‖ GET versions; create
+///   the new record ‖ PUT; read it back; confirm; remove the old records.
+async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<BackupOutcome, Failure> {
+    let (store, key_name) = flow.key_store(method).await?;
+    let key = BackupKey::generate()?;
+    let key_text = Zeroizing::new(key.to_text());
+    let create = || async { flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))).await };
+    let (opened, created_early) = match store {
+        KeyStore::Drive(_) => {
+            let (opened, created) = join(open_cloud(flow, store, &key_name, method, context), create()).await;
+            (opened, Some(created))
+        }
+        KeyStore::ICloud(_) => (open_cloud(flow, store, &key_name, method, context).await, None),
+    };
+    let (opened, old_ids) = match opened {
+        Ok(opened) => opened,
+        Err(failure) => {
+            // The new key is of no use without the backup it was for.
+            if let Some(Ok(id)) = created_early {
+                let _ = store.delete(&[id]).await;
+            }
+            return Err(failure);
+        }
+    };
+    let sealed = flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, &opened.plaintext))).await;
+    wipe(&opened.plaintext);
+    drop(key);
+    let cipher_text = sealed?;
+    let pair_ids = &opened.backup.backup_share_pair_ids;
+    let store_share =
+        || async { flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await };
+
+    let (key_id, stored) = match created_early {
+        // Drive: the file was made in the first round trip; PUT beside its read-back.
+        Some(created) => {
+            let key_id = created?;
+            let check = async { flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))).await };
+            let (checked, stored) = join(check, store_share()).await;
+            match (checked, stored) {
+                (Ok(_), Ok(stored)) => (key_id, stored),
+                // A failed check removed the new key already.
+                (Err(failure), _) => return Err(failure),
+                (Ok(_), Err(failure)) => {
+                    let _ = store.delete(core::slice::from_ref(&key_id)).await;
+                    return Err(failure);
+                }
+            }
+        }
+        // iCloud: the record beside the PUT, then its read-back.
+        None => {
+            let (created, stored) = join(create(), store_share()).await;
+            let (key_id, stored) = match (created, stored) {
+                (Ok(id), Ok(stored)) => (id, stored),
+                (Ok(id), Err(failure)) => {
+                    let _ = store.delete(&[id]).await;
+                    return Err(failure);
+                }
+                (Err(failure), _) => return Err(failure),
+            };
+            flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))).await?;
+            (key_id, stored)
+        }
+    };
+    let backup = flow.run(Step::Confirm, pin!(flow.server.confirm(method.name(), &stored.backup_id))).await?;
+    // Only now may the old keys go: the server no longer keeps what they open.
+    let stale: Vec<String> = old_ids.into_iter().filter(|id| *id != key_id).collect();
+    let removed = stale.is_empty() || flow.run(Step::RemoveOldKeys, pin!(store.delete(&stale))).await.is_ok();
+    let portal_notified = backup.portal_notified;
+    let removed_key_files = if removed { stale.len() } else { 0 };
+    Ok(BackupOutcome { method, backup, portal_notified, key_file_id: Some(key_id), removed_key_files, credential_id: None })
+}
+
+/// Zeroes a plaintext opened in JS memory once it is sealed again.
+fn wipe(plaintext: &Uint8Array) {
+    plaintext.fill(0, 0, plaintext.length());
 }
 
 // ---- housekeeping ------------------------------------------------------------

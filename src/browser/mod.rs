@@ -46,7 +46,7 @@ use zeroize::Zeroizing;
 use crate::envelope::{self, BackupKey, Context, KeyKind, PasswordParams};
 use options::Options;
 pub use options::{
-    BackupCheck, BackupOptions, BackupResult, BackupSummaries, CheckOptions, CustodianBackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
+    BackupCheck, BackupOptions, BackupResult, BackupSummaries, ChangeKeyOptions, CheckOptions, CustodianBackupSummaries, DeleteResult, MethodOptions, NotifyResult, RecoveredWallet,
     ServerOptions,
 };
 
@@ -70,6 +70,18 @@ pub async fn backup_wallet(options: BackupOptions) -> Result<BackupResult, JsVal
 pub async fn recover_wallet(options: MethodOptions) -> Result<RecoveredWallet, JsValue> {
     let options = Options::parse(&options)?;
     Ok(flows::recover(&options).await?.to_js().unchecked_into())
+}
+
+/// A new key for the same backup, with no new MPC ceremony: opens the last
+/// confirmed backup in memory, seals the same share under a new key (a new
+/// password, another passkey, or a fresh key in a new Drive file or iCloud
+/// record), stores and confirms it as a new version, then removes the old
+/// key file or record. Portal is asked nothing. Until the confirm the old key
+/// keeps opening the backup; after it, only the new one does.
+#[wasm_bindgen(js_name = changeBackupKey)]
+pub async fn change_backup_key(options: ChangeKeyOptions) -> Result<BackupResult, JsValue> {
+    let options = Options::parse(&options)?;
+    Ok(flows::change_key(&options).await?.to_js().unchecked_into())
 }
 
 /// Whether this wallet could be recovered right now with `method`, and if

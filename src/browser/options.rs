@@ -146,6 +146,16 @@ export interface BackupResult {
   credentialId?: string;
 }
 
+export interface ChangeKeyOptions extends MethodOptions {
+  /**
+   * PASSWORD: the new password (`password` is the current one, which opens
+   * the backup). PASSKEY: `credentialId` names the passkey to move to (none:
+   * a new passkey); the current one is read from the backup. GDRIVE and
+   * ICLOUD: a fresh random key in a new key file or record.
+   */
+  newPassword?: string;
+}
+
 export interface RecoveredWallet {
   method: BackupMethod;
   /** The exact plaintext that was backed up, as text. */
@@ -238,6 +248,8 @@ extern "C" {
     pub type BackupOptions;
     #[wasm_bindgen(typescript_type = "MethodOptions")]
     pub type MethodOptions;
+    #[wasm_bindgen(typescript_type = "ChangeKeyOptions")]
+    pub type ChangeKeyOptions;
     #[wasm_bindgen(typescript_type = "ServerOptions")]
     pub type ServerOptions;
     #[wasm_bindgen(typescript_type = "BackupResult")]
@@ -295,6 +307,8 @@ pub struct Options {
     pub get_drive_token: Option<Function>,
     pub icloud: Option<ICloudOptions>,
     pub password: Option<Zeroizing<String>>,
+    /// `changeBackupKey` with PASSWORD: the password to seal with.
+    pub new_password: Option<Zeroizing<String>>,
     /// The caller's object: PASSKEY reads `rpId`, `userDisplayName` and
     /// `credentialId` from it when it needs them.
     pub raw: JsValue,
@@ -345,6 +359,7 @@ impl Options {
             get_drive_token: function(value, "getDriveToken")?,
             icloud: ICloudOptions::parse(&js::field(value, "icloud"))?,
             password: optional("password")?.map(Zeroizing::new),
+            new_password: optional("newPassword")?.map(Zeroizing::new),
             raw: value.clone(),
             on_progress: function(value, "onProgress")?,
             retry,
@@ -372,6 +387,13 @@ impl Options {
         match &self.password {
             Some(password) if !password.is_empty() => Ok(password),
             _ => Err(Error::InvalidInput("PASSWORD needs a non-empty password")),
+        }
+    }
+
+    pub fn new_password(&self) -> Result<&str, Error> {
+        match &self.new_password {
+            Some(password) if !password.is_empty() => Ok(password),
+            _ => Err(Error::InvalidInput("changing a PASSWORD backup's key needs a non-empty newPassword")),
         }
     }
 

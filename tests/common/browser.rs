@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use js_sys::Reflect;
-use portal_backup::browser::{BackupOptions, MethodOptions, backup_wallet, recover_wallet};
+use portal_backup::browser::{BackupOptions, ChangeKeyOptions, MethodOptions, backup_wallet, change_backup_key, recover_wallet};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
@@ -340,6 +340,10 @@ pub async fn backup_with(_user: &JsValue, options: JsValue, plaintext: &str) -> 
 }
 pub async fn recover(options: JsValue) -> Result<JsValue, JsValue> {
     recover_wallet(options.unchecked_into::<MethodOptions>()).await.map(JsValue::from)
+}
+
+pub async fn change_key(options: JsValue) -> Result<JsValue, JsValue> {
+    change_backup_key(options.unchecked_into::<ChangeKeyOptions>()).await.map(JsValue::from)
 }
 
 /// (code, step) of a rejected call.

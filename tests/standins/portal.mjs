@@ -60,7 +60,7 @@ function newClient(clientId, createdAt) {
       curve,
       id: `wallet-${clientId}-${curve.toLowerCase()}`,
       // One pair per backup method this project supports.
-      backupSharePairs: ['GDRIVE', 'PASSWORD', 'PASSKEY'].map((backupMethod) => ({
+      backupSharePairs: ['GDRIVE', 'ICLOUD', 'PASSWORD', 'PASSKEY'].map((backupMethod) => ({
         backupMethod, createdAt, id: backupSharePairId(clientId, curve, backupMethod), status: 'incomplete',
       })),
       signingSharePairs: [{ createdAt, id: `ssp-${clientId}-${curve.toLowerCase()}`, status: 'completed' }],
