@@ -63,6 +63,12 @@ pub struct MultipartUpload {
 
 /// `boundary` must be random per request (the caller draws it); we refuse
 /// content that contains it rather than produce a body Drive would misread.
+/// The key file's `appProperties` entry holding the key as well: files.list
+/// returns app properties, so a recovery reads every key with one list
+/// instead of a list and a download per file. The content keeps the key
+/// too, for readers of key files from before (and a person looking).
+pub const KEY_PROPERTY: &str = "key";
+
 pub fn multipart_create_body(file_name: &str, content: &[u8], boundary: &str) -> Result<MultipartUpload> {
     let delimiter = ["--", boundary].concat();
     let delimiter = delimiter.as_bytes();
@@ -70,13 +76,16 @@ pub fn multipart_create_body(file_name: &str, content: &[u8], boundary: &str) ->
         return Err(Error::InvalidInput("multipart boundary occurs in the content"));
     }
     let name = json_string(file_name);
+    let key_property = json_string(core::str::from_utf8(content).map_err(|_| Error::InvalidInput("a key file holds text"))?);
     let body = [
         delimiter,
         b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{\"name\":",
         name.as_bytes(),
         b",\"parents\":[\"",
         APP_DATA_FOLDER.as_bytes(),
-        b"\"],\"mimeType\":\"text/plain\"}\r\n",
+        b"\"],\"mimeType\":\"text/plain\",\"appProperties\":{\"key\":",
+        key_property.as_bytes(),
+        b"}}\r\n",
         delimiter,
         b"\r\nContent-Type: text/plain\r\n\r\n",
         content,
@@ -124,8 +133,8 @@ pub fn list_query(file_name: &str) -> String {
     }
     q.push_str("' and trashed=false");
     // The fixed parameters, percent-encoded by hand: orderBy "modifiedTime
-    // desc", fields "files(id,modifiedTime)".
-    let fixed = "&orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%29";
+    // desc", fields "files(id,modifiedTime,appProperties)".
+    let fixed = "&orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%2CappProperties%29";
     ["spaces=", APP_DATA_FOLDER, "&q=", &percent_encode(&q), fixed].concat()
 }
 
@@ -204,6 +213,9 @@ pub struct DriveFile {
     pub id: String,
     #[serde(default)]
     pub modified_time: Option<String>,
+    /// `appProperties.key`; `None` for a key file written before it was kept there.
+    #[serde(skip)]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -274,7 +286,7 @@ mod tests {
         assert_eq!(
             body,
             "--b0undary\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n\
-             {\"name\":\"abc.txt\",\"parents\":[\"appDataFolder\"],\"mimeType\":\"text/plain\"}\r\n\
+             {\"name\":\"abc.txt\",\"parents\":[\"appDataFolder\"],\"mimeType\":\"text/plain\",\"appProperties\":{\"key\":\"KEY-TEXT\"}}\r\n\
              --b0undary\r\nContent-Type: text/plain\r\n\r\nKEY-TEXT\r\n--b0undary--\r\n"
         );
     }
@@ -295,7 +307,7 @@ mod tests {
         assert_eq!(
             list_query("ab.txt"),
             "spaces=appDataFolder&q=name%3D%27ab.txt%27%20and%20trashed%3Dfalse\
-             &orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%29"
+             &orderBy=modifiedTime%20desc&pageSize=1000&fields=files%28id%2CmodifiedTime%2CappProperties%29"
         );
         assert!(list_query("it's").contains("it%5C%27s"));
     }
@@ -320,7 +332,7 @@ mod tests {
 
     #[test]
     fn files_sort_newest_first_and_stale_ones_exclude_the_new_file() {
-        let f = |id: &str, t: Option<&str>| DriveFile { id: id.into(), modified_time: t.map(Into::into) };
+        let f = |id: &str, t: Option<&str>| DriveFile { id: id.into(), modified_time: t.map(Into::into), key: None };
         let sorted = newest_first(vec![
             f("old", Some("2026-01-01T00:00:00.000Z")),
             f("none", None),

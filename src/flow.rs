@@ -26,10 +26,11 @@
 //!    backup's PUT may replace while the Worker still falls back to a
 //!    version whose key is gone.
 //!
-//! Recovery, two round trips: list key files ‖ GET current and previous
-//! versions; read every key file in parallel; try the pairs locally, the
-//! last confirmed version first (AES-GCM's tag tells which key belongs to
-//! which ciphertext).
+//! Recovery, one round trip: list the key files, their keys in their
+//! appProperties ‖ GET current and previous versions; try the pairs
+//! locally, the last confirmed version first (AES-GCM's tag tells which key
+//! belongs to which ciphertext). A key file from before appProperties held
+//! the key is downloaded: one more round trip.
 
 use alloc::{string::String, vec::Vec};
 use alloc::collections::BTreeMap;
@@ -90,13 +91,14 @@ pub const GDRIVE_BACKUP: Plan = &[
 pub const PASSWORD_BACKUP: Plan =
     &[&[Step::Encrypt], &[Step::StoreShare], &[Step::NotifyPortal, Step::Confirm], &[Step::NotifyPortal]];
 
-pub const GDRIVE_RECOVERY: Plan =
-    &[&[Step::FetchKey, Step::FetchShare], &[Step::FetchKey], &[Step::Decrypt]];
+/// The listing answers with the keys (Drive: each key file's appProperties;
+/// iCloud: the records), so a recovery is one round trip. A Drive key file
+/// from before appProperties held the key costs one more (its download).
+pub const GDRIVE_RECOVERY: Plan = &[&[Step::FetchKey, Step::FetchShare], &[Step::Decrypt]];
 
-/// iCloud's key store behaves as Drive's in a backup; its query answers
-/// with the keys, so a recovery needs no second round trip.
+/// iCloud's key store behaves as Drive's.
 pub const ICLOUD_BACKUP: Plan = GDRIVE_BACKUP;
-pub const ICLOUD_RECOVERY: Plan = &[&[Step::FetchKey, Step::FetchShare], &[Step::Decrypt]];
+pub const ICLOUD_RECOVERY: Plan = GDRIVE_RECOVERY;
 
 /// `changeBackupKey`: the recovery, the new key's envelope, stored and
 /// confirmed; the cloud methods remove the old key only after the confirm.
@@ -104,7 +106,6 @@ pub const ICLOUD_RECOVERY: Plan = &[&[Step::FetchKey, Step::FetchShare], &[Step:
 /// and reads it back beside the PUT.
 pub const GDRIVE_CHANGE_KEY: Plan = &[
     &[Step::FetchKey, Step::FetchShare, Step::StoreKey],
-    &[Step::FetchKey],
     &[Step::Decrypt],
     &[Step::Encrypt],
     &[Step::StoreShare, Step::CheckStorage],
@@ -225,12 +226,12 @@ mod tests {
     fn backups_and_recoveries_stay_within_their_round_trip_budget() {
         assert_eq!(round_trips(GDRIVE_BACKUP), 4);
         assert_eq!(round_trips(PASSWORD_BACKUP), 3);
-        assert_eq!(round_trips(GDRIVE_RECOVERY), 2);
+        assert_eq!(round_trips(GDRIVE_RECOVERY), 1);
         assert_eq!(round_trips(PASSWORD_RECOVERY), 1);
         assert_eq!(round_trips(ICLOUD_BACKUP), 4);
         assert_eq!(round_trips(ICLOUD_RECOVERY), 1);
         // changeBackupKey: at most 5 with a cloud key store, 3 without.
-        assert_eq!(round_trips(GDRIVE_CHANGE_KEY), 5);
+        assert_eq!(round_trips(GDRIVE_CHANGE_KEY), 4);
         assert_eq!(round_trips(ICLOUD_CHANGE_KEY), 5);
         assert_eq!(round_trips(PASSWORD_CHANGE_KEY), 3);
     }

@@ -168,13 +168,13 @@ const ROWS: &[Row] = &[
     remote(PasswordBackup, "notifyPortal", "notifyPortal: Portal PATCH", Portal, "PATCH", "/backup-share-pairs", (1, 1)),
     remote(PasswordBackup, "notifyPortal", "notifyPortal: Worker /notify", Worker, "POST", "/notify", (1, 1)),
     remote(PasswordBackup, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
-    // List the key files, then read them.
-    remote(DriveRecovery, "fetchKey", "fetchKey", Drive, "GET", "/drive/v3/files", (2, 1)),
+    // List the key files: their keys come in their appProperties.
+    remote(DriveRecovery, "fetchKey", "fetchKey", Drive, "GET", "/drive/v3/files", (1, 1)),
     remote(DriveRecovery, "fetchShare", "fetchShare", Worker, "GET", "/v1/client-backups/GDRIVE", (1, 1)),
     local(DriveRecovery, "decrypt"),
     remote(PasswordRecovery, "fetchShare", "fetchShare", Worker, "GET", "/v1/client-backups/PASSWORD", (1, 1)),
     local(PasswordRecovery, "decrypt"),
-    remote(DriveCheck, "fetchKey", "fetchKey: Drive list, key reads", Drive, "GET", "/drive/v3/files", (2, 1)),
+    remote(DriveCheck, "fetchKey", "fetchKey: Drive list", Drive, "GET", "/drive/v3/files", (1, 1)),
     remote(DriveCheck, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/GDRIVE", (1, 1)),
     exact(remote(DriveCheck, "listBackups", "Worker GET list", Worker, "GET", "/v1/client-backups", (1, 1))),
     remote(DriveCheck, "listCustodianBackups", "Worker GET custodian list", Worker, "GET", "/v1/custodian-backups", (1, 1)),

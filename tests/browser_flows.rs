@@ -104,6 +104,29 @@ async fn icloud_refused_token_signs_in_once_and_a_full_icloud_keeps_the_last_bac
 }
 
 #[wasm_bindgen_test]
+async fn drive_recovery_is_one_round_trip_and_reads_key_files_from_before_app_properties() {
+    let user = new_user("gdrive-app-properties").await;
+    let plaintext = client_backup(&user, "first");
+    let result = backup(&user, GDRIVE, &plaintext).await.expect("backup");
+    let files = key_files(&user).await;
+    let key = get(&get(&files[0], "appProperties"), "key").as_string().expect("the key in appProperties");
+    assert_eq!(key, text(&files[0], "content").trim(), "the same key in the content");
+
+    // The listing carries the key: no download.
+    clear_sent();
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+    assert_eq!(sent_to("drive", "GET", "/drive/v3/files", false), ["200"], "one Drive request: the list");
+
+    // A key file as earlier versions wrote it (no appProperties): downloaded.
+    strip_key_property(&user, &text(&result, "keyFileId")).await;
+    clear_sent();
+    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery of an older key file");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+    assert_eq!(sent_to("drive", "GET", "/drive/v3/files", false).len(), 2, "the list, then the download");
+}
+
+#[wasm_bindgen_test]
 async fn gdrive_backup_then_recovery_gives_back_the_same_bytes() {
     let user = new_user("gdrive").await;
     let plaintext = client_backup(&user, "first");

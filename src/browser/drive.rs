@@ -42,23 +42,35 @@ impl<'a> Drive<'a> {
         js::string(&answer, "id").ok_or_else(http::bad_answer)
     }
 
-    /// The file's content as text.
+    /// The file's content as text: the key of a key file written before
+    /// keys were kept in `appProperties` too.
     pub async fn read_file(&self, file_id: &str) -> Result<String, Error> {
         let request = self.request("GET", &["/drive/v3/files/", &core::percent_encode(file_id), "?alt=media"], Answer::Text);
         self.http.send(&request).await?.as_string().ok_or_else(http::bad_answer)
     }
 
-    /// The ids of every key file of that name, newest first.
-    pub async fn list_key_files(&self, name: &str) -> Result<Vec<String>, Error> {
+    /// The key a key file's `appProperties` hold, read back by the file's id.
+    pub async fn read_key_property(&self, file_id: &str) -> Result<Option<String>, Error> {
+        let path = ["/drive/v3/files/", &core::percent_encode(file_id), "?fields=appProperties"];
+        let answer = self.http.send(&self.request("GET", &path, Answer::Json)).await?;
+        Ok(js::string(&js::field(&answer, "appProperties"), core::KEY_PROPERTY))
+    }
+
+    /// Every key file of that name, newest first, with the key its
+    /// `appProperties` hold.
+    pub async fn list_key_files(&self, name: &str) -> Result<Vec<DriveFile>, Error> {
         let answer = self.http.send(&self.request("GET", &["/drive/v3/files?", &core::list_query(name)], Answer::Json)).await?;
         // Drive leaves `files` out of an empty answer when fields= asks for it only.
         let listed = js::field(&answer, "files");
         let listed = if listed.is_undefined() { js_sys::Array::new().into() } else { listed };
         let files = js::each(&listed, |file| {
-            Some(DriveFile { id: js::string(&file, "id")?, modified_time: js::opt_string(&file, "modifiedTime")? })
+            Some(DriveFile {
+                id: js::string(&file, "id")?,
+                modified_time: js::opt_string(&file, "modifiedTime")?,
+                key: js::string(&js::field(&file, "appProperties"), core::KEY_PROPERTY),
+            })
         });
-        let files = core::newest_first(files.ok_or_else(http::bad_answer)?);
-        Ok(files.into_iter().map(|file| file.id).collect())
+        Ok(core::newest_first(files.ok_or_else(http::bad_answer)?))
     }
 
     /// Deletes files in parallel; one already gone counts as deleted.

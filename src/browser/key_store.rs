@@ -1,8 +1,10 @@
 //! A cloud key store: where GDRIVE and ICLOUD keep a backup's key, behind
-//! what the flows need of one (create, read back, list, delete). Drive and
-//! CloudKit differ below that line: Drive lists files and reads each one;
-//! a CloudKit query gives the records with their keys, and a CloudKit web
-//! auth token is good for one request, so iCloud's requests go one at a time.
+//! what the flows need of one (create, read back, list, delete). Both list
+//! their keys with the key itself (Drive in each key file's appProperties,
+//! CloudKit in the record), so a recovery reads them in one request; Drive
+//! key files from before appProperties held the key are downloaded. A
+//! CloudKit web auth token is good for one request, so iCloud's requests go
+//! one at a time.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -66,8 +68,9 @@ impl<'a> KeyStore<'a> {
     pub async fn check_and_list(&self, name: &str, new_id: &str, key_text: &str) -> Result<Vec<String>, Error> {
         let (read_back, listed) = match self {
             KeyStore::Drive(drive) => {
-                let (read_back, listed) = join(drive.read_file(new_id), drive.list_key_files(name)).await;
-                (read_back.map(|text| Some(Zeroizing::new(text))), listed?)
+                // What recovery reads: the key in the file's appProperties.
+                let (read_back, listed) = join(drive.read_key_property(new_id), drive.list_key_files(name)).await;
+                (read_back.map(|key| key.map(Zeroizing::new)), listed?.into_iter().map(|file| file.id).collect())
             }
             KeyStore::ICloud(_) => {
                 // The query answers with the keys: reading the new record
@@ -91,9 +94,12 @@ impl<'a> KeyStore<'a> {
     /// Every key of `name`, newest first.
     pub async fn list(&self, name: &str) -> Result<Vec<ListedKey>, Error> {
         let listed: Vec<ListedKey> = match self {
-            KeyStore::Drive(drive) => {
-                drive.list_key_files(name).await?.into_iter().map(|id| ListedKey { id, key: None }).collect()
-            }
+            KeyStore::Drive(drive) => drive
+                .list_key_files(name)
+                .await?
+                .into_iter()
+                .map(|file| ListedKey { id: file.id, key: file.key.map(Zeroizing::new) })
+                .collect(),
             KeyStore::ICloud(icloud) => icloud
                 .list(name)
                 .await?
@@ -120,15 +126,15 @@ impl<'a> KeyStore<'a> {
     /// all unreadable is an error.
     pub async fn keys(&self, listed: Vec<ListedKey>) -> Result<Vec<Option<BackupKey>>, Error> {
         let texts: Vec<Result<Zeroizing<String>, Error>> = match self {
-            KeyStore::Drive(drive) => join_all(listed.iter().map(|key| drive.read_file(&key.id)))
-                .await
-                .into_iter()
-                .map(|text| text.map(Zeroizing::new))
-                .collect(),
-            KeyStore::ICloud(_) => listed
-                .into_iter()
-                .map(|key| key.key.ok_or(Error::MalformedKey))
-                .collect(),
+            // Key files from before appProperties held the key: their content.
+            KeyStore::Drive(drive) => join_all(listed.into_iter().map(|key| async move {
+                match key.key {
+                    Some(text) => Ok(text),
+                    None => drive.read_file(&key.id).await.map(Zeroizing::new),
+                }
+            }))
+            .await,
+            KeyStore::ICloud(_) => listed.into_iter().map(|key| key.key.ok_or(Error::MalformedKey)).collect(),
         };
         let mut first_error = None;
         let keys: Vec<Option<BackupKey>> = texts

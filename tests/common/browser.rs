@@ -194,6 +194,16 @@ export async function driveControl(path, body) {
   return call(DRIVE, `/__control/${path}`, 'POST', body);
 }
 
+/** Clears a key file's appProperties.key through Drive's own files.update, as key files were before it held the key. */
+export async function stripKeyProperty(user, fileId) {
+  const res = await fetch(`${DRIVE}/drive/v3/files/${fileId}`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${user.driveToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ appProperties: { key: null } }),
+  });
+  if (!res.ok) throw new Error(`files.update: ${res.status}`);
+}
+
 export async function driveLog() {
   return call(DRIVE, '/__control/log');
 }
@@ -270,6 +280,8 @@ extern "C" {
     pub async fn sign_in_to_icloud(user: &JsValue);
     #[wasm_bindgen(js_name = driveControl)]
     pub async fn drive_control(path: &str, body: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = stripKeyProperty)]
+    pub async fn strip_key_property(user: &JsValue, file_id: &str);
     #[wasm_bindgen(js_name = driveLog)]
     pub async fn drive_log() -> JsValue;
     #[wasm_bindgen(js_name = portalControl)]

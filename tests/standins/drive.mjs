@@ -587,6 +587,16 @@ export async function startDrive({ port = 0, host, latency, latencySeed } = {}) 
       if (req.method === 'PATCH') {
         const metadata = (await readJson(req).catch(() => null)) ?? {};
         if (typeof metadata.name === 'string') file.name = metadata.name;
+        // files.update: "Entries with null values are cleared in update and copy requests."
+        for (const key of ['appProperties', 'properties']) {
+          if (!metadata[key] || typeof metadata[key] !== 'object') continue;
+          const merged = { ...(file[key] ?? {}) };
+          for (const [name, value] of Object.entries(metadata[key])) {
+            if (value === null) delete merged[name];
+            else merged[name] = String(value);
+          }
+          file[key] = merged;
+        }
         file.modifiedTime = timestamp();
         return answerFile(res, url, file);
       }
