@@ -1,32 +1,15 @@
 // The demo wallet page: backs up and recovers a made-up Portal wallet with
 // the portal-backup npm package, against this origin's Worker.
-import init, { backupWallet, recoverWallet, checkBackup, listBackups, listCustodianBackups, deleteBackup } from 'portal-backup';
+import init, {
+  backupWallet, recoverWallet, checkBackup, changeBackupKey, listBackups, listCustodianBackups, deleteBackup,
+} from 'portal-backup';
 import { clientBackupFor, fingerprints } from './wallet.js';
 import { connectDrive } from './drive-auth.js';
+import { connectICloud } from './icloud-auth.js';
 
 const $ = (selector) => document.querySelector(selector);
 
-const STEP_LABELS = {
-  encrypt: 'Encrypt the backup share',
-  storeKey: 'Save the key to Google Drive',
-  storeShare: 'Send the encrypted share to the server',
-  checkStorage: 'Check the key in Google Drive',
-  notifyPortal: 'Tell Portal the backup is stored',
-  confirm: 'Confirm the backup with the server',
-  removeOldKeys: 'Remove old keys from Google Drive',
-  fetchKey: 'Read the key from Google Drive',
-  fetchShare: 'Fetch the encrypted share from the server',
-  decrypt: 'Decrypt the backup share',
-};
-const STEPS = {
-  backup: {
-    GDRIVE: ['encrypt', 'storeKey', 'storeShare', 'checkStorage', 'notifyPortal', 'confirm', 'removeOldKeys'],
-    PASSWORD: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'],
-    PASSKEY: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'],
-  },
-  recover: { GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'], PASSWORD: ['fetchShare', 'decrypt'], PASSKEY: ['fetchShare', 'decrypt'] },
-};
-const METHOD_NAMES = { GDRIVE: 'Google Drive', PASSWORD: 'Password', PASSKEY: 'Passkey' };
+const METHOD_NAMES = { GDRIVE: 'Google Drive', ICLOUD: 'iCloud', PASSWORD: 'Password', PASSKEY: 'Passkey' };
 // Every list of backups on the page in this order.
 const METHOD_ORDER = Object.keys(METHOD_NAMES);
 const byMethod = (a, b) => rank(a) - rank(b) || a.localeCompare(b);
@@ -39,36 +22,128 @@ function methodLabel(code) {
   const [method, ...curve] = code.split('-');
   return [METHOD_NAMES[method] ?? method, ...curve].join(' · ');
 }
+// Where a cloud method keeps its key.
+const place = (method) => (method === 'ICLOUD' ? 'iCloud' : 'Google Drive');
+// What opens a backup of this method, in a user's words.
+const KEY_WORDS = { PASSWORD: 'password', PASSKEY: 'passkey' };
+const keyWord = (method) => KEY_WORDS[method] ?? 'key';
+
+// Each flow's steps, in words; `method` names where the key goes.
+const STEP_LABELS = {
+  encrypt: () => 'Encrypt the backup share',
+  storeKey: (m) => `Save the key to ${place(m)}`,
+  storeShare: () => 'Send the encrypted share to the server',
+  checkStorage: (m) => `Check the key in ${place(m)}`,
+  notifyPortal: () => 'Tell Portal the backup is stored',
+  confirm: () => 'Confirm the backup with the server',
+  removeOldKeys: (m) => `Remove old keys from ${place(m)}`,
+  fetchKey: (m) => `Read the key from ${place(m)}`,
+  fetchShare: () => 'Fetch the encrypted share from the server',
+  decrypt: () => 'Decrypt the backup share',
+};
+// changeBackupKey's steps: the same backup opened, sealed again, swapped in.
+const CHANGE_LABELS = {
+  fetchKey: (m) => `Read the current key from ${place(m)}`,
+  fetchShare: () => 'Fetch the encrypted share from the server',
+  decrypt: (m) => `Open the backup with the current ${keyWord(m)}`,
+  encrypt: (m) => (m === 'PASSKEY' ? 'Seal it with a new passkey' : `Seal it with the new ${keyWord(m)}`),
+  storeKey: (m) => `Save the new key to ${place(m)}`,
+  storeShare: () => 'Send the new version to the server',
+  checkStorage: (m) => `Check the new key in ${place(m)}`,
+  confirm: () => 'Confirm the new version with the server',
+  removeOldKeys: (m) => `Remove the old key from ${place(m)}`,
+};
+const labeler = (labels, method) => (step) => labels[step]?.(method) ?? step;
+
+const CLOUD_BACKUP = ['encrypt', 'storeKey', 'storeShare', 'checkStorage', 'notifyPortal', 'confirm', 'removeOldKeys'];
+const STEPS = {
+  backup: { GDRIVE: CLOUD_BACKUP, ICLOUD: CLOUD_BACKUP, PASSWORD: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'], PASSKEY: ['encrypt', 'storeShare', 'notifyPortal', 'confirm'] },
+  recover: {
+    GDRIVE: ['fetchKey', 'fetchShare', 'decrypt'],
+    ICLOUD: ['fetchKey', 'fetchShare', 'decrypt'],
+    PASSWORD: ['fetchShare', 'decrypt'],
+    PASSKEY: ['fetchShare', 'decrypt'],
+  },
+  change: {
+    // Drive makes the new key file beside the first reads; iCloud after opening the backup.
+    GDRIVE: ['fetchKey', 'fetchShare', 'storeKey', 'decrypt', 'encrypt', 'storeShare', 'checkStorage', 'confirm', 'removeOldKeys'],
+    ICLOUD: ['fetchKey', 'fetchShare', 'decrypt', 'encrypt', 'storeKey', 'storeShare', 'checkStorage', 'confirm', 'removeOldKeys'],
+    PASSWORD: ['fetchShare', 'decrypt', 'encrypt', 'storeShare', 'confirm'],
+    PASSKEY: ['fetchShare', 'decrypt', 'encrypt', 'storeShare', 'confirm'],
+  },
+};
+// The change form's button, per method.
+const CHANGE_ACTIONS = { GDRIVE: 'New key', ICLOUD: 'New key', PASSWORD: 'Change password', PASSKEY: 'Move to a new passkey' };
+
 // While the browser shows (or should show) its passkey prompt.
 const PASSKEY_WAIT = 'Waiting for your passkey: answer the browser\'s passkey prompt (a window, or a notification on your phone). Cancelling it stops here and changes nothing.';
 
-// What a user can do about each error code the package raises.
+// What a user can do about each error code the package raises (docs/BROWSER.md,
+// "Error codes"); a function of the method where the words depend on it.
 const ERROR_HINTS = {
-  WRONG_PASSWORD: 'That password does not open this backup. Check it and try again.',
-  CANNOT_DECRYPT: 'The key (from Google Drive, or your passkey) does not open the backup on the server.',
-  BACKUP_NOT_FOUND: 'There is no backup with this method yet.',
-  KEY_NOT_FOUND: 'No backup key was found in this Google Drive.',
-  DRIVE_UNAVAILABLE: 'Google Drive is not answering. Your previous backup is untouched; try again in a moment.',
-  DRIVE_RATE_LIMITED: 'Google Drive is busy (rate limit). Try again in a moment.',
-  DRIVE_QUOTA_EXCEEDED: 'Your Google Drive is full.',
-  DRIVE_PERMISSION_DENIED: 'This app may not write to your Google Drive. Sign in again and allow access.',
-  DRIVE_UNAUTHENTICATED: 'Google sign-in expired. Sign in again.',
-  DRIVE_TOKEN_UNAVAILABLE: 'Google sign-in was cancelled or failed.',
-  DRIVE_NOT_FOUND: 'The key file disappeared from Google Drive.',
-  STORAGE_CHECK_FAILED: 'The key read back from Google Drive was not the one written. Your previous backup is untouched.',
+  INVALID_INPUT: 'The page called the backup module wrongly (a bug in this demo).',
   NETWORK: 'A service could not be reached. Check the connection and try again.',
-  SERVER_UNAVAILABLE: 'The backup server is not answering. Try again in a moment.',
+  BAD_RESPONSE: 'A service answered something this page does not understand. Check the service addresses.',
+  RANDOMNESS_UNAVAILABLE: 'This browser could not make random numbers, so no key could be made.',
+  WEBCRYPTO_UNAVAILABLE: 'This browser offers no encryption here: open the page over https or on localhost.',
+  NOT_AN_ENVELOPE: 'What the server holds for this method is not a backup this page can read.',
+  UNSUPPORTED_VERSION: 'This backup was made by a newer version of the backup module. Update the page.',
+  MALFORMED_ENVELOPE: 'The backup on the server is damaged. Back up again.',
+  MALFORMED_KEY: (m) => `The key in ${place(m)} is damaged. Back up again.`,
+  CANNOT_DECRYPT: (m) => {
+    const from = { GDRIVE: 'from Google Drive', ICLOUD: 'from iCloud', PASSKEY: 'from your passkey' }[m] ?? '(from Google Drive, iCloud, or your passkey)';
+    return `The key ${from} does not open the backup on the server.`;
+  },
+  WRONG_PASSWORD: 'That password does not open this backup. Check it and try again.',
+  BACKUP_NOT_FOUND: 'There is no backup with this method yet.',
+  KEY_NOT_FOUND: (m) => (m === 'ICLOUD' ? 'No backup key was found in this iCloud account.' : 'No backup key was found in this Google Drive.'),
+  DRIVE_TOKEN_UNAVAILABLE: 'Google sign-in was cancelled or failed.',
+  DRIVE_UNAUTHENTICATED: 'Google sign-in expired. Sign in again.',
+  DRIVE_PERMISSION_DENIED: 'This app may not write to your Google Drive. Sign in again and allow access.',
+  DRIVE_QUOTA_EXCEEDED: 'Your Google Drive is full.',
+  DRIVE_NOT_FOUND: 'The key file disappeared from Google Drive.',
+  DRIVE_RATE_LIMITED: 'Google Drive is busy (rate limit). Try again in a moment.',
+  DRIVE_UNAVAILABLE: 'Google Drive is not answering. Your previous backup is untouched; try again in a moment.',
+  DRIVE_ERROR: 'Google Drive refused the request.',
+  STORAGE_CHECK_FAILED: (m) => `The key read back from ${place(m)} was not the one written. Your previous backup is untouched.`,
+  ICLOUD_TOKEN_UNAVAILABLE: 'The iCloud sign-in was cancelled or did not finish. Try again and sign in with your Apple ID.',
+  ICLOUD_UNAUTHENTICATED: 'iCloud did not accept your sign-in (it expired, or you were signed out). Try again and sign in to iCloud when asked.',
+  ICLOUD_QUOTA_EXCEEDED: 'Your iCloud storage is full. Free some space in iCloud, then try again; your previous backup is untouched.',
+  ICLOUD_NOT_FOUND: "iCloud could not find the backup key, or this app's iCloud container.",
+  ICLOUD_RATE_LIMITED: 'iCloud asked to slow down (rate limit) and kept asking after the waits it named. Try again in a minute.',
+  ICLOUD_UNAVAILABLE: 'iCloud is not answering. Your previous backup is untouched; try again in a moment.',
+  ICLOUD_ERROR: "iCloud refused the request: this app's iCloud set-up (container, record type or API token) may be wrong.",
   UNAUTHENTICATED: 'The backup server did not accept your session.',
-  PORTAL_UNAVAILABLE: 'Portal is not answering. Try again in a moment.',
+  ORIGIN_NOT_ALLOWED: 'The backup server does not serve this page\'s address.',
+  NOT_CURRENT: 'Another backup of this method ran at the same time. Try again.',
   PAYLOAD_TOO_LARGE: 'The backup is too large for the server.',
+  CLIENT_MISMATCH: 'The backup server answered for another wallet: the session does not belong to this wallet.',
+  SERVER_RATE_LIMITED: 'The backup server is busy (too many requests). Try again in a minute.',
+  SERVER_REJECTED: 'The backup server refused the request.',
+  SERVER_UNAVAILABLE: 'The backup server is not answering. Try again in a moment.',
+  PORTAL_UNAUTHENTICATED: 'Portal did not accept your session.',
+  PORTAL_RATE_LIMITED: 'Portal is busy (too many requests). Try again in a minute.',
+  PORTAL_REJECTED: 'Portal refused the update.',
+  PORTAL_UNAVAILABLE: 'Portal is not answering. Try again in a moment.',
   PASSKEY_PRF_UNSUPPORTED: 'This browser or passkey cannot derive a backup key. Use Google Drive or a password instead.',
   PASSKEY_CANCELLED: 'The passkey prompt was cancelled, or the backup\'s passkey is not on this device.',
+  PASSKEY_FAILED: 'The browser refused to use a passkey for this page.',
+  PASSKEY_TIMEOUT: 'Nobody answered the passkey prompt in time. Try again.',
 };
+
+/** The hint for an error code, in the words of `method`'s backup. */
+function hintFor(code, method) {
+  const hint = ERROR_HINTS[code];
+  return typeof hint === 'function' ? hint(method) : hint;
+}
 
 let config;
 let client; // Portal's GET /api/v3/clients/me answer
 let drive; // { mode, label, getDriveToken, prepare() }
+let icloud; // { label, options, prepare(), showStepsIn() }
 let busy = false;
+// The methods the server lists a backup for, as last shown.
+let listedMethods = [];
 
 const generationKey = () => `demo-wallet:${client.id}:generation`;
 const generation = () => Number(localStorage.getItem(generationKey()) ?? '0');
@@ -90,8 +165,21 @@ function moduleOptions(method, extra = {}) {
     portalApiUrl: config.portalApiUrl,
     driveApiUrl: drive.apiUrl,
     getDriveToken: drive.getDriveToken,
+    icloud: icloud.options,
     ...extra,
   };
+}
+
+/**
+ * Sign-ins a method needs, started in the click itself (Google's consent
+ * window and iCloud's sign-in window are popups, which browsers open only
+ * then). iCloud's sign-in step shows in `box`.
+ */
+function prepare(method, box) {
+  icloud.showStepsIn(box);
+  const ready = Promise.all([drive.prepare(method), icloud.prepare(method)]);
+  ready.catch(() => {}); // awaited later, or not at all when no backup needs it
+  return ready;
 }
 
 // ---- rendering ---------------------------------------------------------
@@ -127,9 +215,13 @@ async function renderWallet() {
   $('#generation').textContent = gen === 0 ? 'Original shares' : `Shares regenerated ${gen} time${gen === 1 ? '' : 's'}`;
 }
 
-function renderSteps(list, steps) {
+// Each steps list keeps how it names its steps (the flow and the method).
+const stepNames = new WeakMap();
+
+function renderSteps(list, steps, label) {
+  stepNames.set(list, label);
   list.replaceChildren(
-    ...steps.map((step) => el('li', { 'data-step': step, class: 'pending' }, STEP_LABELS[step])),
+    ...steps.map((step) => el('li', { 'data-step': step, class: 'pending' }, label(step))),
   );
 }
 
@@ -137,7 +229,7 @@ function onProgress(list) {
   return ({ step, phase }) => {
     let item = list.querySelector(`[data-step="${step}"]`);
     if (!item) {
-      item = el('li', { 'data-step': step }, STEP_LABELS[step] ?? step);
+      item = el('li', { 'data-step': step }, (stepNames.get(list) ?? labeler(STEP_LABELS))(step));
       list.append(item);
     }
     item.className = { start: 'running', end: 'done', error: 'failed' }[phase] ?? item.className;
@@ -152,9 +244,14 @@ function markSkipped(list) {
   }
 }
 
-function showError(box, title, error) {
-  const hint = ERROR_HINTS[error?.code];
-  const step = error?.step && STEP_LABELS[error.step];
+/**
+ * An error in a box: `title`, then what the user can do (the code's hint
+ * in `method`'s words, `hints` first), the step it failed at (`label`
+ * names it), and `after`, a last line.
+ */
+function showError(box, title, error, { method, label = labeler(STEP_LABELS, method), hints = {}, after } = {}) {
+  const hint = hints[error?.code] ?? hintFor(error?.code, method);
+  const step = error?.step && label(error.step);
   box.replaceChildren(
     el(
       'div',
@@ -162,6 +259,7 @@ function showError(box, title, error) {
       el('strong', {}, title),
       el('p', {}, hint ?? sentence(error?.message ?? String(error))),
       step ? el('p', { class: 'small' }, `Failed at: ${step}.`) : null,
+      after ? el('p', { class: 'small' }, after) : null,
       hint && error?.message ? el('p', { class: 'small muted' }, `Details: ${sentence(error.message)}`) : null,
     ),
   );
@@ -173,19 +271,27 @@ function sentence(text) {
 }
 
 // What the user reads for an error: its hint, else its message as a sentence.
-const errorText = (error) => ERROR_HINTS[error.code] ?? sentence(error.message);
+const errorText = (error, method) => hintFor(error.code, method) ?? sentence(error.message);
 
 async function renderBackups() {
   const body = $('#backup-list');
   try {
     const backups = (await listBackups(moduleOptions(undefined))).sort((a, b) => byMethod(a.backupMethod, b.backupMethod));
+    listedMethods = backups.map((b) => b.backupMethod);
     if (backups.length === 0) {
       body.replaceChildren(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, 'No backups yet.')));
     } else {
       body.replaceChildren(
         ...backups.map((b) => {
-          const remove = el('button', { type: 'button', class: 'link' }, 'Delete');
+          const remove = el('button', { type: 'button', class: 'link danger' }, 'Delete');
           remove.addEventListener('click', () => removeBackup(b.backupMethod));
+          const actions = el('td', { class: 'actions' });
+          if (CHANGE_ACTIONS[b.backupMethod]) {
+            const change = el('button', { type: 'button', class: 'link' }, b.backupMethod === 'PASSWORD' ? 'Change password' : 'Change key');
+            change.addEventListener('click', () => chooseChange(b.backupMethod));
+            actions.append(change);
+          }
+          actions.append(remove);
           return el(
             'tr',
             { 'data-method': b.backupMethod },
@@ -193,7 +299,7 @@ async function renderBackups() {
             el('td', { 'data-label': 'Backed up', class: 'date' }, time(b.createdAt)),
             el('td', { 'data-label': 'Portal told' }, b.portalNotified ? el('span', { class: 'badge ok' }, 'Yes') : el('span', { class: 'badge warn' }, 'Not yet')),
             el('td', { 'data-label': 'Status' }, b.confirmed ? 'Complete' : el('span', { class: 'badge warn' }, 'Unfinished (previous kept)')),
-            el('td', { class: 'actions' }, remove),
+            actions,
           );
         }),
       );
@@ -254,6 +360,41 @@ function verdict(check) {
   return el('span', { class: 'badge bad' }, 'Not recoverable');
 }
 
+/** One method's line in the Check backups panel; `ready` is its sign-in. */
+async function checkRow(method, { password, ready, note } = {}) {
+  const label = el('span', { class: 'method' }, METHOD_NAMES[method] ?? method);
+  try {
+    await ready;
+    const check = await checkBackup({ ...moduleOptions(method, { password }), clientBackup: await deviceBackup(method) });
+    return el(
+      'li',
+      { 'data-method': method, 'data-problems': check.problems.join(' ') },
+      label,
+      verdict(check),
+      check.createdAt ? el('span', { class: 'muted small date' }, `backup from ${time(check.createdAt)}`) : null,
+      ...check.problems.map((code) => el('p', { class: 'small' }, PROBLEM_HINTS[code] ?? hintFor(code, method) ?? code)),
+      note ? el('p', { class: 'small muted' }, note) : null,
+    );
+  } catch (error) {
+    return el('li', { 'data-method': method }, label, el('span', { class: 'error-text' }, errorText(error, method)));
+  }
+}
+
+/** Puts `row` in the Check backups list in its method's place, replacing an older one. */
+function placeCheckRow(row) {
+  const list = $('#check-list');
+  const method = row.dataset.method;
+  const rows = [...list.querySelectorAll('li[data-method]')];
+  const old = rows.find((r) => r.dataset.method === method);
+  if (old) old.replaceWith(row);
+  else if (rows.length === 0) list.replaceChildren(row);
+  else {
+    const next = rows.find((r) => byMethod(r.dataset.method, method) > 0);
+    if (next) next.before(row);
+    else list.append(row);
+  }
+}
+
 // ---- actions -----------------------------------------------------------
 
 // The ticked methods with a backup on the server, checked side by side.
@@ -261,12 +402,18 @@ function verdict(check) {
 // passkey prompt, so a check of the password alone never asks for a passkey.
 async function checkBackups(event) {
   event.preventDefault();
+  if (busy) return;
   const { password } = methodForm(event.target);
   const ticked = new FormData(event.target).getAll('check');
   const list = $('#check-list');
-  // Google sign-in needs the click's user gesture: ask now, use it if a Drive backup is there.
-  const driveReady = ticked.includes('GDRIVE') ? drive.prepare('GDRIVE') : Promise.resolve();
-  driveReady.catch(() => {});
+  const box = $('#check-outcome');
+  box.replaceChildren();
+  // Sign-ins need the click's user gesture: ask now for a ticked method with
+  // a backup listed (Google's token model; iCloud only if not signed in).
+  const ready = {};
+  for (const method of ['GDRIVE', 'ICLOUD']) {
+    if (ticked.includes(method) && (method === 'GDRIVE' || listedMethods.includes(method))) ready[method] = prepare(method, box);
+  }
   await runExclusive($('#check-button'), async () => {
     list.replaceChildren(el('li', { class: 'muted' }, 'Checking…'));
     try {
@@ -278,6 +425,7 @@ async function checkBackups(event) {
       if (ticked.includes('PASSKEY') && methods.includes('PASSKEY')) {
         list.replaceChildren(el('li', { class: 'muted' }, 'Checking…'), el('li', { class: 'muted small', 'data-wait': 'passkey' }, PASSKEY_WAIT));
       }
+      icloud.showStepsIn(box);
       const rows = await Promise.all(methods.map(async (method) => {
         const label = el('span', { class: 'method' }, METHOD_NAMES[method] ?? method);
         if (!ticked.includes(method)) {
@@ -286,20 +434,7 @@ async function checkBackups(event) {
         if (method === 'PASSWORD' && !password) {
           return el('li', { 'data-method': method }, label, el('span', { class: 'muted small' }, 'Enter the backup password to check it.'));
         }
-        try {
-          if (method === 'GDRIVE') await driveReady;
-          const check = await checkBackup({ ...moduleOptions(method, { password }), clientBackup: await deviceBackup(method) });
-          return el(
-            'li',
-            { 'data-method': method, 'data-problems': check.problems.join(' ') },
-            label,
-            verdict(check),
-            check.createdAt ? el('span', { class: 'muted small date' }, `backup from ${time(check.createdAt)}`) : null,
-            ...check.problems.map((code) => el('p', { class: 'small' }, PROBLEM_HINTS[code] ?? ERROR_HINTS[code] ?? code)),
-          );
-        } catch (error) {
-          return el('li', { 'data-method': method }, label, el('span', { class: 'error-text' }, errorText(error)));
-        }
+        return checkRow(method, { password, ready: ready[method] });
       }));
       list.replaceChildren(...rows);
     } catch (error) {
@@ -310,7 +445,12 @@ async function checkBackups(event) {
 
 function methodForm(form) {
   const data = new FormData(form);
-  return { method: data.get('method'), password: data.get('password') ?? '', confirm: data.get('confirm') ?? '' };
+  return {
+    method: data.get('method'),
+    password: data.get('password') ?? '',
+    confirm: data.get('confirm') ?? '',
+    newPassword: data.get('newPassword') ?? '',
+  };
 }
 
 // A new attempt, or another method chosen: the last one's steps and outcome go.
@@ -319,12 +459,12 @@ function clearOutput(steps, box) {
   box.replaceChildren();
 }
 
-// The passkey hint while the step that asks for the passkey runs.
-function withPasskeyHint(method, promptStep, box, progress) {
+// The passkey hint while a step that asks for the passkey runs.
+function withPasskeyHint(method, promptSteps, box, progress) {
   if (method !== 'PASSKEY') return progress;
   return (event) => {
     progress(event);
-    if (event.step !== promptStep) return;
+    if (!promptSteps.includes(event.step)) return;
     if (event.phase === 'start') box.replaceChildren(el('p', { class: 'hint', role: 'status', 'data-wait': 'passkey' }, PASSKEY_WAIT));
     else box.querySelector('[data-wait]')?.remove();
   };
@@ -334,17 +474,26 @@ async function runExclusive(button, work) {
   if (busy) return;
   busy = true;
   document.body.dataset.busy = 'true';
-  document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = true));
+  document.querySelectorAll('form button, #rotate, #backup-list button').forEach((b) => (b.disabled = true));
   const label = button.textContent;
   button.textContent = 'Working…';
   try {
     await work();
   } finally {
-    button.textContent = label;
-    document.querySelectorAll('form button, #rotate').forEach((b) => (b.disabled = false));
+    // A button whose words follow a choice made meanwhile keeps them in data-label.
+    button.textContent = button.dataset.label ?? label;
+    document.querySelectorAll('form button, #rotate, #backup-list button').forEach((b) => (b.disabled = false));
     busy = false;
     delete document.body.dataset.busy;
   }
+}
+
+/** Why a new password cannot be used, as [title, text], or null. */
+function newPasswordProblem(password, confirm, what = 'backup password') {
+  if (!password) return [`Enter a ${what}`, 'A password backup needs a password of at least 8 characters'];
+  if (password.length < 8) return ['Choose a longer password', `A ${what} needs at least 8 characters`];
+  if (password !== confirm) return ['The two passwords differ', 'Type the same password in both fields: nothing can reset it later'];
+  return null;
 }
 
 async function backup(event) {
@@ -356,27 +505,22 @@ async function backup(event) {
   if (busy) return;
   clearOutput(steps, box);
   if (method === 'PASSWORD') {
-    const problem = !password
-      ? ['Enter a backup password', 'A password backup needs a password of at least 8 characters']
-      : password.length < 8
-        ? ['Choose a longer password', 'A backup password needs at least 8 characters']
-        : password !== confirm
-          ? ['The two passwords differ', 'Type the same password in both fields: nothing can reset it later']
-          : null;
+    const problem = newPasswordProblem(password, confirm);
     if (problem) {
       showError(box, problem[0], { message: problem[1] });
       return;
     }
   }
-  // Google's consent popup must open from the click itself.
-  const ready = drive.prepare(method);
+  // Google's consent popup and iCloud's sign-in must open from the click itself.
+  const ready = prepare(method, box);
   await runExclusive($('#backup-button'), async () => {
-    renderSteps(steps, STEPS.backup[method]);
+    const label = labeler(STEP_LABELS, method);
+    renderSteps(steps, STEPS.backup[method], label);
     try {
       await ready;
       const clientBackup = await deviceBackup(method);
       const credentialId = method === 'PASSKEY' ? localStorage.getItem(passkeyKey()) ?? undefined : undefined;
-      const progress = withPasskeyHint(method, 'encrypt', box, onProgress(steps));
+      const progress = withPasskeyHint(method, ['encrypt'], box, onProgress(steps));
       const result = await backupWallet(moduleOptions(method, { clientBackup, password, credentialId, onProgress: progress }));
       if (result.credentialId) localStorage.setItem(passkeyKey(), result.credentialId);
       // Stored: the password leaves the page (the password manager may keep it).
@@ -395,7 +539,7 @@ async function backup(event) {
     } catch (error) {
       // The remembered passkey may be gone from this device: the next backup makes a new one.
       if (error?.code === 'PASSKEY_CANCELLED') localStorage.removeItem(passkeyKey());
-      showError(box, 'Backup failed', error);
+      showError(box, 'Backup failed', error, { method, label });
     }
     await renderBackups();
     // Portal delivers its half after it is told, on its own time: look again
@@ -415,12 +559,13 @@ async function recover(event) {
     showError(box, 'Enter your backup password', { message: 'The password backup needs the password it was made with' });
     return;
   }
-  const ready = drive.prepare(method);
+  const ready = prepare(method, box);
   await runExclusive($('#recover-button'), async () => {
-    renderSteps(steps, STEPS.recover[method]);
+    const label = labeler(STEP_LABELS, method);
+    renderSteps(steps, STEPS.recover[method], label);
     try {
       await ready;
-      const progress = withPasskeyHint(method, 'decrypt', box, onProgress(steps));
+      const progress = withPasskeyHint(method, ['decrypt'], box, onProgress(steps));
       const recovered = await recoverWallet(moduleOptions(method, { password, onProgress: progress }));
       if (recovered.credentialId) localStorage.setItem(passkeyKey(), recovered.credentialId);
       markSkipped(steps);
@@ -452,30 +597,139 @@ async function recover(event) {
         ),
       );
     } catch (error) {
-      showError(box, 'Recovery failed', error);
+      showError(box, 'Recovery failed', error, { method, label });
     }
   });
 }
 
-async function removeBackup(method) {
-  if (busy || !confirm(`Delete the ${METHOD_NAMES[method] ?? method} backup?`)) return;
-  const ready = drive.prepare(method);
-  await runExclusive($('#refresh'), async () => {
+// ---- changing the key ----------------------------------------------------
+
+// What a key change that failed left behind, in the user's words.
+const CHANGE_HINTS = {
+  WRONG_PASSWORD: 'The current password you typed does not open this backup, so nothing was changed. The backup still opens with its current password.',
+};
+
+/** The change form set to `method`, scrolled into view (the backups list's "Change key"). */
+function chooseChange(method) {
+  const form = $('#change-form');
+  const radio = form.querySelector(`input[name="method"][value="${method}"]`);
+  if (!radio || radio.disabled) return;
+  radio.checked = true;
+  form.dispatchEvent(new Event('change'));
+  form.closest('section').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  (form.querySelector('.password:not([hidden]) input[type="password"]') ?? form.querySelector('button[type="submit"]')).focus({ preventScroll: true });
+}
+
+/** What the change did, in plain words: the new version, the old key, Portal. */
+function changeOutcome(method, result, removeFailed) {
+  const title = {
+    PASSWORD: 'Password changed',
+    GDRIVE: 'New key saved to Google Drive',
+    ICLOUD: 'New key saved to iCloud',
+    PASSKEY: 'Backup moved to a new passkey',
+  }[method];
+  const old = {
+    PASSWORD: 'The old password no longer opens anything on the server.',
+    PASSKEY: 'The old passkey no longer opens anything on the server (it stays in your passkey manager: a page cannot delete passkeys).',
+  }[method] ?? (removeFailed
+    ? `The old key could not be removed from ${place(method)} yet; it opens nothing the server still holds.`
+    : result.removedKeyFiles > 0
+      ? `The old key was removed from ${place(method)} (${result.removedKeyFiles} ${method === 'ICLOUD' ? 'record' : 'file'}${result.removedKeyFiles === 1 ? '' : 's'}).`
+      : `There was no old key left in ${place(method)} to remove.`);
+  return el(
+    'div',
+    { class: 'alert success', role: 'status' },
+    el('strong', {}, title),
+    el('p', { 'data-fact': 'version' }, `New version of the ${METHOD_NAMES[method]} backup, stored ${time(result.createdAt)}: the same backup shares, sealed with the new ${keyWord(method)}.`),
+    el('p', { 'data-fact': 'old-key' }, old),
+    el('p', { 'data-fact': 'portal' }, 'Portal was not asked for anything: the backup share pair is unchanged, so no new MPC backup was needed.'),
+    method === 'PASSKEY' ? el('p', { class: 'small' }, 'Check backups with Passkey ticked asks the new passkey to open it.') : null,
+  );
+}
+
+async function changeKey(event) {
+  event.preventDefault();
+  const form = event.target;
+  const { method, password, newPassword, confirm } = methodForm(form);
+  const box = $('#change-outcome');
+  const steps = $('#change-steps');
+  if (busy) return;
+  clearOutput(steps, box);
+  if (method === 'PASSWORD') {
+    const problem = !password
+      ? ['Enter the current password', 'The backup opens only with the password it was made with']
+      : newPasswordProblem(newPassword, confirm, 'new password') ??
+        (newPassword === password ? ['The new password is the current one', 'Choose a different new password'] : null);
+    if (problem) {
+      showError(box, problem[0], { message: problem[1] });
+      return;
+    }
+  }
+  const ready = prepare(method, box);
+  await runExclusive($('#change-button'), async () => {
+    const label = labeler(CHANGE_LABELS, method);
+    renderSteps(steps, STEPS.change[method], label);
+    let removeFailed = false;
     try {
       await ready;
-      await deleteBackup(moduleOptions(method));
+      const progress = withPasskeyHint(method, ['decrypt', 'encrypt'], box, onProgress(steps));
+      const onStep = (step) => {
+        if (step.step === 'removeOldKeys' && step.phase === 'error') removeFailed = true;
+        progress(step);
+      };
+      // PASSKEY: no credentialId, so the backup moves to a new passkey.
+      const result = await changeBackupKey(moduleOptions(method, {
+        ...(method === 'PASSWORD' ? { password, newPassword } : {}),
+        onProgress: onStep,
+      }));
+      if (result.credentialId) localStorage.setItem(passkeyKey(), result.credentialId);
+      form.querySelectorAll('input[type="password"]').forEach((input) => (input.value = ''));
+      markSkipped(steps);
+      box.replaceChildren(changeOutcome(method, result, removeFailed));
+      // The Check backups panel, for this method, right away (a passkey would prompt again: not unasked).
+      if (method !== 'PASSKEY') {
+        placeCheckRow(el('li', { 'data-method': method }, el('span', { class: 'method' }, METHOD_NAMES[method]), el('span', { class: 'muted small' }, 'Checking…')));
+        icloud.showStepsIn($('#check-outcome'));
+        placeCheckRow(await checkRow(method, {
+          password: method === 'PASSWORD' ? newPassword : undefined,
+          ready: prepare(method, $('#check-outcome')),
+          note: 'Checked right after the key change.',
+        }));
+      }
     } catch (error) {
-      showError($('#backup-outcome'), 'Could not delete the backup', error);
+      if (error?.code === 'PASSKEY_CANCELLED') localStorage.removeItem(passkeyKey());
+      const title = method === 'PASSWORD' ? 'Password not changed' : 'Key not changed';
+      showError(box, title, error, {
+        method, label, hints: CHANGE_HINTS,
+        after: error?.code === 'WRONG_PASSWORD' ? null : `Until the server confirms a new version, the current ${keyWord(method)} keeps opening the backup.`,
+      });
     }
     await renderBackups();
   });
 }
 
-function wireMethodForm(form, steps, box) {
+async function removeBackup(method) {
+  if (busy || !confirm(`Delete the ${METHOD_NAMES[method] ?? method} backup?`)) return;
+  const box = $('#backups-outcome');
+  box.replaceChildren();
+  const ready = prepare(method, box);
+  await runExclusive($('#refresh'), async () => {
+    try {
+      await ready;
+      await deleteBackup(moduleOptions(method));
+    } catch (error) {
+      showError(box, 'Could not delete the backup', error, { method });
+    }
+    await renderBackups();
+  });
+}
+
+function wireMethodForm(form, steps, box, onMethod = () => {}) {
   let method = methodForm(form).method;
   const toggle = () => {
     const password = form.querySelector('.password');
     password.hidden = methodForm(form).method !== 'PASSWORD';
+    onMethod(methodForm(form).method);
   };
   form.addEventListener('change', () => {
     toggle();
@@ -505,6 +759,7 @@ async function main() {
     if (!response.ok) throw new Error(`Portal did not accept the demo session (HTTP ${response.status})`);
     client = await response.json();
     drive = await connectDrive(config);
+    icloud = connectICloud(config);
   } catch (error) {
     const box = $('#load-error');
     box.hidden = false;
@@ -512,22 +767,30 @@ async function main() {
     $('#environment').textContent = 'Offline';
     return;
   }
-  $('#environment').textContent = `${drive.label} · Portal: ${config.portalLabel}`;
+  $('#environment').textContent = `${drive.label} · ${icloud.label} · Portal: ${config.portalLabel}`;
   $('#drive-note').textContent = drive.note;
+  $('#icloud-note').textContent = icloud.note;
   wireMethodForm($('#backup-form'), $('#backup-steps'), $('#backup-outcome'));
   wireMethodForm($('#recover-form'), $('#recover-steps'), $('#recover-outcome'));
+  wireMethodForm($('#change-form'), $('#change-steps'), $('#change-outcome'), (method) => {
+    const button = $('#change-button');
+    button.dataset.label = CHANGE_ACTIONS[method];
+    if (!busy) button.textContent = CHANGE_ACTIONS[method];
+  });
   wireCheckForm($('#check-form'));
   // WebAuthn takes a host name, not an IP address, as relying party id.
   if (/^[\d.]+$|:/.test(location.hostname)) {
     const here = `${location.protocol}//localhost:${location.port}/`;
     document.querySelectorAll('input[value="PASSKEY"]').forEach((input) => {
       input.disabled = true;
-      input.closest('label').querySelector('small').textContent = `Passkeys need a host name: open ${here}`;
+      const note = input.closest('label').querySelector('small');
+      if (note) note.textContent = `Passkeys need a host name: open ${here}`;
     });
   }
   $('#backup-form').addEventListener('submit', backup);
   $('#recover-form').addEventListener('submit', recover);
   $('#check-form').addEventListener('submit', checkBackups);
+  $('#change-form').addEventListener('submit', changeKey);
   $('#refresh').addEventListener('click', () => runExclusive($('#refresh'), renderBackups));
   $('#rotate').addEventListener('click', async () => {
     localStorage.setItem(generationKey(), String(generation() + 1));

@@ -46,6 +46,7 @@ console.log(`
   Worker        ${stack.url}  (wrangler dev --local; KV kept in .wrangler/state)
   Portal        ${stack.portalUrl}  (stand-in; sends the custodian share to ${stack.url}/webhooks/backup)
   Google Drive  ${googleClientId ? 'the real one, via Google sign-in (GOOGLE_CLIENT_ID)' : `${stack.driveUrl}  (stand-in, test account; set GOOGLE_CLIENT_ID for the real one)`}
+  iCloud        ${stack.icloudUrl}  (CloudKit stand-in; the page signs in on its sign-in page, any Apple ID)
   Logs          ${stack.logDir}
 
   Ctrl-C stops everything. To start over: stop it, then rm -rf .wrangler/state .wrangler/demo

@@ -65,7 +65,7 @@ async function openWallet() {
 
 test('with a Google client id, the page signs in with the token model and backs up to Drive', async () => {
   const first = await openWallet();
-  assert.equal(await first.locator('#environment').textContent(), 'Google Drive · Portal: local stand-in');
+  assert.equal(await first.locator('#environment').textContent(), 'Google Drive · iCloud: local stand-in · Portal: local stand-in');
   const backedUp = {};
   for (const item of await first.locator('#device-shares li').all()) {
     backedUp[await item.locator('.curve').textContent()] = await item.locator('.fingerprint').textContent();

@@ -2,16 +2,17 @@
 // stick out sideways (no horizontal scrolling, no element wider than the
 // viewport, none past the edge of its panel), no request may fail (favicon included), and every panel is
 // kept as a screenshot in tests/artifacts/layout-<width>-<panel>.png.
-// The panels are filled first (a backup with its steps, a check, a
-// recovery, the backup and custodian lists), since that is where long
-// lines come from.
+// The panels are filled first (backups with every cloud method, iCloud's
+// sign-in step, a check, a recovery, a password change, the backup and
+// custodian lists), since that is where long lines come from.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ARTIFACTS, idle, launchChromium, resetWorld, startTestStack } from './support.mjs';
+import { ARTIFACTS, idle, launchChromium, resetWorld, signInToICloud, startTestStack } from './support.mjs';
 
 const PASSWORD = 'correct horse battery staple';
+const NEW_PASSWORD = 'a longer passphrase, changed';
 const WIDTHS = [360, 390, 1280];
 
 let stack;
@@ -48,7 +49,8 @@ function overflow(page) {
   });
 }
 
-async function fillPanels(page) {
+async function fillPanels(page, width) {
+  const seen = {};
   // A password backup, then a Drive one: the backup list, the custodian list and the ticked steps.
   const backupForm = page.locator('#backup-form');
   await backupForm.getByRole('radio', { name: /Password/ }).check();
@@ -61,8 +63,20 @@ async function fillPanels(page) {
   await page.getByRole('button', { name: 'Back up wallet' }).click();
   await page.locator('#backup-outcome .alert.success').waitFor({ timeout: 60_000 });
   await idle(page);
-  await page.locator('#custodian-list li[data-method="PASSWORD-ED25519"]').waitFor({ timeout: 15_000 });
-  await page.locator('#custodian-list li[data-method="GDRIVE-ED25519"]').waitFor({ timeout: 15_000 });
+  // iCloud: its sign-in step in the panel while the sign-in window is open.
+  await backupForm.getByRole('radio', { name: /iCloud/ }).check();
+  await signInToICloud(page, () => page.getByRole('button', { name: 'Back up wallet' }).click(), {
+    whileOpen: async () => {
+      await page.locator('#backup-outcome [data-wait="icloud"]').waitFor();
+      seen['signing in'] = await overflow(page);
+      await page.locator('section[aria-labelledby="backup-title"]').screenshot({ path: join(ARTIFACTS, `layout-${width}-icloud-signin.png`) });
+    },
+  });
+  await page.locator('#backup-outcome .alert.success').waitFor({ timeout: 60_000 });
+  await idle(page);
+  for (const method of ['PASSWORD', 'GDRIVE', 'ICLOUD']) {
+    await page.locator(`#custodian-list li[data-method="${method}-ED25519"]`).waitFor({ timeout: 15_000 });
+  }
 
   // A check of both, with the password typed.
   await page.locator('#check-form').getByRole('textbox', { name: /Backup password/ }).fill(PASSWORD);
@@ -74,6 +88,17 @@ async function fillPanels(page) {
   await page.getByRole('button', { name: 'Recover wallet' }).click();
   await page.locator('#recover-outcome .alert').waitFor({ timeout: 60_000 });
   await idle(page);
+
+  // A password change: its fields, steps and outcome, and the check it runs.
+  const changeForm = page.locator('#change-form');
+  await changeForm.getByRole('radio', { name: /Password/ }).check();
+  await changeForm.getByRole('textbox', { name: 'Current password' }).fill(PASSWORD);
+  await changeForm.getByRole('textbox', { name: 'New password' }).fill(NEW_PASSWORD);
+  await changeForm.getByRole('textbox', { name: 'Type the new one again' }).fill(NEW_PASSWORD);
+  await changeForm.getByRole('button', { name: 'Change password' }).click();
+  await page.locator('#change-outcome .alert.success').waitFor({ timeout: 60_000 });
+  await idle(page);
+  return seen;
 }
 
 describe('demo page layout', () => {
@@ -92,7 +117,7 @@ describe('demo page layout', () => {
         await page.goto(`${stack.url.replace('127.0.0.1', 'localhost')}/`);
         await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
         const empty = await overflow(page);
-        await fillPanels(page);
+        const during = await fillPanels(page, width);
         const filled = await overflow(page);
 
         mkdirSync(ARTIFACTS, { recursive: true });
@@ -104,7 +129,7 @@ describe('demo page layout', () => {
         }
 
         assert.deepEqual(problems, [], 'no page error and no failed request');
-        for (const [when, seen] of [['empty', empty], ['filled', filled]]) {
+        for (const [when, seen] of [['empty', empty], ...Object.entries(during), ['filled', filled]]) {
           assert.ok(seen.scrollWidth <= seen.innerWidth, `${when} page at ${width} px scrolls sideways: scrollWidth ${seen.scrollWidth} > ${seen.innerWidth}`);
           assert.deepEqual(seen.wide, [], `${when} page at ${width} px: elements past the viewport`);
         }
