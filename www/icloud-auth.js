@@ -49,6 +49,7 @@ function standInICloud(config) {
     let popup = null;
     let timer = null;
     let onMessage;
+    let open;
     const status = el('p', { class: 'small' });
     const button = el('button', { type: 'button', class: 'apple' }, TITLE);
     const cancel = el('button', { type: 'button', class: 'secondary' }, 'Cancel');
@@ -82,7 +83,7 @@ function standInICloud(config) {
       };
       window.addEventListener('message', onMessage);
       cancel.addEventListener('click', () => finish(signInError('iCloud sign-in was cancelled')));
-      const open = () => {
+      open = () => {
         popup = window.open(signInUrl, 'icloud-signin', 'popup,width=480,height=600');
         if (!popup) {
           say('The browser blocked the sign-in window. Use the button to open it.');
@@ -97,9 +98,9 @@ function standInICloud(config) {
           setTimeout(() => pending?.promise === promise && finish(signInError('iCloud sign-in was closed before it finished')), 500);
         }, 300);
       };
-      button.addEventListener('click', open);
-      pending = { promise, open };
+      button.addEventListener('click', () => open());
     });
+    pending = { promise, open };
     say('iCloud wants you to sign in with your Apple ID.');
     (host ?? document.querySelector('main')).prepend(step);
     if (openNow) pending.open();

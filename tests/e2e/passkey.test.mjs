@@ -152,6 +152,55 @@ describe('PASSKEY backup', () => {
     await page.context().close();
   });
 
+  test('moves the backup to a new passkey: the old one opens it once, the new one opens it after, Check green', async () => {
+    const { page, cdp, passkeys } = await openWallet();
+    const backedUp = await sharesIn(page, '#device-shares');
+    assert.match(await (await backUp(page)).getAttribute('class'), /success/);
+    const [old] = await passkeys();
+    const before = await serverState();
+
+    const form = page.locator('#change-form');
+    await form.getByRole('radio', { name: /Passkey/ }).check();
+    await form.getByRole('button', { name: 'Move to a new passkey' }).click();
+    const outcome = page.locator('#change-outcome .alert');
+    await outcome.waitFor({ timeout: 60_000 });
+    await idle(page);
+    assert.match(await outcome.getAttribute('class'), /success/, await outcome.textContent());
+    assert.match(await outcome.textContent(), /Backup moved to a new passkey/);
+    assert.match(await outcome.locator('[data-fact="old-key"]').textContent(), /The old passkey no longer opens anything on the server/);
+    assert.match(await outcome.locator('[data-fact="portal"]').textContent(), /Portal was not asked for anything/);
+    await screenshot(page, 'passkey-moved');
+
+    const all = await passkeys();
+    assert.equal(all.length, 2, 'a new passkey was made');
+    const moved = all.find((p) => p.credentialId !== old.credentialId);
+    assert.equal(all.find((p) => p.credentialId === old.credentialId).signCount, old.signCount + 1, 'the old passkey opened the backup once');
+    const after = await serverState();
+    assert.equal(headerCredentialId(after.passkey.body.current.cipherText), Buffer.from(moved.credentialId, 'base64').toString('base64url'), 'sealed for the new passkey');
+    assert.deepEqual(after.passkey.body.current.backupSharePairIds, before.passkey.body.current.backupSharePairIds);
+
+    // Check backups, Passkey ticked: green, opened by the new passkey.
+    await page.locator('#check-form').getByRole('checkbox', { name: /Passkey/ }).check();
+    await page.getByRole('button', { name: 'Check backups' }).click();
+    await idle(page);
+    const row = page.locator('#check-list li[data-method="PASSKEY"]');
+    assert.match(await row.textContent(), /Recoverable/);
+    assert.equal(await row.getAttribute('data-problems'), '');
+
+    // A new device with the same authenticator: recovery asks the new passkey only.
+    const counts = Object.fromEntries((await passkeys()).map((p) => [p.credentialId, p.signCount]));
+    await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+    await page.reload();
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
+    const recovered = await recover(page);
+    assert.match(await recovered.textContent(), /recovered shares equal the backed-up ones/);
+    assert.deepEqual(await sharesIn(page, '#recover-outcome'), backedUp);
+    const now = Object.fromEntries((await passkeys()).map((p) => [p.credentialId, p.signCount]));
+    assert.equal(now[moved.credentialId], counts[moved.credentialId] + 1, 'the new passkey answered');
+    assert.equal(now[old.credentialId], counts[old.credentialId], 'the old one was not asked');
+    await page.context().close();
+  });
+
   test('another passkey gives CANNOT_DECRYPT', async () => {
     const { page, passkeys } = await openWallet();
     assert.match(await (await backUp(page)).getAttribute('class'), /success/);
