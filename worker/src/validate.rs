@@ -102,7 +102,7 @@ pub fn json_content_type(content_type: Option<&str>, required: bool) -> Result<(
 /// string; clientId, then backupMethod, a safe id; share a JSON object in a
 /// string, kept exactly as Portal sent it.
 pub fn custodian_backup(body: &[u8]) -> Result<CustodianBackupWebhook> {
-    let mut sent = WebhookFields::default();
+    let mut sent = WebhookFields::new();
     read_body(body, &mut sent)?;
     let client: String = sent
         .client_id
@@ -131,7 +131,7 @@ pub fn custodian_backup(body: &[u8]) -> Result<CustodianBackupWebhook> {
 /// `POST /{root}/backup/fetch`: the clientId. Extra fields are ignored, as
 /// for the backup webhook.
 pub fn custodian_fetch(body: &[u8]) -> Result<CustodianFetchRequest> {
-    let mut sent = FetchFields::default();
+    let mut sent = FetchFields::new();
     read_body(body, &mut sent)?;
     let client: String = sent
         .client_id
@@ -145,7 +145,7 @@ pub fn custodian_fetch(body: &[u8]) -> Result<CustodianFetchRequest> {
 /// after storing); cipherText present, a string, an envelope;
 /// backupSharePairIds present, an array, of 1 to 16 safe ids.
 pub fn client_backup_upload(body: &[u8]) -> Result<StoreClientBackup> {
-    let mut sent = UploadFields::default();
+    let mut sent = UploadFields::new();
     if read_body(body, &mut sent)? {
         return Err(Error::invalid(
             ErrorCode::UnknownField,
@@ -173,7 +173,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<StoreClientBackup> {
 /// `POST .../confirm`: the backupId and nothing else (`ConfirmClientBackup`
 /// takes nothing else, as PUT's body does not).
 pub fn confirm(body: &[u8]) -> Result<ConfirmClientBackup> {
-    let mut sent = ConfirmFields::default();
+    let mut sent = ConfirmFields::new();
     if read_body(body, &mut sent)? {
         return Err(Error::invalid(
             ErrorCode::UnknownField,
@@ -237,11 +237,11 @@ fn is_json_object(text: &str) -> bool {
 
 // ---- reading a body ---------------------------------------------------------
 
-/// One field of a request body as sent.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// One field of a request body as sent. No `Default`: each value is named
+/// where it is made.
+#[derive(Debug, PartialEq, Eq)]
 enum Sent<T> {
     /// Absent or `null`: the same to every check.
-    #[default]
     Missing,
     /// A JSON value of another type than the field's.
     OtherType,
@@ -426,9 +426,14 @@ trait Fields {
 /// read (`required`, `optional`): the wire type's field's.
 macro_rules! fields {
     ($name:ident { $($field:ident = $wire:literal,)* }) => {
-        #[derive(Default)]
         struct $name {
             $($field: Sent<Json>,)*
+        }
+        impl $name {
+            /// Every field missing until the body names it.
+            fn new() -> Self {
+                $name { $($field: Sent::Missing,)* }
+            }
         }
         impl Fields for $name {
             fn slot(&mut self, key: &str) -> Option<&mut Sent<Json>> {
@@ -462,9 +467,14 @@ fields!(ConfirmFields {
 /// answers whether it is an object and whether it had other fields.
 struct BodySeed<'a>(&'a mut dyn Fields);
 
-/// `None`: JSON, but not an object; `Some(unknown)`: an object, and whether
-/// it had fields that `fields` has no slot for.
-type BodyRead = Option<bool>;
+/// What [`BodySeed`] found. No `Default`, as [`Sent`].
+#[derive(Debug, PartialEq, Eq)]
+enum BodyRead {
+    /// JSON, but not an object.
+    NotAnObject,
+    /// An object; `unknown`: it had fields the body's type has no slot for.
+    Object { unknown: bool },
+}
 
 impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
     type Value = BodyRead;
@@ -479,26 +489,26 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
         f.write_str("any JSON value")
     }
     fn visit_unit<E>(self) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_bool<E>(self, _: bool) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_i64<E>(self, _: i64) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_u64<E>(self, _: u64) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_f64<E>(self, _: f64) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_str<E>(self, _: &str) -> Result<BodyRead, E> {
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyRead, A::Error> {
         while seq.next_element::<Kind>()?.is_some() {}
-        Ok(None)
+        Ok(BodyRead::NotAnObject)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyRead, A::Error> {
         let mut unknown = false;
@@ -511,7 +521,7 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
                 }
             }
         }
-        Ok(Some(unknown))
+        Ok(BodyRead::Object { unknown })
     }
 }
 
@@ -521,8 +531,8 @@ fn read_body(body: &[u8], fields: &mut dyn Fields) -> Result<bool> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let read = BodySeed(fields).deserialize(&mut deserializer);
     match read.and_then(|read| deserializer.end().map(|()| read)) {
-        Ok(Some(unknown)) => Ok(unknown),
-        Ok(None) => Err(Error::invalid(
+        Ok(BodyRead::Object { unknown }) => Ok(unknown),
+        Ok(BodyRead::NotAnObject) => Err(Error::invalid(
             ErrorCode::InvalidJson,
             "body must be a JSON object",
         )),
@@ -851,6 +861,135 @@ mod tests {
         }
         let body = br#"{"clientId":"c","backupMethod":"G","share":" {\"a\":[1,{\"b\":\"\\ud83d\\ude00\"}]}\n"}"#;
         assert!(custodian_backup(body).is_ok());
+    }
+
+    /// Every JSON type in every place a body can hold one, and what each
+    /// earns: the whole body, a string field, the optional boolean, the id
+    /// array and its elements, an unknown field's value, the share's text.
+    #[test]
+    fn every_json_type_in_every_place() {
+        let types = [
+            "null",
+            "true",
+            "false",
+            "1",
+            "-1",
+            "1.5",
+            r#""x""#,
+            "[1]",
+            r#"{"a":1}"#,
+        ];
+        let message = |result: Result<ConfirmClientBackup>| result.unwrap_err().to_string();
+        for json in types {
+            let expected = match json {
+                r#"{"a":1}"# => ErrorCode::UnknownField,
+                _ => ErrorCode::InvalidJson,
+            };
+            assert_eq!(code(confirm(json.as_bytes())), expected, "body {json}");
+            if expected == ErrorCode::InvalidJson {
+                assert_eq!(
+                    message(confirm(json.as_bytes())),
+                    "body must be a JSON object"
+                );
+            }
+            let field = format!(r#"{{"backupId":{json}}}"#);
+            match json {
+                "null" => assert_eq!(code(confirm(field.as_bytes())), ErrorCode::MissingField),
+                r#""x""# => assert_eq!(confirm(field.as_bytes()).unwrap().backup_id, "x"),
+                _ => assert_eq!(
+                    code(confirm(field.as_bytes())),
+                    ErrorCode::InvalidFieldType,
+                    "{field}"
+                ),
+            }
+            for unknown in [
+                format!(r#"{{"x":{json}}}"#),
+                format!(r#"{{"x":[{json}]}}"#),
+                format!(r#"{{"x":{{"k":{json}}}}}"#),
+            ] {
+                let webhook = format!(
+                    r#"{{"clientId":"c","backupMethod":"G","share":"{{}}","extra":{unknown}}}"#
+                );
+                assert!(custodian_backup(webhook.as_bytes()).is_ok(), "{webhook}");
+                let confirmation = format!(r#"{{"backupId":"b","extra":{unknown}}}"#);
+                assert_eq!(
+                    code(confirm(confirmation.as_bytes())),
+                    ErrorCode::UnknownField
+                );
+            }
+            let share = serde_json::json!({"clientId": "c", "backupMethod": "G", "share": json});
+            let delivered = custodian_backup(share.to_string().as_bytes());
+            match json {
+                r#"{"a":1}"# => assert_eq!(delivered.unwrap().share, json),
+                _ => assert_eq!(code(delivered), ErrorCode::InvalidShare, "share {json}"),
+            }
+        }
+        assert_eq!(message(confirm(b"{")), "body is not valid JSON");
+
+        let key = BackupKey::generate().unwrap();
+        let envelope = seal(&key, &Context::new("c", "GDRIVE").unwrap(), b"{}").unwrap();
+        let text = envelope_to_text(&envelope);
+        let upload = |notify: &str, ids: &str| {
+            let body = format!(
+                r#"{{"cipherText":"{text}","backupSharePairIds":{ids},"notifyPortal":{notify}}}"#
+            );
+            client_backup_upload(body.as_bytes())
+        };
+        for json in types {
+            match json {
+                "null" => assert_eq!(upload(json, r#"["p"]"#).unwrap().notify_portal, None),
+                "true" => assert_eq!(upload(json, r#"["p"]"#).unwrap().notify_portal, Some(true)),
+                "false" => assert_eq!(upload(json, r#"["p"]"#).unwrap().notify_portal, Some(false)),
+                _ => assert_eq!(
+                    code(upload(json, r#"["p"]"#)),
+                    ErrorCode::InvalidFieldType,
+                    "{json}"
+                ),
+            }
+            match json {
+                "null" => assert_eq!(code(upload("true", json)), ErrorCode::MissingField),
+                "[1]" => assert_eq!(code(upload("true", json)), ErrorCode::InvalidSharePairIds),
+                _ => assert_eq!(
+                    code(upload("true", json)),
+                    ErrorCode::InvalidFieldType,
+                    "{json}"
+                ),
+            }
+            let ids = format!("[{json}]");
+            match json {
+                r#""x""# => assert_eq!(upload("true", &ids).unwrap().backup_share_pair_ids, ["x"]),
+                _ => assert_eq!(
+                    code(upload("true", &ids)),
+                    ErrorCode::InvalidSharePairIds,
+                    "{ids}"
+                ),
+            }
+        }
+    }
+
+    /// serde_json never hands these readers a value JSON lacks (bytes, an
+    /// enum); another reader that did gets the usual serde error.
+    #[test]
+    fn a_value_json_never_gives_is_refused_naming_what_was_expected() {
+        use serde::de::value::{BytesDeserializer, Error as ValueError};
+        let bytes = || BytesDeserializer::<ValueError>::new(b"x");
+        let expected = "invalid type: byte array, expected any JSON value";
+        assert_eq!(
+            Sent::<Json>::deserialize(bytes()).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            Kind::deserialize(bytes()).unwrap_err().to_string(),
+            expected
+        );
+        let mut fields = ConfirmFields::new();
+        assert_eq!(
+            BodySeed(&mut fields)
+                .deserialize(bytes())
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
     }
 
     /// A field sent twice counts once, with its last value (as a JSON
