@@ -47,6 +47,11 @@ pub struct StoreClientBackup {
     /// hears KEY before SHARE as in its own SDK. Absent means `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_portal: Option<bool>,
+    /// `changeBackupKey`: the backupId of the confirmed version this one
+    /// re-seals under a new key. Same pairs, so if Portal was told of that
+    /// one this one counts as told (`portalNotified`) without asking Portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_of: Option<String>,
 }
 
 impl StoreClientBackup {

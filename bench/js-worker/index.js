@@ -180,9 +180,9 @@ function stringField(map, name) {
 const clientIdOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_CLIENT_ID', 'clientId must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
 const methodOk = (s) => { if (!isSafeId(s)) throw invalid('INVALID_BACKUP_METHOD', 'backupMethod must be 1-128 characters of A-Z a-z 0-9 _ -'); return s; };
 // worker/src/validate.rs CLIENT_BACKUP_METHODS: the only methods the client routes store.
-const CLIENT_BACKUP_METHODS = ['GDRIVE', 'PASSWORD', 'PASSKEY'];
+const CLIENT_BACKUP_METHODS = ['GDRIVE', 'ICLOUD', 'PASSWORD', 'PASSKEY'];
 const clientMethodOk = (s) => {
-  if (!CLIENT_BACKUP_METHODS.includes(methodOk(s))) throw invalid('UNSUPPORTED_BACKUP_METHOD', 'backupMethod must be one the browser module supports: GDRIVE, PASSWORD or PASSKEY');
+  if (!CLIENT_BACKUP_METHODS.includes(methodOk(s))) throw invalid('UNSUPPORTED_BACKUP_METHOD', 'backupMethod must be one the browser module supports: GDRIVE, ICLOUD, PASSWORD or PASSKEY');
   return s;
 };
 
@@ -483,7 +483,8 @@ function decodeAsk(path, body) {
       const b = parsed();
       const version = isObject(b) ? storedVersion(b.version) : null;
       if (!version || typeof b.cipherText !== 'string') throw unknown();
-      return { clientId, verb, method, version, cipherText: b.cipherText };
+      if (b.rekeyOf !== undefined && b.rekeyOf !== null && typeof b.rekeyOf !== 'string') throw unknown();
+      return { clientId, verb, method, version, cipherText: b.cipherText, rekeyOf: b.rekeyOf ?? null };
     }
     case 'custodian-commit/1': {
       const sealed = sealedShare(parsed());
@@ -513,10 +514,17 @@ function change(state, clientId, ask, now) {
       if (!CLIENT_BACKUP_METHODS.includes(method)) return ['', true];
       const old = records.get(method);
       const current = ask.version;
+      // A re-key of the confirmed version Portal was told of counts as told (client.rs reseals).
+      if (ask.rekeyOf !== null) {
+        const confirmed = !old ? null : old.current.confirmed ? old.current : old.previous;
+        current.portalNotified = !!confirmed && confirmed.backupId === ask.rekeyOf && confirmed.portalNotified
+          && confirmed.backupSharePairIds.length === current.backupSharePairIds.length
+          && confirmed.backupSharePairIds.every((id, i) => id === current.backupSharePairIds[i]);
+      }
       const [previous, dropped] = !old ? [null, null] : old.current.confirmed ? [old.current, old.previous?.backupId] : [old.previous, old.current.backupId];
       records.set(method, { current, previous });
       if (dropped) unnamed(dropped);
-      return ['', true];
+      return [JSON.stringify(current), true];
     }
     case 'client-confirm': {
       const r = record();
@@ -860,9 +868,12 @@ function bearerToken(value) {
 
 function validateUpload(body) {
   const map = jsonObject(body);
-  if (Object.keys(map).some((k) => k !== 'cipherText' && k !== 'backupSharePairIds' && k !== 'notifyPortal')) throw invalid('UNKNOWN_FIELD', 'only cipherText, backupSharePairIds and notifyPortal are accepted');
+  if (Object.keys(map).some((k) => k !== 'cipherText' && k !== 'backupSharePairIds' && k !== 'notifyPortal' && k !== 'rekeyOf')) throw invalid('UNKNOWN_FIELD', 'only cipherText, backupSharePairIds, notifyPortal and rekeyOf are accepted');
   const notify = map.notifyPortal;
   if (notify !== undefined && notify !== null && typeof notify !== 'boolean') throw invalid('INVALID_FIELD_TYPE', 'notifyPortal must be a boolean');
+  const rekeyOf = map.rekeyOf ?? null;
+  if (rekeyOf !== null && typeof rekeyOf !== 'string') throw invalid('INVALID_FIELD_TYPE', 'rekeyOf must be a string');
+  if (rekeyOf !== null && !isSafeId(rekeyOf)) throw invalid('INVALID_BACKUP_ID', 'rekeyOf must be 1-128 characters of A-Z a-z 0-9 _ -');
   const cipherText = stringField(map, 'cipherText');
   // One text form: the canonical base64url, nothing around it.
   const bytes = cipherText.trim() === cipherText ? b64Decode(cipherText, true) : null;
@@ -873,7 +884,7 @@ function validateUpload(body) {
   if (!Array.isArray(ids)) throw invalid('INVALID_FIELD_TYPE', 'backupSharePairIds must be an array');
   if (ids.length === 0 || ids.length > 16) throw invalid('INVALID_SHARE_PAIR_IDS', 'backupSharePairIds must hold 1 to 16 ids');
   if (!ids.every(isSafeId)) throw invalid('INVALID_SHARE_PAIR_IDS', 'each backupSharePairId must be 1-128 characters of A-Z a-z 0-9 _ -');
-  return { cipherText, backupSharePairIds: ids, notifyPortal: notify ?? true };
+  return { cipherText, backupSharePairIds: ids, notifyPortal: notify ?? true, rekeyOf };
 }
 
 function validateConfirm(body) {
@@ -915,9 +926,12 @@ async function clientBackups(target, request, env, config) {
       const version = { backupId: newBackupId(), backupSharePairIds: upload.backupSharePairIds, createdAt: new Date().toISOString(),
         size: upload.cipherText.length, portalNotified: false, confirmed: false };
       // The object writes the envelope to a fresh KV key, then names it.
-      await callDirectory(directory, 'client-store', method, undefined, { version, cipherText: upload.cipherText });
+      const storeBody = { version, cipherText: upload.cipherText };
+      if (upload.rekeyOf !== null) storeBody.rekeyOf = upload.rekeyOf;
+      const stored = await callDirectory(directory, 'client-store', method, undefined, storeBody);
+      const kept = stored.byteLength ? decodeAnswer(stored) : version;
       // Stored first, then Portal told: a failure leaves portalNotified false.
-      const current = upload.notifyPortal ? await tellPortal(directory, config, token, method, version) : version;
+      const current = upload.notifyPortal && !kept.portalNotified ? await tellPortal(directory, config, token, method, kept) : kept;
       return json(201, { clientId, backup: summary(current, method) });
     }
     case 'backup DELETE':

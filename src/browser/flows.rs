@@ -238,7 +238,7 @@ async fn backup_cloud(
     // this backup is confirmed.
     let (key_id, stored) = join(
         flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))),
-        flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))),
+        flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, None))),
     )
     .await;
     let (key_id, stored) = match (key_id, stored) {
@@ -276,7 +276,7 @@ async fn backup_derived(
 ) -> Result<BackupOutcome, Failure> {
     let password = if method == Method::Password { Some(flow.options.password()?) } else { None };
     let (cipher_text, credential_id) = flow.run(Step::Encrypt, pin!(seal_derived(flow, password, context, plaintext))).await?;
-    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await?;
+    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, None))).await?;
     let (backup, portal_notified, _) = flow.finish(method, &stored, pair_ids, &[]).await?;
     Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
 }
@@ -470,7 +470,7 @@ async fn change_derived_key(flow: &Flow<'_>, method: Method, context: &Context<'
     wipe(&opened.plaintext);
     let (cipher_text, credential_id) = sealed?;
     let pair_ids = &opened.backup.backup_share_pair_ids;
-    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await?;
+    let stored = flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, Some(&opened.backup.backup_id)))).await?;
     let backup = flow.run(Step::Confirm, pin!(flow.server.confirm(method.name(), &stored.backup_id))).await?;
     let portal_notified = backup.portal_notified;
     Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
@@ -510,7 +510,7 @@ async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>
     let cipher_text = sealed?;
     let pair_ids = &opened.backup.backup_share_pair_ids;
     let store_share =
-        || async { flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids))).await };
+        || async { flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, Some(&opened.backup.backup_id)))).await };
 
     let (key_id, stored) = match created_early {
         // Drive: the file was made in the first round trip; PUT beside its read-back.

@@ -48,15 +48,23 @@ impl<'a> Server<'a> {
     }
 
     /// `PUT` a new version (`StoreClientBackup` with `notifyPortal: false`:
-    /// the flow tells Portal the key first, then asks `/notify`). Not
-    /// `async` itself, like `confirm` and `notify`: the three share the one
-    /// future of `stored`.
-    pub fn store(&self, backup_method: &str, cipher_text: &str, pair_ids: &[String]) -> impl Future<Output = Result<ClientBackupSummary, Error>> + '_ {
+    /// the flow tells Portal the key first, then asks `/notify`; `rekeyOf`:
+    /// changeBackupKey's re-seal of that confirmed version). Not `async`
+    /// itself, like `confirm` and `notify`: the three share the one future
+    /// of `stored`.
+    pub fn store(
+        &self,
+        backup_method: &str,
+        cipher_text: &str,
+        pair_ids: &[String],
+        rekey_of: Option<&str>,
+    ) -> impl Future<Output = Result<ClientBackupSummary, Error>> + '_ {
         let body = js::object(&[
             ("cipherText", cipher_text.into()),
             ("backupSharePairIds", js::string_array(pair_ids)),
             ("notifyPortal", false.into()),
         ]);
+        js::set_string(&body, "rekeyOf", rekey_of);
         self.stored(self.request("PUT", backup_method, "", Answer::Json).json(&body))
     }
 

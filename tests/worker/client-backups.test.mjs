@@ -69,6 +69,42 @@ describe('client backups', () => {
     assert.equal(wrongType.body.error.code, 'INVALID_FIELD_TYPE');
   });
 
+  test('ICLOUD is a client backup method like the others', async () => {
+    const put = await alice.put('ICLOUD', envelopeText(), ALICE_PAIRS, { notifyPortal: false });
+    assert.equal(put.status, 201);
+    assert.equal(put.body.backup.backupMethod, 'ICLOUD');
+    assert.equal((await alice.confirm('ICLOUD', put.body.backup.backupId)).status, 200);
+    assert.deepEqual((await alice.list()).body.backups.map((b) => b.backupMethod), ['ICLOUD']);
+  });
+
+  test('a re-key of the confirmed version Portal was told of counts as told, without asking Portal', async () => {
+    const first = await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS);
+    assert.equal(first.body.backup.portalNotified, true);
+    await alice.confirm('PASSWORD', first.body.backup.backupId);
+    const callsBefore = (await control(portal, 'calls')).length;
+
+    // changeBackupKey's PUT: same pairs, rekeyOf the confirmed version.
+    const rekeyed = await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS, { notifyPortal: false, rekeyOf: first.body.backup.backupId });
+    assert.equal(rekeyed.status, 201);
+    assert.equal(rekeyed.body.backup.portalNotified, true, 'the pairs Portal holds as stored are the same');
+    const confirmed = await alice.confirm('PASSWORD', rekeyed.body.backup.backupId);
+    assert.equal(confirmed.body.backup.portalNotified, true);
+    assert.equal((await control(portal, 'calls')).length, callsBefore, 'Portal was asked nothing');
+    const got = await alice.get('PASSWORD');
+    assert.equal(got.body.previous, null, 'the old version is gone after the confirm');
+
+    // Any other claim claims nothing: another version, other pairs, an unconfirmed one.
+    const stale = await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS, { notifyPortal: false, rekeyOf: first.body.backup.backupId });
+    assert.equal(stale.body.backup.portalNotified, false, 'not the confirmed version');
+    const otherPairs = await alice.put('PASSWORD', envelopeText(), [ALICE_PAIRS[0]], { notifyPortal: false, rekeyOf: rekeyed.body.backup.backupId });
+    assert.equal(otherPairs.body.backup.portalNotified, false, 'other pairs');
+    const malformed = await alice.put('PASSWORD', envelopeText(), ALICE_PAIRS, { rekeyOf: 'not/an/id' });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.code, 'INVALID_BACKUP_ID');
+    // The last confirmed version stays what recovery opens.
+    assert.equal((await alice.get('PASSWORD')).body.previous.backupId, rekeyed.body.backup.backupId);
+  });
+
   test('nothing stored: GET is 404, list is empty', async () => {
     const got = await alice.get('GDRIVE');
     assert.equal(got.status, 404);
@@ -242,7 +278,7 @@ describe('client backups', () => {
   });
 
   test('a method the browser module does not support is refused and nothing is stored', async () => {
-    for (const method of ['ICLOUD', 'GDRIVE-SECP256K1', 'gdrive']) {
+    for (const method of ['YUBIKEY', 'GDRIVE-SECP256K1', 'gdrive']) {
       const put = await alice.put(method, envelopeText(), ALICE_PAIRS);
       assert.equal(put.status, 400, method);
       assert.equal(put.body.error.code, 'UNSUPPORTED_BACKUP_METHOD');

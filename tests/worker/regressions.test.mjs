@@ -72,13 +72,13 @@ describe('found by checking the Worker against its OpenAPI document', () => {
   test('a preflight is granted whatever the method segment; the request itself is refused', async () => {
     // The document first said a preflight for an unsupported method is
     // refused; the Worker grants it, so the page gets the real 400.
-    const preflight = await worker.fetch('/v1/client-backups/ICLOUD/notify', {
+    const preflight = await worker.fetch('/v1/client-backups/YUBIKEY/notify', {
       method: 'OPTIONS',
       headers: { Origin: ALLOWED_ORIGIN, 'Access-Control-Request-Method': 'POST' },
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN);
-    const res = await worker.fetch('/v1/client-backups/ICLOUD/notify', {
+    const res = await worker.fetch('/v1/client-backups/YUBIKEY/notify', {
       method: 'POST',
       headers: { Origin: ALLOWED_ORIGIN, Authorization: `Bearer ${ALICE.token}` },
     });

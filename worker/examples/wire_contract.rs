@@ -253,6 +253,9 @@ fn samples() -> BTreeMap<&'static str, Value> {
                 .map(|((_, text), notify_portal)| StoreClientBackup {
                     cipher_text: text.clone(),
                     backup_share_pair_ids: vec!["bsp-1-secp256k1".into()],
+                    // changeBackupKey's PUT names the version it re-seals.
+                    rekey_of: (notify_portal == Some(false))
+                        .then(|| "AbCdEf0123456789abcdEF".into()),
                     notify_portal,
                 })
                 .collect::<Vec<_>>(),

@@ -167,12 +167,19 @@ async fn put(
         method: method.to_owned(),
         version: version.clone(),
         cipher_text: upload.cipher_text,
+        rekey_of: upload.rekey_of,
     };
-    directory.call(store).await?;
-    let mut current = version;
+    // The version as the object stored it (a re-key may count as told to
+    // Portal); an object from before answered nothing.
+    let stored = directory.call(store).await?;
+    let mut current = if stored.is_empty() {
+        version
+    } else {
+        decode::<StoredVersion>(&stored)?
+    };
     // Stored first, then Portal told: a failure here leaves the share stored
     // and `portalNotified: false`, and the client retries with /notify.
-    if notify_portal {
+    if notify_portal && !current.portal_notified {
         current = tell_portal(directory, caller, config, method, current).await;
     }
     json(201, &current.stored(&caller.client_id, method))

@@ -23,7 +23,7 @@ use core::fmt;
 
 use portal_backup::envelope::{Envelope, envelope_from_text};
 use portal_backup::wire::{
-    ConfirmClientBackup, CustodianBackupWebhook, CustodianFetchRequest, METHOD_GDRIVE,
+    ConfirmClientBackup, CustodianBackupWebhook, CustodianFetchRequest, METHOD_GDRIVE, METHOD_ICLOUD,
     METHOD_PASSKEY, METHOD_PASSWORD, StoreClientBackup,
 };
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -63,7 +63,7 @@ pub fn backup_method(text: &str) -> Result<&str> {
 
 /// The methods the browser module backs up with: the only ones the client
 /// routes store, so one client holds at most this many client backups.
-pub const CLIENT_BACKUP_METHODS: [&str; 3] = [METHOD_GDRIVE, METHOD_PASSWORD, METHOD_PASSKEY];
+pub const CLIENT_BACKUP_METHODS: [&str; 4] = [METHOD_GDRIVE, METHOD_ICLOUD, METHOD_PASSWORD, METHOD_PASSKEY];
 
 /// A `{backupMethod}` of the client routes: well-formed, then supported.
 pub fn client_backup_method(text: &str) -> Result<&str> {
@@ -73,7 +73,7 @@ pub fn client_backup_method(text: &str) -> Result<&str> {
         .then_some(method)
         .ok_or(Error::invalid(
             ErrorCode::UnsupportedBackupMethod,
-            "backupMethod must be one the browser module supports: GDRIVE, PASSWORD or PASSKEY",
+            "backupMethod must be one the browser module supports: GDRIVE, ICLOUD, PASSWORD or PASSKEY",
         ))
 }
 
@@ -149,12 +149,19 @@ pub fn client_backup_upload(body: &[u8]) -> Result<StoreClientBackup> {
     if read_body(body, &mut sent)? {
         return Err(Error::invalid(
             ErrorCode::UnknownField,
-            "only cipherText, backupSharePairIds and notifyPortal are accepted",
+            "only cipherText, backupSharePairIds, notifyPortal and rekeyOf are accepted",
         ));
     }
     let notify_portal = sent
         .notify_portal
         .optional("notifyPortal must be a boolean")?;
+    let rekey_of: Option<String> = sent.rekey_of.optional("rekeyOf must be a string")?;
+    if rekey_of.as_deref().is_some_and(|id| !is_safe_id(id)) {
+        return Err(Error::invalid(
+            ErrorCode::InvalidBackupId,
+            "rekeyOf must be 1-128 characters of A-Z a-z 0-9 _ -",
+        ));
+    }
     let cipher_text: String = sent
         .cipher_text
         .required("cipherText is required", "cipherText must be a string")?;
@@ -167,6 +174,7 @@ pub fn client_backup_upload(body: &[u8]) -> Result<StoreClientBackup> {
         cipher_text,
         backup_share_pair_ids: share_pair_ids(ids)?,
         notify_portal,
+        rekey_of,
     })
 }
 
@@ -458,6 +466,7 @@ fields!(UploadFields {
     cipher_text = "cipherText",
     backup_share_pair_ids = "backupSharePairIds",
     notify_portal = "notifyPortal",
+    rekey_of = "rekeyOf",
 });
 fields!(ConfirmFields {
     backup_id = "backupId",
@@ -558,7 +567,7 @@ mod tests {
         assert_eq!(client_backup_method("GDRIVE"), Ok("GDRIVE"));
         assert_eq!(client_backup_method("PASSWORD"), Ok("PASSWORD"));
         assert_eq!(client_backup_method("PASSKEY"), Ok("PASSKEY"));
-        for method in ["ICLOUD", "gdrive", "GDRIVE-SECP256K1"] {
+        for method in ["YUBIKEY", "gdrive", "GDRIVE-SECP256K1"] {
             assert_eq!(
                 client_backup_method(method).map_err(|e| e.code()),
                 Err(ErrorCode::UnsupportedBackupMethod),
@@ -1024,11 +1033,12 @@ mod tests {
             custodian_fetch(&serde_json::to_vec(&fetch).unwrap()),
             Ok(fetch)
         );
-        for notify_portal in [None, Some(false), Some(true)] {
+        for (notify_portal, rekey_of) in [(None, None), (Some(false), Some("b-0".to_owned())), (Some(true), None)] {
             let upload = StoreClientBackup {
                 cipher_text: envelope_to_text(&envelope),
                 backup_share_pair_ids: vec!["p1".into(), "p2".into()],
                 notify_portal,
+                rekey_of,
             };
             let written = serde_json::to_vec(&upload).unwrap();
             assert_eq!(client_backup_upload(&written), Ok(upload));

@@ -57,6 +57,8 @@ pub struct ClientBackupRecord {
 pub struct ClientRecords {
     #[serde(rename = "GDRIVE", default, skip_serializing_if = "Option::is_none")]
     gdrive: Option<ClientBackupRecord>,
+    #[serde(rename = "ICLOUD", default, skip_serializing_if = "Option::is_none")]
+    icloud: Option<ClientBackupRecord>,
     #[serde(rename = "PASSWORD", default, skip_serializing_if = "Option::is_none")]
     password: Option<ClientBackupRecord>,
     #[serde(rename = "PASSKEY", default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +169,7 @@ impl ClientRecords {
     fn slot(&mut self, method: &str) -> Option<&mut Option<ClientBackupRecord>> {
         match method {
             "GDRIVE" => Some(&mut self.gdrive),
+            "ICLOUD" => Some(&mut self.icloud),
             "PASSWORD" => Some(&mut self.password),
             "PASSKEY" => Some(&mut self.passkey),
             _ => None,
@@ -177,7 +180,7 @@ impl ClientRecords {
     fn entries(&self) -> impl Iterator<Item = (&'static str, &ClientBackupRecord)> {
         CLIENT_BACKUP_METHODS
             .into_iter()
-            .zip([&self.gdrive, &self.password, &self.passkey])
+            .zip([&self.gdrive, &self.icloud, &self.password, &self.passkey])
             .filter_map(|(method, record)| Some((method, record.as_ref()?)))
     }
 
@@ -194,6 +197,27 @@ impl ClientRecords {
 
     pub fn get_mut(&mut self, method: &str) -> Option<&mut ClientBackupRecord> {
         self.slot(method)?.as_mut()
+    }
+
+    /// Whether Portal holds the pairs of a re-keyed version as stored: it
+    /// re-seals `rekey_of`, the method's last confirmed version, whose pairs
+    /// it keeps and of which Portal was told (changeBackupKey asks Portal
+    /// nothing: the backup share pair is unchanged). False for any other
+    /// version, so a stale or forged `rekeyOf` claims nothing.
+    pub fn reseals(&self, method: &str, rekey_of: &str, pair_ids: &[String]) -> bool {
+        let Some(record) = self.get(method) else {
+            return false;
+        };
+        let confirmed = if record.current.confirmed {
+            Some(&record.current)
+        } else {
+            record.previous.as_ref()
+        };
+        confirmed.is_some_and(|version| {
+            version.backup_id == rekey_of
+                && version.backup_share_pair_ids == pair_ids
+                && version.portal_notified
+        })
     }
 
     /// Stores `new` as `method`'s current version; returns the backupId it
@@ -333,9 +357,39 @@ mod tests {
     }
 
     #[test]
+    fn a_rekey_counts_as_told_only_for_the_confirmed_version_portal_knows() {
+        let mut records = ClientRecords::default();
+        let pairs = vec!["p".to_owned()];
+        records.store("PASSWORD", version("v1"));
+        // Not confirmed, not told: nothing to carry.
+        assert!(!records.reseals("PASSWORD", "v1", &pairs));
+        let record = records.get_mut("PASSWORD").unwrap();
+        record.confirm("v1").unwrap();
+        assert!(
+            !records.reseals("PASSWORD", "v1", &pairs),
+            "confirmed, but Portal was not told"
+        );
+        records.get_mut("PASSWORD").unwrap().mark_notified("v1");
+        assert!(records.reseals("PASSWORD", "v1", &pairs));
+        assert!(
+            !records.reseals("PASSWORD", "v0", &pairs),
+            "another version"
+        );
+        assert!(
+            !records.reseals("PASSWORD", "v1", &["q".to_owned()]),
+            "other pairs"
+        );
+        assert!(!records.reseals("GDRIVE", "v1", &pairs), "another method");
+        // An unfinished newer version: the confirmed one is `previous`.
+        records.store("PASSWORD", version("v2"));
+        assert!(records.reseals("PASSWORD", "v1", &pairs));
+        assert!(!records.reseals("PASSWORD", "v2", &pairs));
+    }
+
+    #[test]
     fn records_round_trip_and_list_in_method_order() {
         let mut records = ClientRecords::default();
-        for method in ["PASSKEY", "GDRIVE", "PASSWORD"] {
+        for method in ["PASSKEY", "ICLOUD", "GDRIVE", "PASSWORD"] {
             records.store(method, version(&format!("id-{method}")));
         }
         records
@@ -364,12 +418,12 @@ mod tests {
         assert!(records.is_sound());
         let text = serde_json::to_string(&records).unwrap();
         let parse = |text: &str| serde_json::from_str::<ClientRecords>(text);
-        assert!(parse(&text.replace("GDRIVE", "ICLOUD")).is_err());
+        assert!(parse(&text.replace("GDRIVE", "YUBIKEY")).is_err());
         assert!(parse(&text.replace(r#""size":5"#, r#""size":5,"cipherText":"x""#)).is_err());
         let unsafe_id = parse(&text.replace(r#""backupId":"v1""#, r#""backupId":"a/b""#)).unwrap();
         assert!(!unsafe_id.is_sound());
-        assert_eq!(records.store("ICLOUD", version("v2")), None);
-        assert_eq!(records.get("ICLOUD"), None);
+        assert_eq!(records.store("YUBIKEY", version("v2")), None);
+        assert_eq!(records.get("YUBIKEY"), None);
     }
 
     /// A record moved from the earlier layout goes into its method's slot
@@ -382,7 +436,7 @@ mod tests {
             previous: Some(version("v1")),
         };
         records.insert("PASSKEY", record.clone());
-        records.insert("ICLOUD", record.clone());
+        records.insert("YUBIKEY", record.clone());
         assert_eq!(records.get("PASSKEY"), Some(&record));
         assert_eq!(records.summaries().len(), 1);
         assert_eq!(records.remove("GDRIVE"), None);

@@ -280,6 +280,7 @@ impl BackupDirectory {
                     method,
                     version,
                     cipher_text,
+                    ..
                 } = &message
                 {
                     // The envelope goes to its fresh key before it is named.
@@ -482,12 +483,23 @@ fn change(
     };
     match message {
         Message::ClientStore {
-            method, version, ..
+            method,
+            version,
+            rekey_of,
+            ..
         } => {
-            if let Some(dropped) = records.store(method, version.clone()) {
+            let mut version = version.clone();
+            // Checked here, in the transaction that stores it: a re-key of
+            // the confirmed version Portal was told of keeps that standing.
+            if let Some(rekey_of) = rekey_of {
+                version.portal_notified =
+                    records.reseals(method, rekey_of, &version.backup_share_pair_ids);
+            }
+            let answer = encode(&version)?;
+            if let Some(dropped) = records.store(method, version) {
                 unnamed(method, &dropped);
             }
-            Ok((Vec::new(), true))
+            Ok((answer, true))
         }
         Message::ClientConfirm { method, backup_id } => {
             let record = records.get_mut(method).ok_or(Error::NotFound)?;

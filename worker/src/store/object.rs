@@ -26,11 +26,14 @@ pub const BINDING: &str = "BACKUP_DIRECTORY";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A client PUT: the object writes the envelope to a fresh KV key, then
-    /// names it as `method`'s current version. Answers nothing.
+    /// names it as `method`'s current version. `rekey_of`: the version
+    /// re-seals that confirmed one (changeBackupKey). Answers the version
+    /// as stored.
     ClientStore {
         method: String,
         version: StoredVersion,
         cipher_text: String,
+        rekey_of: Option<String>,
     },
     /// Answers the route's `StoredClientBackup`; 404, 409 `NOT_CURRENT`.
     ClientConfirm { method: String, backup_id: String },
@@ -86,10 +89,12 @@ impl Ask {
             Message::ClientStore {
                 version,
                 cipher_text,
+                rekey_of,
                 ..
             } => serde_json::to_vec(&StoreBodyRef {
                 version,
                 cipher_text,
+                rekey_of: rekey_of.as_deref(),
             }),
             Message::CustodianCommit { sealed, .. } => serde_json::to_vec(sealed),
             _ => Ok(Vec::new()),
@@ -117,11 +122,13 @@ impl Ask {
                 let StoreBody {
                     version,
                     cipher_text,
+                    rekey_of,
                 } = serde_json::from_slice(body).map_err(|_| unknown())?;
                 Message::ClientStore {
                     method: owned(method),
                     version,
                     cipher_text,
+                    rekey_of,
                 }
             }
             ("client-confirm", [method, backup_id]) => Message::ClientConfirm {
@@ -163,6 +170,8 @@ impl Ask {
 struct StoreBody {
     version: StoredVersion,
     cipher_text: String,
+    #[serde(default)]
+    rekey_of: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -170,6 +179,8 @@ struct StoreBody {
 struct StoreBodyRef<'a> {
     version: &'a StoredVersion,
     cipher_text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rekey_of: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,8 +325,15 @@ mod tests {
         for message in [
             Message::ClientStore {
                 method: method.clone(),
+                version: version.clone(),
+                cipher_text: "UEJBSwEB".into(),
+                rekey_of: None,
+            },
+            Message::ClientStore {
+                method: method.clone(),
                 version,
                 cipher_text: "UEJBSwEB".into(),
+                rekey_of: Some(backup_id.clone()),
             },
             Message::ClientConfirm {
                 method: method.clone(),

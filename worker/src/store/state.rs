@@ -102,7 +102,7 @@ mod tests {
             text.replacen(r#""v":1"#, r#""v":2"#, 1),
             text.replace("GDRIVE-SECP256K1", "a/b"),
             text.replace(r#""backupId":"b1""#, r#""backupId":"../b1""#),
-            text.replace("PASSWORD", "ICLOUD"),
+            text.replace("PASSWORD", "YUBIKEY"),
             text.replace(r#""trash""#, r#""bin""#),
             "{".into(),
         ] {
