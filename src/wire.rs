@@ -227,6 +227,7 @@ mod tests {
             cipher_text: "UEJBSwEB".into(),
             backup_share_pair_ids: vec!["p1".into()],
             notify_portal,
+            rekey_of: None,
         };
         assert!(upload(None).notifies_portal());
         assert!(upload(Some(true)).notifies_portal());
