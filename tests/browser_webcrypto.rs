@@ -1,10 +1,13 @@
 //! The browser's AES-GCM path (WebCrypto) gives the same bytes as the native
 //! `aes-gcm` path: the known-answer vectors are reproduced byte for byte and
-//! opened by it. Also measures Argon2id at the default costs in Chromium.
+//! opened by it. Argon2id comes from its own wasm module (argon2-wasm/),
+//! loaded only when a password first needs it: it equals the native
+//! derivation, and the page loads it once, no earlier. Also measures it at
+//! the default costs in Chromium.
 #![cfg(all(target_arch = "wasm32", feature = "browser"))]
 
 use portal_backup::Error;
-use portal_backup::browser::webcrypto;
+use portal_backup::browser::{argon2, webcrypto};
 use portal_backup::envelope::{self, BackupKey, Context, Envelope, KeyKind, PasswordParams};
 use wasm_bindgen_test::*;
 
@@ -28,6 +31,7 @@ async fn webcrypto_reproduces_the_known_answer_vectors_byte_for_byte() {
 
 #[wasm_bindgen_test]
 async fn webcrypto_opens_the_known_answer_vectors() {
+    password_used();
     for v in &vectors() {
         let (key, _) = v.key_and_kind();
         let context = Context::new(&v.client_id, &v.backup_method).unwrap();
@@ -69,20 +73,142 @@ async fn webcrypto_rejects_a_flipped_byte_other_client_or_wrong_password() {
     let bytes = envelope::envelope_from_text(&v.envelope).unwrap();
     let parsed = Envelope::parse(&bytes).unwrap();
     let context = Context::new(&v.client_id, &v.backup_method).unwrap();
+    password_used();
     let err = webcrypto::open_with_password("not the password", &parsed, &context).await.unwrap_err();
     assert_eq!(err, Error::WrongPassword);
 }
 
 /// Not an assertion on speed (machines differ): prints how long Argon2id at
-/// the default costs (64 MiB, t=3, p=1) takes in this Chromium.
+/// the default costs (64 MiB, t=3, p=1) takes in this Chromium, in the
+/// package's lazily loaded module (the first call may include its load) and
+/// in this test's own wasm, and that both give the same key.
 #[wasm_bindgen_test]
-fn argon2id_default_cost_in_chromium() {
+async fn argon2id_default_cost_in_chromium() {
     let now = || js_sys::Date::now();
+    password_used();
+    let (password, salt) = ("correct horse battery staple", [7; 16]);
+    let mut times = Vec::new();
+    let mut key = None;
+    for _ in 0..2 {
+        let started = now();
+        key = Some(argon2::password_key(password, &PasswordParams::DEFAULT, &salt).await.unwrap());
+        times.push(now() - started);
+    }
     let started = now();
-    let key = envelope::derive_password_key("correct horse battery staple", &PasswordParams::DEFAULT, &[7; 16]).unwrap();
-    let elapsed = now() - started;
-    assert_ne!(key.as_bytes(), &[0; 32]);
-    console_log!("argon2id m=64MiB t=3 p=1: {elapsed:.0} ms");
+    let native = envelope::derive_password_key(password, &PasswordParams::DEFAULT, &salt).unwrap();
+    let in_test_wasm = now() - started;
+    assert_eq!(key.unwrap(), native);
+    console_log!(
+        "argon2id m=64MiB t=3 p=1: lazy module {:.0} ms (first call), {:.0} ms (second); in the test's wasm {in_test_wasm:.0} ms",
+        times[0],
+        times[1]
+    );
+}
+
+/// The page's first use of a password, as `performance.now()`: every test
+/// here that reaches Argon2id calls this first, so the loading test below
+/// holds whatever order the tests run in.
+fn password_used() {
+    js_sys::Function::new_no_args("globalThis.firstPasswordUse ??= performance.now()").call0(&JsValue::NULL).unwrap();
+}
+
+/// When this page fetched the Argon2id module (`performance.now()` times,
+/// from Resource Timing), one entry per fetch.
+fn argon2id_loads() -> Vec<f64> {
+    let loads = js_sys::Function::new_no_args(
+        "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/argon2-wasm/argon2id.js')).map((e) => e.startTime)",
+    );
+    js_sys::Array::from(&loads.call0(&JsValue::NULL).unwrap()).iter().map(|time| time.as_f64().unwrap()).collect()
+}
+
+/// The lazily loaded module gives exactly the native derivation (compiled
+/// into this test's wasm): costs at their edges, an empty and a non-ASCII
+/// password. Costs out of the envelope's bounds are refused as natively,
+/// before anything loads.
+#[wasm_bindgen_test]
+async fn the_argon2id_module_equals_the_native_derivation() {
+    password_used();
+    let cases = [
+        ("correct horse battery staple", [7; 16], PasswordParams { m_cost: 64, t_cost: 1, p_cost: 1 }),
+        ("", [0; 16], PasswordParams { m_cost: 8, t_cost: 2, p_cost: 1 }),
+        ("pässwörd 🔑", [0xa5; 16], PasswordParams { m_cost: 256, t_cost: 3, p_cost: 2 }),
+        ("x", [1; 16], PasswordParams { m_cost: 1024, t_cost: 1, p_cost: 16 }),
+    ];
+    for (password, salt, params) in cases {
+        let native = envelope::derive_password_key(password, &params, &salt).unwrap();
+        assert_eq!(argon2::password_key(password, &params, &salt).await.unwrap(), native, "{password:?} {params:?}");
+    }
+    for params in [
+        PasswordParams { m_cost: 8, t_cost: 65, p_cost: 1 },
+        PasswordParams { m_cost: 15, t_cost: 1, p_cost: 2 },
+        PasswordParams { m_cost: 1024 * 1024 + 1, t_cost: 1, p_cost: 1 },
+        PasswordParams { m_cost: 1024, t_cost: 0, p_cost: 1 },
+        PasswordParams { m_cost: 1024, t_cost: 1, p_cost: 0 },
+        PasswordParams { m_cost: 1024, t_cost: 1, p_cost: 17 },
+    ] {
+        let native = envelope::derive_password_key("pw", &params, &[0; 16]).map(|_| ());
+        assert!(native.is_err(), "{params:?}");
+        assert_eq!(argon2::password_key("pw", &params, &[0; 16]).await.map(|_| ()), native, "{params:?}");
+    }
+}
+
+/// Functions without a password load no Argon2id; the first password loads
+/// the module, once per page, and never before the page's first password
+/// (whichever test of this file ran that).
+#[wasm_bindgen_test]
+async fn the_argon2id_module_loads_only_when_a_password_needs_it() {
+    use portal_backup::browser::{decrypt_share, encrypt_share};
+    use wasm_bindgen_futures::JsFuture;
+    let before = argon2id_loads();
+    let (client, method) = (JsValue::from_str("client-a"), JsValue::from_str("GDRIVE"));
+    let plaintext = JsValue::from(js_sys::Uint8Array::from(&b"share"[..]));
+    let sealed = JsFuture::from(js_sys::Promise::from(JsValue::from(encrypt_share(&plaintext, &client, &method)))).await.unwrap();
+    let field = |name: &str| js_sys::Reflect::get(&sealed, &name.into()).unwrap();
+    let opening = decrypt_share(&field("cipherText"), &field("key"), &client, &method);
+    JsFuture::from(js_sys::Promise::from(JsValue::from(opening))).await.unwrap();
+    assert_eq!(argon2id_loads(), before, "encryptShare / decryptShare loaded the Argon2id module");
+
+    password_used();
+    let params = PasswordParams { m_cost: 64, t_cost: 1, p_cost: 1 };
+    argon2::password_key("pw", &params, &[1; 16]).await.unwrap();
+    argon2::password_key("pw", &params, &[2; 16]).await.unwrap();
+    let loads = argon2id_loads();
+    assert_eq!(loads.len(), 1, "the module loads once per page: {loads:?}");
+    let first_password = js_sys::Reflect::get(&js_sys::global(), &"firstPasswordUse".into()).unwrap().as_f64().unwrap();
+    assert!(loads[0] >= first_password, "loaded at {} ms, before the page's first password at {first_password} ms", loads[0]);
+    console_log!("the Argon2id module loaded at {:.0} ms, the first password at {first_password:.0} ms ({} before this test)", loads[0], if before.is_empty() { "not loaded" } else { "loaded" });
+}
+
+/// Through the lazily loaded module both ways: an envelope the exported
+/// `encryptShareWithPassword` sealed opens natively, a native one opens with
+/// `decryptShareWithPassword`, and a wrong password still rejects with
+/// WRONG_PASSWORD (a password envelope's only failure code for a bad tag).
+#[wasm_bindgen_test]
+async fn password_envelopes_open_across_the_module_and_native_and_a_wrong_password_is_named() {
+    use portal_backup::browser::{decrypt_share_with_password, encrypt_share_with_password};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    password_used();
+    let settle = |promise: JsValue| JsFuture::from(js_sys::Promise::from(promise));
+    let (client, method) = (JsValue::from_str("client-a"), JsValue::from_str("PASSWORD"));
+    let context = Context::new("client-a", "PASSWORD").unwrap();
+    let plaintext = JsValue::from(js_sys::Uint8Array::from(&b"client backup share"[..]));
+    let sealing = encrypt_share_with_password(&plaintext, &"correct horse".into(), &client, &method);
+    let cipher_text = settle(sealing.into()).await.unwrap().as_string().unwrap();
+    let sealed = envelope::envelope_from_text(&cipher_text).unwrap();
+    assert_eq!(&envelope::open_with_password("correct horse", &context, &sealed).unwrap()[..], b"client backup share");
+    assert_eq!(envelope::open_with_password("other", &context, &sealed).unwrap_err(), Error::WrongPassword);
+
+    let params = PasswordParams { m_cost: 256, t_cost: 1, p_cost: 1 };
+    let native = envelope::envelope_to_text(&envelope::seal_with_password("correct horse", params, &context, b"sealed natively").unwrap());
+    let opening = decrypt_share_with_password(&native.as_str().into(), &"correct horse".into(), &client, &method);
+    let opened = settle(opening.into()).await.unwrap();
+    assert_eq!(opened.unchecked_into::<js_sys::Uint8Array>().to_vec(), b"sealed natively");
+    for (text, password) in [(&native, "Correct horse"), (&cipher_text, "correct horse "), (&cipher_text, "x")] {
+        let wrong = decrypt_share_with_password(&text.as_str().into(), &password.into(), &client, &method);
+        let error = settle(wrong.into()).await.unwrap_err();
+        assert_eq!(js_sys::Reflect::get(&error, &"code".into()).unwrap(), "WRONG_PASSWORD", "{password:?}");
+    }
 }
 
 #[wasm_bindgen_test]
@@ -137,6 +263,7 @@ async fn the_password_exports_round_trip_and_name_a_wrong_password() {
     use portal_backup::browser::{decrypt_share_with_password, encrypt_share_with_password};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
+    password_used();
     let args = |a: &str, b: &str| (JsValue::from_str(a), JsValue::from_str(b));
     let (client, method) = args("client-a", "PASSWORD");
     let plaintext = JsValue::from(js_sys::Uint8Array::from(&b"client backup share"[..]));

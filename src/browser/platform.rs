@@ -124,6 +124,15 @@ export function passkeyKey(options, clientId, method, id, salt) {
     return new Uint8Array(await new Blob([bits, first, credential.rawId]).arrayBuffer());
   });
 }
+
+// A password's key: Argon2id in a wasm module of its own, imported the
+// first time a password needs it (see the block below). The password is
+// copied out of wasm memory before the first await and zeroed when done.
+export function argon2id(password, salt, m, t, p) {
+  password = password.slice();
+  salt = salt.slice();
+  return import('./argon2-wasm/argon2id.js').then((module) => module.derive(password, salt, m, t, p)).finally(() => password.fill(0));
+}
 "#)]
 extern "C" {
     /// base64url without padding (`Uint8Array.prototype.toBase64`, else `btoa`).
@@ -170,4 +179,21 @@ extern "C" {
         id: Option<Uint8Array>,
         salt: Option<Uint8Array>,
     ) -> JsValue;
+    /// A promise of the 32-byte Argon2id (v0x13) key of `password` and
+    /// `salt` at the costs given, or of null when Argon2 refuses them.
+    /// Rejects when the module does not load, or traps (out of memory).
+    pub fn argon2id(password: &[u8], salt: &[u8], m_cost: u32, t_cost: u32, p_cost: u32) -> js_sys::Promise;
+}
+
+/// The Argon2id module (argon2-wasm/: its wasm in hex and the few lines
+/// of JS), loaded lazily. Nothing here is ever called, so the package's JS
+/// never imports it statically; naming the file makes wasm-bindgen copy it
+/// into the package's snippets, next to the snippet above, whose `argon2id`
+/// imports it with `import()` by that relative path. Every consumer follows
+/// that: a browser loading the package as files and the test runner fetch
+/// it then, Vite and webpack split it into a chunk of its own.
+#[wasm_bindgen(module = "/argon2-wasm/argon2id.js")]
+extern "C" {
+    #[allow(dead_code)]
+    fn derive();
 }

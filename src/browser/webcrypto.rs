@@ -18,7 +18,7 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::{base64, platform};
+use super::{argon2, base64, platform};
 use crate::{Error, ErrorCode};
 use crate::envelope::{self, BackupKey, Context, Envelope, Header, KeyKind, MAX_HEADER_LEN, NONCE_LEN};
 
@@ -150,8 +150,9 @@ pub async fn open_js(key: &BackupKey, sealed: &SealedBytes, context: &Context<'_
     Ok(JsFuture::from(opening).await.map_err(|_| Error::CannotDecrypt)?.unchecked_into())
 }
 
-/// Opens a password envelope: Argon2id in Rust (WebCrypto has none), then
-/// AES-GCM here. Any failure to authenticate is `WrongPassword`.
+/// Opens a password envelope: Argon2id from its own wasm, loaded when first
+/// needed (`argon2`; WebCrypto has none), then AES-GCM here. Any failure to
+/// authenticate is `WrongPassword`.
 pub async fn open_js_with_password(
     password: &str,
     sealed: &SealedBytes,
@@ -160,7 +161,7 @@ pub async fn open_js_with_password(
     let KeyKind::Password { params, salt } = sealed.kind() else {
         return Err(Error::InvalidInput("this backup is not protected by a password"));
     };
-    let key = envelope::derive_password_key(password, params, salt)?;
+    let key = argon2::password_key(password, params, salt).await?;
     open_js(&key, sealed, context).await.map_err(|error| match error {
         Error::CannotDecrypt => Error::WrongPassword,
         other => other,
