@@ -11,7 +11,6 @@
 // a new token came, CloudKit answered AUTHENTICATION_REQUIRED (the token
 // expired or the user was signed out): then the user signs in again.
 
-const TITLE = 'Sign in with Apple (iCloud stand-in)';
 
 function signInError(message) {
   return Object.assign(new Error(message), { code: 'ICLOUD_TOKEN_UNAVAILABLE' });
@@ -41,7 +40,7 @@ function standInICloud(config) {
    * only during a click: `openNow` when called from one; otherwise (the
    * package asking mid-flow) the step's button opens it.
    */
-  function signIn(openNow) {
+  function signIn(openNow, again = false) {
     if (pending) {
       if (openNow) pending.open();
       return pending.promise;
@@ -51,7 +50,7 @@ function standInICloud(config) {
     let onMessage;
     let open;
     const status = el('p', { class: 'small' });
-    const button = el('button', { type: 'button', class: 'apple' }, TITLE);
+    const button = el('button', { type: 'button', class: 'apple' }, 'Sign in with Apple ', el('small', {}, '(iCloud stand-in)'));
     const cancel = el('button', { type: 'button', class: 'secondary' }, 'Cancel');
     const step = el(
       'div',
@@ -101,7 +100,9 @@ function standInICloud(config) {
       button.addEventListener('click', () => open());
     });
     pending = { promise, open };
-    say('iCloud wants you to sign in with your Apple ID.');
+    say(again
+      ? 'iCloud asks you to sign in again (your last sign-in expired, or you were signed out); what you started carries on once you have.'
+      : 'iCloud asks you to sign in with your Apple ID.');
     (host ?? document.querySelector('main')).prepend(step);
     if (openNow) pending.open();
     return promise;
@@ -133,8 +134,9 @@ function standInICloud(config) {
           return token;
         }
         // Asked again with no newer token: CloudKit wants a new sign-in.
+        const again = token !== null;
         token = null;
-        return signIn(false).then((fresh) => {
+        return signIn(false, again).then((fresh) => {
           handedOut = true;
           return fresh;
         });

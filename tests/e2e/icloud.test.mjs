@@ -130,7 +130,7 @@ describe('ICLOUD backup', () => {
     await page.getByRole('button', { name: 'Check backups' }).click();
     const step = page.locator('#check-outcome [data-wait="icloud"]');
     await step.waitFor({ timeout: 30_000 });
-    assert.match(await step.textContent(), /iCloud wants you to sign in with your Apple ID/);
+    assert.match(await step.textContent(), /iCloud asks you to sign in again \(your last sign-in expired, or you were signed out\)/);
     await screenshot(page, 'icloud-4-sign-in-again');
     await signInToICloud(page, () => step.getByRole('button', { name: 'Sign in with Apple (iCloud stand-in)' }).click());
     await idle(page);

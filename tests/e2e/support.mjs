@@ -66,8 +66,6 @@ export async function resetWorld(stack) {
       method: 'DELETE',
       headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` },
     });
-    // TEMPORARY: until the Worker's client routes take ICLOUD (issue 16), it refuses the method.
-    if (method === 'ICLOUD' && response.status === 400) continue;
     if (response.status !== 204 && response.status !== 404) {
       throw new Error(`deleting the ${method} backup failed: HTTP ${response.status} ${await response.text()}`);
     }
