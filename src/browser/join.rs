@@ -34,6 +34,20 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// `main`'s output; `side` runs beside it and is dropped, unfinished or
+/// not, once `main` finished: work worth starting early that nothing waits for.
+pub async fn beside<S: Future, M: Future>(side: S, main: M) -> M::Output {
+    let (mut side, mut main) = (pin!(side), pin!(main));
+    let mut side_done = false;
+    poll_fn(|cx| {
+        if !side_done {
+            side_done = side.as_mut().poll(cx).is_ready();
+        }
+        main.as_mut().poll(cx)
+    })
+    .await
+}
+
 /// Every output, in the order of the futures.
 pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut running: Vec<Option<Pin<Box<F>>>> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
