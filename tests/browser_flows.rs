@@ -98,6 +98,12 @@ async fn icloud_refused_token_signs_in_once_and_a_full_icloud_keeps_the_last_bac
     recover(opts(&user, ICLOUD)).await.expect("recovery after a throttle");
     assert!(js_sys::Date::now() - started >= 200.0, "waited CloudKit's retryAfter");
 
+    // deleteBackup: the server's copy and every key record of the client.
+    let deleted = delete_backup(opts(&user, ICLOUD).unchecked_into::<MethodOptions>()).await.map(JsValue::from).expect("deleteBackup");
+    assert_eq!(number(&deleted, "removedKeyFiles"), 1.0);
+    assert_eq!(js_sys::Array::from(&icloud_records(&user).await).length(), 0);
+    assert_eq!(failure(&recover(opts(&user, ICLOUD)).await.unwrap_err()).0, "BACKUP_NOT_FOUND");
+
     // No iCloud options: a clear input error before anything is sent.
     let error = recover(opts_with(&user, ICLOUD, &[("icloud", JsValue::UNDEFINED)])).await.unwrap_err();
     assert_eq!(failure(&error).0, "INVALID_INPUT");
