@@ -15,6 +15,7 @@
 // each with ?ckAPIToken=...&ckWebAuthToken=... in the query string.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readBody, readJson, sendJson, startStandin } from './common.mjs';
+import { latencyModel, withLatency } from './latency.mjs';
 
 const REF = 'https://developer.apple.com/library/archive/documentation/DataManagement/Conceptual/CloudKitWebServicesReference';
 export const ICLOUD_REFERENCE = Object.freeze({
@@ -325,8 +326,13 @@ function randomTag() {
  * @param {number} [o.port=0]
  * @param {string} [o.host]
  * @param {number} [o.webAuthTokenTtlMs]  a token's life (default 30 minutes)
+ * @param {string|object} [o.latency] 'none', 'realistic' or a profile
+ *        (tests/standins/latency.mjs); default LATENCY_PROFILE, else none
+ *        (every answer at once, as without it).
+ * @param {number} [o.latencySeed] seeds the jitter (else LATENCY_SEED)
  */
-export async function startICloud({ port = 0, host, webAuthTokenTtlMs = WEB_AUTH_TOKEN_TTL_MS } = {}) {
+export async function startICloud({ port = 0, host, webAuthTokenTtlMs = WEB_AUTH_TOKEN_TTL_MS, latency, latencySeed } = {}) {
+  const delays = latencyModel('icloud', { latency, seed: latencySeed });
   let apiTokens; // apiToken -> {container, environment, signInCallback?}
   let tokens; // web auth token -> {user, container, environment, ttlMs, deviceID, expiresAt}
   let databases; // `${container}\n${environment}\n${user}` -> Map(recordName -> record)
@@ -998,7 +1004,9 @@ if (window.opener) {
     name: 'icloud',
     port,
     host,
-    handle,
+    handle: withLatency(handle, delays, { answerPreflights: true }),
+    // With a latency profile its preflights wait too (withLatency answers them).
+    ...(delays ? { answersPreflight: false } : {}),
     control,
     errorBody: (status, _reason, _url, message) => icloudError(CODE_FOR_STATUS[status] ?? 'INTERNAL_ERROR', message),
     reset,
@@ -1008,6 +1016,8 @@ if (window.opener) {
   });
   return {
     ...standin,
+    /** The latency model (its profile name and recent draws), or null without one. */
+    latency: delays,
     /** `user`'s records (Record Dictionaries with container and environment). */
     records: recordsOf,
     /** A fresh web auth token for `user`, as a sign-in would give. */

@@ -1,15 +1,16 @@
 // Latency profiles for the stand-ins and the edge in front of the Worker:
-// how long Google Drive, Portal's API and the Worker take to answer, as a
-// user's browser would wait for them. One file holds every number and where
-// it comes from, so a reader can check them.
+// how long Google Drive, iCloud (CloudKit Web Services), Portal's API and
+// the Worker take to answer, as a user's browser would wait for them. One
+// file holds every number and where it comes from, so a reader can check
+// them.
 //
 //   LATENCY_PROFILE=none        (default) answer at once, as before
 //   LATENCY_PROFILE=realistic   the published latencies below, with jitter
 //
-// startDrive / startPortal / startEdge read the profile when started: their
-// `latency` option ('none', 'realistic' or a profile object of the same
-// shape), else the LATENCY_PROFILE environment variable, so the demo stack
-// and the benches get it without other changes. LATENCY_SEED (or the
+// startDrive / startICloud / startPortal / startEdge read the profile when
+// started: their `latency` option ('none', 'realistic' or a profile object
+// of the same shape), else the LATENCY_PROFILE environment variable, so the
+// demo stack and the benches get it without other changes. LATENCY_SEED (or the
 // `latencySeed` option) seeds the jitter; each service draws from its own
 // sequence.
 //
@@ -20,6 +21,9 @@
 // 30 ms of network and the rest Drive's work). An injected failure (`fail`,
 // `drop`, `down`, tests/standins/common.mjs) is decided before the service's
 // handler and answers without the profile's delay; `delay` and `slow` add to it.
+// The iCloud stand-in's own `fail` (tests/standins/icloud.mjs) is served
+// inside its handler, after the request is authenticated, so it waits its
+// draw first, as an error CloudKit decides after its own work would.
 //
 // The Worker's 50 ms: added in front of it, by the edge (tests/standins/edge.mjs),
 // not by Chromium's network emulation. CDP's `Network.emulateNetworkConditions`
@@ -55,6 +59,23 @@ const around = (ms) => ({ ms, min: Math.round(ms * (1 - SKEW.below)), max: Math.
 const XRAY = 'Xray-core PR #6748 (github.com/XTLS/Xray-core/pull/6748, 2026-09-11): measured from a server in the Netherlands against a real Drive account; 10-30 ms of it is network';
 const CLJ = 'google-apps-clj #15 (github.com/SparkFund/google-apps-clj/issues/15): direct (non-resumable) upload of a 1 KB file, 10 runs 625-1616 ms, median 718 ms; ../shared/PORTAL.md: "small multipart uploads elsewhere: 0.6 to 1.0 s"';
 
+// iCloud (CloudKit Web Services). No published measurement of CloudKit Web
+// Services' per-request latency was found (searched: CloudKit Web Services,
+// CloudKit JS and api.apple-cloudkit.com latency or response times, in web
+// pages, documentation and GitHub issues). The one timing found is not a
+// Web Services figure: EVCloudKitDao #11 (github.com/evermeer/EVCloudKitDao/issues/11,
+// 2015-06-07) logged a BEGINSWITH query on a public database through the
+// native CloudKit framework answering "somewhere between 0.7 and 1.2
+// seconds" after the operation was queued: the framework's own scheduling,
+// another database, another decade. So the figures below are chosen by
+// analogy with Drive's, operation for operation: both are a JSON API on
+// the vendor's own front end, and a key record is a dictionary of two short
+// string fields, as small as a Drive file's metadata. If anything they are
+// low: that one native query took three to five times files.list's 260 ms.
+const ICLOUD_ANALOGY = 'no measured CloudKit Web Services figure was found (EVCloudKitDao #11, github.com/evermeer/EVCloudKitDao/issues/11: a native-framework public-database query, 0.7-1.2 s including the framework\'s queue, is the only timing found and not this API); chosen by analogy with Drive';
+const deletesOnly = (body) => Array.isArray(body?.operations) && body.operations.length > 0
+  && body.operations.every((op) => op?.operationType === 'delete' || op?.operationType === 'forceDelete');
+
 export const PROFILES = Object.freeze({
   none: null,
   realistic: Object.freeze({
@@ -73,6 +94,19 @@ export const PROFILES = Object.freeze({
       ],
       other: { op: 'anything else', ...around(230), source: 'the files.get figure, for requests no route above names (errors, unknown paths)' },
     }),
+    icloud: Object.freeze({
+      // api.apple-cloudkit.com answers CORS preflights at Apple's front end, as Google's does for Drive.
+      preflight: { op: 'CORS preflight', ...around(30), source: `${ICLOUD_ANALOGY}'s preflight: one network round trip to the vendor's front end, no database work (${XRAY}, upper end)` },
+      routes: [
+        // The body decides: a modify whose every operation is a delete is drawn as a delete.
+        { op: 'records/modify, deletes only', method: 'POST', path: /\/records\/modify$/, body: deletesOnly, ...around(500), source: `${ICLOUD_ANALOGY}'s files.delete (500 ms, glotlabs/gdrive #14)` },
+        { op: 'records/modify (create, update, replace)', method: 'POST', path: /\/records\/modify$/, ...around(690), source: `${ICLOUD_ANALOGY}'s files.create of a file with metadata only (${XRAY}: "create a file with description: 686 ms"): a new record of two string fields` },
+        { op: 'records/query', method: 'POST', path: /\/records\/query$/, ...around(260), source: `${ICLOUD_ANALOGY}'s files.list (${XRAY}: "files.list by prefix: 260 ms"): records found by an indexed field, answered with their fields` },
+        { op: 'records/lookup', method: 'POST', path: /\/records\/lookup$/, ...around(230), source: `${ICLOUD_ANALOGY}'s files.get (${XRAY}: "files.get by a known id: 229 ms"): records by name` },
+        { op: 'users/current', method: 'GET', path: /\/users\/current$/, ...around(230), source: `${ICLOUD_ANALOGY}'s files.get (${XRAY}: 229 ms): one small read` },
+      ],
+      other: { op: 'anything else (the sign-in page, errors)', ...around(230), source: `${ICLOUD_ANALOGY}'s files.get figure, for requests no route above names` },
+    }),
     portal: Object.freeze({
       preflight: { op: 'CORS preflight', ...around(150), source: 'as any request to Portal: nothing says where its preflights are answered' },
       routes: [],
@@ -86,7 +120,7 @@ export const PROFILES = Object.freeze({
   }),
 });
 
-export const SERVICES = Object.freeze(['drive', 'portal', 'worker']);
+export const SERVICES = Object.freeze(['drive', 'icloud', 'portal', 'worker']);
 
 /** A profile by name or as an object; `none` and unset give null. */
 export function resolveProfile(latency = process.env.LATENCY_PROFILE) {
@@ -117,13 +151,29 @@ export function draw(entry, random) {
   return u < 0.5 ? entry.min + (entry.ms - entry.min) * v : entry.ms + (entry.max - entry.ms) * v;
 }
 
-/** The profile's entry for a request to `service`. */
-export function entryFor(serviceProfile, method, path) {
+/**
+ * The profile's entry for a request to `service`. A route with a `body`
+ * predicate matches only when it holds for the request's JSON body
+ * (`body`: a Buffer, parsed only if such a route is reached; not JSON:
+ * undefined).
+ */
+export function entryFor(serviceProfile, method, path, body) {
   if (method === 'OPTIONS') return serviceProfile.preflight;
-  return serviceProfile.routes.find((r) => r.method === method && r.path.test(path)) ?? serviceProfile.other;
+  let parsed;
+  const json = () => {
+    if (parsed === undefined) {
+      try {
+        parsed = { value: body?.length ? JSON.parse(body.toString('utf8')) : undefined };
+      } catch {
+        parsed = { value: undefined };
+      }
+    }
+    return parsed.value;
+  };
+  return serviceProfile.routes.find((r) => r.method === method && r.path.test(path) && (!r.body || r.body(json()))) ?? serviceProfile.other;
 }
 
-const SERVICE_SEEDS = { drive: 0x0d41fe, portal: 0x9047a1, worker: 0x3d9e };
+const SERVICE_SEEDS = { drive: 0x0d41fe, icloud: 0x1c10d, portal: 0x9047a1, worker: 0x3d9e };
 
 /**
  * The latency of one service, or null for `none`. `draws` keeps the last
@@ -142,8 +192,8 @@ export function latencyModel(service, { latency, seed } = {}) {
     profile: profile.name,
     service,
     draws,
-    next(method, path) {
-      const entry = entryFor(serviceProfile, method, path);
+    next(method, path, body) {
+      const entry = entryFor(serviceProfile, method, path, body);
       const ms = draw(entry, random);
       draws.push({ method, path, op: entry.op, ms });
       if (draws.length > 1000) draws.shift();
@@ -174,8 +224,9 @@ function replay(req, body) {
 export function withLatency(handle, model, { answerPreflights = false } = {}) {
   if (!model) return handle;
   return async (req, res, url) => {
-    const ms = model.next(req.method, url?.pathname ?? new URL(req.url, 'http://standin.invalid').pathname);
+    // The body first: an entry may depend on it (iCloud's modify, deletes only).
     const body = await readBody(req);
+    const ms = model.next(req.method, url?.pathname ?? new URL(req.url, 'http://standin.invalid').pathname, body);
     await sleep(ms);
     if (req.method === 'OPTIONS' && answerPreflights) return sendEmpty(res, 204);
     return handle(replay(req, body), res, url);
@@ -188,6 +239,7 @@ export function describeProfile(latency) {
   if (!profile) return [];
   return SERVICES.flatMap((service) => {
     const p = profile[service];
+    if (!p) return [];
     return [...p.routes, p.other, p.preflight].map((e) => ({ service, op: e.op, method: e.method ?? (e === p.preflight ? 'OPTIONS' : '*'), ms: e.ms, min: e.min, max: e.max, source: e.source }));
   });
 }

@@ -1,12 +1,13 @@
 // The latency profiles (tests/standins/latency.mjs): `none` adds nothing,
 // `realistic` delays each request by what the profile says for it, within
-// its range, in the Drive and Portal stand-ins and the edge alike, and the
-// environment variable picks the profile when no option does.
+// its range, in the Drive, iCloud and Portal stand-ins and the edge alike,
+// and the environment variable picks the profile when no option does.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startDrive } from './drive.mjs';
 import { startEdge } from './edge.mjs';
+import { DEFAULT_ICLOUD_API_TOKEN, DEFAULT_ICLOUD_CONTAINER, DEFAULT_ICLOUD_ENVIRONMENT, WEB_AUTH_TOKEN_HEADER, startICloud } from './icloud.mjs';
 import { PROFILES, describeProfile, draw, entryFor, latencyModel, resolveProfile, seededRandom } from './latency.mjs';
 import { startPortal } from './portal.mjs';
 
@@ -37,7 +38,9 @@ function assertDelayed({ ms, draws }, entry, label) {
   assert.ok(ms <= d.ms + SLACK_MS, `${label}: answered after ${ms.toFixed(1)} ms, draw ${d.ms.toFixed(1)} ms`);
 }
 
-const routeEntry = (service, method, path) => entryFor(REALISTIC[service], method, path);
+const routeEntry = (service, method, path, body) => entryFor(REALISTIC[service], method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+const ICLOUD_DB = `/database/1/${DEFAULT_ICLOUD_CONTAINER}/${DEFAULT_ICLOUD_ENVIRONMENT}/private`;
+const deleteOps = (...types) => ({ operations: types.map((operationType) => ({ operationType, record: { recordName: 'r' } })) });
 
 describe('latency profile: the numbers', () => {
   it('gives every entry a source and a range around its figure', () => {
@@ -56,6 +59,25 @@ describe('latency profile: the numbers', () => {
     assert.deepEqual([upload.min, upload.max], [600, 1000]);
     assert.equal(routeEntry('portal', 'PATCH', '/api/v3/clients/me/backup-share-pairs').ms, 150);
     assert.equal(routeEntry('worker', 'PUT', '/v1/client-backups/GDRIVE').ms, 50);
+    // iCloud, by analogy with Drive's operation of the same kind (no measured figure exists).
+    assert.equal(routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/query`).ms, 260);
+    assert.equal(routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/lookup`).ms, 230);
+    assert.equal(routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/modify`, deleteOps('create')).ms, 690);
+    assert.equal(routeEntry('icloud', 'GET', `${ICLOUD_DB}/users/current`).ms, 230);
+    assert.equal(routeEntry('icloud', 'OPTIONS', `${ICLOUD_DB}/records/modify`).ms, 30);
+    for (const r of describeProfile('realistic').filter((x) => x.service === 'icloud')) {
+      assert.match(r.source, /no measured CloudKit Web Services figure/, `${r.op}: says its figure is an analogy`);
+    }
+  });
+
+  it('draws an iCloud modify from its operations: deletes only as a delete, anything else as a write', () => {
+    const modify = `${ICLOUD_DB}/records/modify`;
+    assert.equal(routeEntry('icloud', 'POST', modify, deleteOps('forceDelete', 'delete')).ms, 500);
+    assert.equal(routeEntry('icloud', 'POST', modify, deleteOps('forceDelete', 'create')).ms, 690);
+    assert.equal(routeEntry('icloud', 'POST', modify, { operations: [] }).ms, 690);
+    // No body, or not JSON: a write (the larger figure).
+    assert.equal(entryFor(REALISTIC.icloud, 'POST', modify).ms, 690);
+    assert.equal(entryFor(REALISTIC.icloud, 'POST', modify, Buffer.from('{not json')).ms, 690);
   });
 
   it('draws with the published figure as median, never outside the range, repeatably', () => {
@@ -189,6 +211,57 @@ describe('latency profile: the Portal stand-in and the edge', () => {
   });
 });
 
+describe('latency profile: the iCloud stand-in', () => {
+  let icloud;
+  before(async () => {
+    icloud = await startICloud({ port: 0, latency: 'realistic', latencySeed: 11 });
+  });
+  after(() => icloud.close());
+
+  it('delays each CloudKit operation by its own figure, preflights by the network round trip, and still rotates the token', async () => {
+    let token = icloud.issueToken('alice');
+    const url = (operation) => `${icloud.url}${ICLOUD_DB}/${operation}?ckAPIToken=${DEFAULT_ICLOUD_API_TOKEN}&ckWebAuthToken=${encodeURIComponent(token)}`;
+    // One request at a time: a web auth token is good for one.
+    const post = async (operation, body) => {
+      const t = await timed(icloud, url(operation), { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(body) });
+      assert.equal(t.res.status, 200, `${operation}: answered`);
+      token = t.res.headers.get(WEB_AUTH_TOKEN_HEADER);
+      assert.ok(token, `${operation}: the next token`);
+      return t;
+    };
+    const fields = { keyName: { value: 'k', type: 'STRING' }, key: { value: 'secret', type: 'STRING' } };
+    const create = await post('records/modify', { operations: [{ operationType: 'create', record: { recordName: 'R1', recordType: 'PortalBackupKey', fields } }] });
+    assertDelayed(create, routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/modify`, deleteOps('create')), 'modify create');
+    const query = await post('records/query', { query: { recordType: 'PortalBackupKey', filterBy: [{ fieldName: 'keyName', comparator: 'EQUALS', fieldValue: { value: 'k' } }] } });
+    assertDelayed(query, routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/query`), 'query');
+    const lookup = await post('records/lookup', { records: [{ recordName: 'R1' }] });
+    assertDelayed(lookup, routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/lookup`), 'lookup');
+    const del = await post('records/modify', { operations: [{ operationType: 'forceDelete', record: { recordName: 'R1' } }] });
+    assertDelayed(del, routeEntry('icloud', 'POST', `${ICLOUD_DB}/records/modify`, deleteOps('forceDelete')), 'modify forceDelete');
+    const preflight = await timed(icloud, url('records/modify'), { method: 'OPTIONS', headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+    assertDelayed(preflight, REALISTIC.icloud.preflight, 'preflight');
+
+    // The answers are the service's own, as without a profile.
+    assert.equal(query.res.status, 200);
+    assert.equal(preflight.res.status, 204);
+    assert.equal(preflight.res.headers.get('access-control-allow-origin'), ORIGIN);
+    assert.deepEqual(icloud.records('alice'), []);
+  });
+
+  it('answers at once without a profile', async () => {
+    const plain = await startICloud({ port: 0, latency: 'none' });
+    try {
+      assert.equal(plain.latency, null);
+      const token = plain.issueToken('bob');
+      const t = await timed(plain, `${plain.url}${ICLOUD_DB}/users/current?ckAPIToken=${DEFAULT_ICLOUD_API_TOKEN}&ckWebAuthToken=${encodeURIComponent(token)}`);
+      assert.equal(t.res.status, 200);
+      assert.ok(t.ms < 100, `no profile: answered in ${t.ms.toFixed(1)} ms`);
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
 describe('latency profile: choosing it', () => {
   it('reads LATENCY_PROFILE when no option says, and none is the default', async () => {
     const saved = process.env.LATENCY_PROFILE;
@@ -207,10 +280,17 @@ describe('latency profile: choosing it', () => {
       await slow.close();
       assertDelayed(t, REALISTIC.portal.other, 'from the environment');
 
+      const cloud = await startICloud({ port: 0 });
+      assert.equal(cloud.latency.profile, 'realistic');
+      await cloud.close();
+
       // An option wins over the environment.
       const off = await startDrive({ port: 0, latency: 'none' });
       assert.equal(off.latency, null);
       await off.close();
+      const cloudOff = await startICloud({ port: 0, latency: 'none' });
+      assert.equal(cloudOff.latency, null);
+      await cloudOff.close();
 
       process.env.LATENCY_PROFILE = 'slowish';
       await assert.rejects(startDrive({ port: 0 }), /unknown latency profile "slowish"/);
