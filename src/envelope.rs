@@ -122,8 +122,9 @@ impl PasswordParams {
     pub const DEFAULT: PasswordParams = PasswordParams { m_cost: 64 * 1024, t_cost: 3, p_cost: 1 };
 
     /// Bounds applied when reading a header, so a hostile envelope cannot
-    /// make us allocate gigabytes or spin for minutes.
-    fn check(&self) -> Result<()> {
+    /// make us allocate gigabytes or spin for minutes (and by the browser's
+    /// Argon2id module before it loads).
+    pub fn check(&self) -> Result<()> {
         let ok = (1..=16).contains(&self.p_cost)
             && self.m_cost >= 8 * u32::from(self.p_cost)
             && self.m_cost <= 1024 * 1024

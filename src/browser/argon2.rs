@@ -22,7 +22,7 @@ use crate::{Error, ErrorCode};
 /// `salt` at `params`' costs, as `envelope::derive_password_key`. The costs
 /// are held to the envelope's bounds before anything loads.
 pub async fn password_key(password: &str, params: &PasswordParams, salt: &[u8; SALT_LEN]) -> Result<BackupKey, Error> {
-    check(params)?;
+    params.check()?;
     let deriving = platform::argon2id(password.as_bytes(), salt, params.m_cost, params.t_cost, u32::from(params.p_cost));
     let answer = JsFuture::from(deriving).await.map_err(|error| {
         // A trap (out of memory for these costs) or a module that did not load.
@@ -35,15 +35,4 @@ pub async fn password_key(password: &str, params: &PasswordParams, salt: &[u8; S
     let key = Zeroizing::new(bytes.to_vec());
     bytes.fill(0, 0, KEY_LEN as u32);
     Ok(BackupKey::from_bytes(key.as_slice().try_into().map_err(|_| Error::InvalidInput("password too long"))?))
-}
-
-/// `PasswordParams::check` (private to the envelope): the bounds a header's
-/// costs are read with, so a hostile envelope cannot make the module
-/// allocate gigabytes or spin for minutes.
-fn check(params: &PasswordParams) -> Result<(), Error> {
-    let ok = (1..=16).contains(&params.p_cost)
-        && params.m_cost >= 8 * u32::from(params.p_cost)
-        && params.m_cost <= 1024 * 1024
-        && (1..=64).contains(&params.t_cost);
-    if ok { Ok(()) } else { Err(Error::Malformed("password cost parameters out of range")) }
 }

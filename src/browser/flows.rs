@@ -18,6 +18,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::key_store::{KeyStore, ListedKey};
+use super::argon2;
 use super::http::Http;
 use super::join::{Signal, beside, join};
 use super::js;
@@ -301,7 +302,7 @@ async fn seal_derived(
             let mut salt = [0u8; envelope::SALT_LEN];
             getrandom::fill(&mut salt).map_err(|_| Error::Randomness)?;
             let params = PasswordParams::DEFAULT;
-            (envelope::derive_password_key(password, &params, &salt)?, KeyKind::Password { params, salt })
+            (argon2::password_key(password, &params, &salt).await?, KeyKind::Password { params, salt })
         }
         None => passkey::backup_key(flow.options, context).await?,
     };
