@@ -24,6 +24,7 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEMO_DRIVE_TOKEN, DEMO_PORTAL_TOKEN, ROOT, freePort } from '../../scripts/lib/stack.mjs';
+import { DEFAULT_ICLOUD_API_TOKEN, DEFAULT_ICLOUD_CONTAINER, DEFAULT_ICLOUD_ENVIRONMENT } from '../standins/icloud.mjs';
 import { launchChromium, resetWorld, screenshot, startTestStack } from '../e2e/support.mjs';
 import { pageWithAuthenticator } from '../support/webauthn.mjs';
 
@@ -132,7 +133,7 @@ function serveStatic(dir, port) {
 async function clientBackups(client) {
   const fixture = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/client-backup-plaintext.json'), 'utf8'));
   const backups = {};
-  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
+  for (const method of ['GDRIVE', 'ICLOUD', 'PASSWORD', 'PASSKEY']) {
     const plaintext = {};
     for (const wallet of client.wallets) {
       const pair = wallet.backupSharePairs.find((p) => p.backupMethod === method);
@@ -174,26 +175,42 @@ async function backUpAndRecover(t, origin, screenshotName) {
     portalApiUrl: stack.portalUrl,
     driveApiUrl: stack.driveUrl,
     driveToken: DEMO_DRIVE_TOKEN,
+    icloud: {
+      apiUrl: stack.icloudUrl,
+      container: DEFAULT_ICLOUD_CONTAINER,
+      environment: DEFAULT_ICLOUD_ENVIRONMENT,
+      apiToken: DEFAULT_ICLOUD_API_TOKEN,
+      webAuthToken: (await (await fetch(`${stack.icloudUrl}/__control/tokens`, { method: 'POST', body: JSON.stringify({ user: 'package-test' }) })).json()).token,
+    },
     password: 'package test password',
     sealedPlaintext: 'a share the wallet sealed itself',
     clientBackups: backups,
   });
-  await page.getByText('Backed up and recovered with Google Drive, a password and a passkey.').waitFor();
+  await page.getByText('Backed up, recovered, checked, re-keyed and deleted with Google Drive, iCloud, a password and a passkey.').waitFor();
   await screenshot(page, screenshotName);
   await context.close();
   t.diagnostic(`Chromium ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.deepEqual(problems, []);
 
-  for (const method of ['GDRIVE', 'PASSWORD', 'PASSKEY']) {
-    const { backup, recovered, steps, errors } = outcome.outcomes[method];
+  for (const method of ['GDRIVE', 'ICLOUD', 'PASSWORD', 'PASSKEY']) {
+    const { backup, recovered, checked, changed, recoveredAfterChange, checkedAfterChange, steps, errors } = outcome.outcomes[method];
     assert.equal(recovered.clientBackup, backups[method], `${method}: the recovered shares equal the backed-up ones`);
     assert.equal(recovered.version, 'current');
     assert.equal(backup.portalNotified, true, `${method}: Portal was told (errors: ${errors.join('; ') || 'none'})`);
     assert.ok(steps.includes('encrypt') && steps.includes('confirm'), `${method}: progress events arrived (${steps})`);
+    // Portal's custodian half may still be on its way: every other problem is a failure.
+    assert.deepEqual(checked.problems.filter((p) => p !== 'CUSTODIAN_BACKUP_MISSING'), [], `${method}: checkBackup after the backup`);
+    assert.notEqual(changed.backupId, backup.backupId, `${method}: changeBackupKey stored a new version`);
+    assert.deepEqual(changed.backupSharePairIds, backup.backupSharePairIds, `${method}: the same pairs`);
+    assert.equal(changed.portalNotified, true, `${method}: the new version counts as told, Portal not asked`);
+    assert.equal(recoveredAfterChange, backups[method], `${method}: the new key recovers the same shares`);
+    assert.deepEqual(checkedAfterChange.problems.filter((p) => p !== 'CUSTODIAN_BACKUP_MISSING'), [], `${method}: checkBackup after the key change`);
   }
   const { backup, recovered } = outcome.outcomes.PASSKEY;
   assert.ok(backup.credentialId && recovered.credentialId === backup.credentialId, 'PASSKEY: recovered with the passkey the backup made');
-  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'PASSKEY', 'PASSWORD']);
+  assert.deepEqual(outcome.listed.map((b) => b.backupMethod).sort(), ['GDRIVE', 'ICLOUD', 'PASSKEY', 'PASSWORD']);
+  assert.deepEqual(outcome.deleted, { GDRIVE: 1, ICLOUD: 1, PASSWORD: 0, PASSKEY: 0 }, 'deleteBackup removed each cloud key');
+  assert.deepEqual(outcome.listedAfterDelete, [], 'nothing left on the server');
   assert.equal(outcome.wrongPasswordCode, 'WRONG_PASSWORD');
   assert.equal(outcome.sealedViaJson, 'a share the wallet sealed itself', 'encryptShare’s result, kept as JSON, opens again');
 }

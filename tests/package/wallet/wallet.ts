@@ -4,14 +4,19 @@
 // wasm ready first. tsc checks this file against the package's .d.ts.
 import {
   backupWallet,
+  changeBackupKey,
+  checkBackup,
   decryptShare,
+  deleteBackup,
   encryptShare,
   listBackups,
   recoverWallet,
+  type BackupCheck,
   type BackupMethod,
   type BackupOptions,
   type BackupResult,
   type BackupSummary,
+  type ICloudOptions,
   type PortalBackupError,
   type ProgressEvent,
   type RecoveredWallet,
@@ -26,6 +31,8 @@ export interface CheckConfig {
   portalApiUrl: string;
   driveApiUrl: string;
   driveToken: string;
+  /** The CloudKit stand-in: where, which container, and the user's first web auth token. */
+  icloud: { apiUrl: string; container: string; environment: string; apiToken: string; webAuthToken: string };
   password: string;
   /** For the bare envelope functions. */
   sealedPlaintext: string;
@@ -36,6 +43,11 @@ export interface CheckConfig {
 export interface MethodOutcome {
   backup: BackupResult;
   recovered: Pick<RecoveredWallet, 'clientBackup' | 'version' | 'method' | 'credentialId'>;
+  checked: BackupCheck;
+  /** changeBackupKey's result, then what a recovery with the new key gave and its check. */
+  changed: BackupResult;
+  recoveredAfterChange: string;
+  checkedAfterChange: BackupCheck;
   steps: string[];
   /** Steps that failed along the way ("step: CODE (status)"), e.g. a Portal that was not told. */
   errors: string[];
@@ -44,12 +56,23 @@ export interface MethodOutcome {
 export interface CheckOutcome {
   outcomes: Record<BackupMethod, MethodOutcome>;
   listed: BackupSummary[];
+  /** What deleteBackup removed, per method, and the list after. */
+  deleted: Record<BackupMethod, number>;
+  listedAfterDelete: BackupSummary[];
   wrongPasswordCode: string;
   /** What decryptShare gave back for `sealedPlaintext`, sealed by encryptShare and kept as JSON. */
   sealedViaJson: string;
 }
 
 const status = document.getElementById('status') as HTMLParagraphElement;
+
+// CloudKit web auth tokens are good for one request; the package reports each next one.
+let webAuthToken = '';
+function icloudOptions(config: CheckConfig): ICloudOptions {
+  webAuthToken ||= config.icloud.webAuthToken;
+  const { apiUrl, container, environment, apiToken } = config.icloud;
+  return { apiUrl, container, environment, apiToken, getWebAuthToken: () => webAuthToken, onWebAuthToken: (next) => { webAuthToken = next; } };
+}
 
 async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<MethodOutcome> {
   const steps: string[] = [];
@@ -63,6 +86,7 @@ async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<Met
     portalApiUrl: config.portalApiUrl,
     driveApiUrl: config.driveApiUrl,
     getDriveToken: async () => config.driveToken,
+    icloud: icloudOptions(config),
     password: method === 'PASSWORD' ? config.password : undefined,
     // PASSKEY: a new passkey for this page's host (the test's virtual authenticator).
     userDisplayName: method === 'PASSKEY' ? 'package test wallet' : undefined,
@@ -76,7 +100,23 @@ async function roundTrip(config: CheckConfig, method: BackupMethod): Promise<Met
   const { clientBackup: _sealed, ...recoverOptions } = options;
   const recovered = await recoverWallet(recoverOptions);
   const credentialId: string | undefined = recovered.credentialId;
-  return { backup, recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method, credentialId }, steps, errors };
+  const checked = await checkBackup({ ...recoverOptions, clientBackup: options.clientBackup });
+  // A new key for the same backup: a new password, a new passkey, a fresh Drive or iCloud key.
+  const newPassword = `${config.password} (changed)`;
+  const changed = await changeBackupKey({ ...recoverOptions, newPassword: method === 'PASSWORD' ? newPassword : undefined });
+  const afterChange = { ...recoverOptions, password: method === 'PASSWORD' ? newPassword : undefined };
+  const recoveredAfterChange = (await recoverWallet(afterChange)).clientBackup;
+  const checkedAfterChange = await checkBackup({ ...afterChange, clientBackup: options.clientBackup });
+  return {
+    backup,
+    recovered: { clientBackup: recovered.clientBackup, version: recovered.version, method: recovered.method, credentialId },
+    checked,
+    changed,
+    recoveredAfterChange,
+    checkedAfterChange,
+    steps,
+    errors,
+  };
 }
 
 /** A wallet that seals by itself and keeps the result as JSON, as apps keep data. */
@@ -94,19 +134,30 @@ async function sealViaJson(config: CheckConfig): Promise<string> {
 async function check(config: CheckConfig): Promise<CheckOutcome> {
   const outcomes = {
     GDRIVE: await roundTrip(config, 'GDRIVE'),
+    ICLOUD: await roundTrip(config, 'ICLOUD'),
     PASSWORD: await roundTrip(config, 'PASSWORD'),
     PASSKEY: await roundTrip(config, 'PASSKEY'),
   };
-  const listed = await listBackups({ clientId: config.clientId, portalToken: config.portalToken, serverUrl: config.serverUrl });
+  const server = { clientId: config.clientId, portalToken: config.portalToken, serverUrl: config.serverUrl };
+  const listed = await listBackups(server);
   let wrongPasswordCode = 'none';
   try {
-    await recoverWallet({ ...config, method: 'PASSWORD', password: `${config.password}!` });
+    await recoverWallet({ ...config, icloud: undefined, method: 'PASSWORD', password: `${config.password}!` });
   } catch (error) {
     wrongPasswordCode = (error as PortalBackupError).code;
   }
   const sealedViaJson = await sealViaJson(config);
-  status.textContent = 'Backed up and recovered with Google Drive, a password and a passkey.';
-  return { outcomes, listed, wrongPasswordCode, sealedViaJson };
+  const deleted = {} as Record<BackupMethod, number>;
+  for (const method of ['GDRIVE', 'ICLOUD', 'PASSWORD', 'PASSKEY'] as const) {
+    const result = await deleteBackup({
+      ...server, method, custodianId: config.custodianId, driveApiUrl: config.driveApiUrl,
+      getDriveToken: async () => config.driveToken, icloud: icloudOptions(config),
+    });
+    deleted[method] = result.removedKeyFiles;
+  }
+  const listedAfterDelete = await listBackups(server);
+  status.textContent = 'Backed up, recovered, checked, re-keyed and deleted with Google Drive, iCloud, a password and a passkey.';
+  return { outcomes, listed, deleted, listedAfterDelete, wrongPasswordCode, sealedViaJson };
 }
 
 declare global {
