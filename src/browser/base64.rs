@@ -14,6 +14,21 @@ use super::platform;
 use crate::Error;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
+/// Base64url text of a few bytes (a key, a credential id) through the
+/// platform's encoder, so the package carries no base64 encoder of its own;
+/// the JS copy of the bytes is zeroed after.
+pub fn text_of(bytes: &[u8]) -> String {
+    let copy = Uint8Array::from(bytes);
+    let text = String::from(platform::to_text(&copy));
+    copy.fill(0, 0, copy.length());
+    text
+}
+
+/// `BackupKey::to_text`, through `text_of`.
+pub fn key_text(key: &crate::envelope::BackupKey) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(text_of(key.as_bytes()))
+}
+
 /// `envelope::envelope_to_text` of bytes in JS memory, as a JS string.
 pub fn to_text(bytes: &Uint8Array) -> JsString {
     platform::to_text(bytes)

@@ -15,10 +15,10 @@ use core::task::{Context as TaskContext, Poll};
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
-use zeroize::Zeroizing;
 
 use super::key_store::{KeyStore, ListedKey};
 use super::argon2;
+use super::base64;
 use super::http::Http;
 use super::join::{Signal, beside, join};
 use super::js;
@@ -231,7 +231,7 @@ async fn backup_cloud(
 
     let key = BackupKey::generate()?;
     let cipher_text = flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, plaintext))).await?;
-    let key_text = Zeroizing::new(key.to_text());
+    let key_text = base64::key_text(&key);
     drop(key);
 
     // Round trip 1: the key to the store and the ciphertext to the server. A
@@ -492,7 +492,7 @@ async fn change_derived_key(flow: &Flow<'_>, method: Method, context: &Context<'
 async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<BackupOutcome, Failure> {
     let (store, key_name) = flow.key_store(method).await?;
     let key = BackupKey::generate()?;
-    let key_text = Zeroizing::new(key.to_text());
+    let key_text = base64::key_text(&key);
     let create = || async { flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))).await };
     let (opened, created_early) = match store {
         KeyStore::Drive(_) => {

@@ -18,7 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
 use super::options::Options;
-use super::{js, platform};
+use super::{base64, js, platform};
 use crate::envelope::{BackupKey, Context, KeyKind};
 use crate::{Error, ErrorCode};
 
@@ -101,7 +101,7 @@ pub async fn envelope_key(options: &Options, context: &Context<'_>, kind: &KeyKi
 /// `credentialId` takes and results carry); `None` for other kinds.
 pub fn credential_id_text(kind: &KeyKind) -> Option<String> {
     match kind {
-        KeyKind::Passkey { credential_id, .. } => Some(Base64UrlUnpadded::encode_string(credential_id)),
+        KeyKind::Passkey { credential_id, .. } => Some(base64::text_of(credential_id)),
         _ => None,
     }
 }

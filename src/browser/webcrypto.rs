@@ -56,7 +56,7 @@ fn seal_share_with(
 /// crossing into JS and no turns through wasm-bindgen-futures.
 pub fn seal_share(context: &Context<'_>, plaintext: &Uint8Array) -> Result<Promise, Error> {
     let key = BackupKey::generate()?;
-    seal_share_with(&key, KeyKind::Random, &envelope::random_nonce()?, context, plaintext, &key.to_text())
+    seal_share_with(&key, KeyKind::Random, &envelope::random_nonce()?, context, plaintext, &base64::key_text(&key))
 }
 
 /// Awaits a sealing of `seal_text`: the envelope's text.
