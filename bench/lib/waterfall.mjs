@@ -3,7 +3,7 @@
 // time axis from the call (0 ms) to its answer. Requests on the critical path
 // are outlined; a request's light prefix is its wait for a CORS preflight.
 
-const COLORS = { drive: '#4285f4', portal: '#8e44ad', worker: '#f38020', other: '#777777', step: '#9aa5b1' };
+const COLORS = { drive: '#4285f4', icloud: '#2e9e4f', portal: '#8e44ad', worker: '#f38020', other: '#777777', step: '#9aa5b1' };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
@@ -100,7 +100,10 @@ export function waterfallSvg({ title, wallMs, steps, requests, note = '' }) {
     y += rowH;
   }
   // Legend.
-  const legend = [['Drive', COLORS.drive], ['Portal', COLORS.portal], ['Worker', COLORS.worker], ['step', COLORS.step]];
+  // Only the services this flow talked to (and the steps).
+  const services = new Set(requests.map((r) => r.service));
+  const legend = [['Drive', 'drive'], ['iCloud', 'icloud'], ['Portal', 'portal'], ['Worker', 'worker']]
+    .filter(([, key]) => services.has(key)).map(([name, key]) => [name, COLORS[key]]).concat([['step', COLORS.step]]);
   let lx = 8;
   for (const [name, color] of legend) {
     out.push(`<rect x="${lx}" y="${axisY + 20}" width="10" height="8" fill="${color}"/><text x="${lx + 13}" y="${axisY + 28}" fill="#444">${name}</text>`);
