@@ -1,19 +1,25 @@
-//! The fault matrix: every step of a Drive backup, a password backup and
-//! both recoveries, and every request of a Drive and a password
-//! `checkBackup` (`ROWS`) × every failure kind the stand-ins and the edge in
-//! front of the Worker can inject (`FAULTS`), in headless Chromium against
-//! the real Worker (workerd). `plan` derives each cell from the documented
-//! retry policy (docs/BROWSER.md, "Retries"); each cell then checks what a
-//! user would notice:
+//! The fault matrix: every step of a Drive, an iCloud and a password backup,
+//! of their recoveries and of their `changeBackupKey`s, and every request of
+//! a Drive, an iCloud and a password `checkBackup` (`ROWS`) × every failure
+//! kind the stand-ins and the edge in front of the Worker can inject
+//! (`FAULTS`), in headless Chromium against the real Worker (workerd).
+//! `plan` derives each cell from the documented retry policy (docs/BROWSER.md,
+//! "Retries", and for CloudKit its ICLOUD section); each cell then checks
+//! what a user would notice:
 //! - the call fails at that step with a stable code and status after exactly
 //!   the attempts the policy allows, or resolves where the flow absorbs the
-//!   fault (Portal not told, an old key file left) or a token refresh cures it;
-//!   a check resolves, not recoverable, with that code as its one problem;
+//!   fault (Portal not told, an old key file left) or a new token cures it
+//!   (Drive's one refresh, iCloud's one sign-in); a check resolves, not
+//!   recoverable, with that code as its one problem;
 //! - a recovery right after returns the last confirmed backup, byte for byte
-//!   (after a check: a check of the same wallet is green, opening to it);
+//!   (after a check: a check of the same wallet is green, opening to it;
+//!   after a key change: with the old key or password if the change did not
+//!   confirm, with the new one if it did);
 //! - a backup that fails never had Portal told STORED_CLIENT_BACKUP_SHARE
-//!   (no `/notify` went out: SHARE follows a successful `confirm`);
-//! - a retry of the backup succeeds, and Drive ends with exactly one key file.
+//!   (no `/notify` went out: SHARE follows a successful `confirm`); a key
+//!   change never calls Portal at all;
+//! - a retry of the backup or key change succeeds, and Drive or iCloud ends
+//!   with exactly one key file or record.
 //!
 //! Cells where the fault cannot happen at that step are n/a, with the reason.
 //! Each flow prints its block of the matrix (`-- --nocapture` shows it when
@@ -41,6 +47,19 @@ const TIMEOUT_MS: u32 = 1_000;
 const DELAY_MS: u32 = 1_500;
 /// "Until healed": more than any cell sends.
 const PERSISTENT: u32 = 100;
+/// CloudKit × timeout: the first attempt is handled ICLOUD_LATE_MS late, past
+/// the timeout, and spends the web auth token there; the retry, with that
+/// token, is handled ICLOUD_REFUSED_MS late, after the first (so it finds the
+/// token spent) and within its own timeout (so the module reads the refusal).
+const ICLOUD_LATE_MS: u32 = 1_300;
+const ICLOUD_REFUSED_MS: u32 = 700;
+/// CloudKit's THROTTLED `retryAfter`, seconds: the module waits at least this.
+const ICLOUD_RETRY_AFTER_S: f64 = 0.25;
+/// The passwords of a PASSWORD key change: the backup's (options' own), the
+/// new one, and a third for a retry after a change that confirmed.
+const OLD_PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+const THIRD_PASSWORD: &str = "and yet another passphrase";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Flow {
@@ -51,20 +70,35 @@ enum Flow {
     /// `checkBackup` after a good confirmed backup.
     DriveCheck,
     PasswordCheck,
+    ICloudBackup,
+    ICloudRecovery,
+    ICloudCheck,
+    /// `changeBackupKey` after a good confirmed backup.
+    DriveChange,
+    ICloudChange,
+    PasswordChange,
 }
 
 impl Flow {
     fn method(self) -> &'static str {
         match self {
-            Flow::DriveBackup | Flow::DriveRecovery | Flow::DriveCheck => GDRIVE,
-            Flow::PasswordBackup | Flow::PasswordRecovery | Flow::PasswordCheck => PASSWORD,
+            Flow::DriveBackup | Flow::DriveRecovery | Flow::DriveCheck | Flow::DriveChange => GDRIVE,
+            Flow::PasswordBackup | Flow::PasswordRecovery | Flow::PasswordCheck | Flow::PasswordChange => PASSWORD,
+            Flow::ICloudBackup | Flow::ICloudRecovery | Flow::ICloudCheck | Flow::ICloudChange => ICLOUD,
         }
     }
     fn is_backup(self) -> bool {
-        matches!(self, Flow::DriveBackup | Flow::PasswordBackup)
+        matches!(self, Flow::DriveBackup | Flow::PasswordBackup | Flow::ICloudBackup)
     }
     fn is_check(self) -> bool {
-        matches!(self, Flow::DriveCheck | Flow::PasswordCheck)
+        matches!(self, Flow::DriveCheck | Flow::PasswordCheck | Flow::ICloudCheck)
+    }
+    fn is_change(self) -> bool {
+        matches!(self, Flow::DriveChange | Flow::ICloudChange | Flow::PasswordChange)
+    }
+    /// Whether the flow stores a new version (and may confirm it).
+    fn writes(self) -> bool {
+        self.is_backup() || self.is_change()
     }
     fn title(self) -> &'static str {
         match self {
@@ -74,7 +108,27 @@ impl Flow {
             Flow::PasswordRecovery => "password recovery",
             Flow::DriveCheck => "Drive check",
             Flow::PasswordCheck => "password check",
+            Flow::ICloudBackup => "iCloud backup",
+            Flow::ICloudRecovery => "iCloud recovery",
+            Flow::ICloudCheck => "iCloud check",
+            Flow::DriveChange => "Drive key change",
+            Flow::ICloudChange => "iCloud key change",
+            Flow::PasswordChange => "password key change",
         }
+    }
+    /// The plaintext a cell backs up: the first six flows' with the GDRIVE
+    /// pairs they always had, the others' with their method's pairs (Portal
+    /// names its deliveries by them).
+    fn plaintext(self, user: &JsValue, label: &str) -> String {
+        match self {
+            Flow::DriveBackup | Flow::PasswordBackup | Flow::DriveRecovery | Flow::PasswordRecovery => client_backup(user, label),
+            _ => method_backup(user, label, self.method()),
+        }
+    }
+    /// The page's token functions a flow calls when nothing fails: Drive's
+    /// change asks for a Drive token for its list and its create at once.
+    fn token_asks(self) -> f64 {
+        if self == Flow::DriveChange { 2.0 } else { 1.0 }
     }
 }
 
@@ -82,6 +136,8 @@ impl Flow {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Service {
     Drive,
+    /// CloudKit Web Services (the iCloud stand-in).
+    ICloud,
     Worker,
     Portal,
 }
@@ -91,6 +147,7 @@ impl Service {
     fn control(self) -> &'static str {
         match self {
             Service::Drive => "drive",
+            Service::ICloud => "icloud",
             Service::Worker => "edge",
             Service::Portal => "portal",
         }
@@ -110,6 +167,12 @@ struct Target {
     /// Of those, the ones sent before any answer: all that go out when every
     /// answer fails.
     at_once: u32,
+    /// Requests to the same method and path the flow sends before this
+    /// step's (iCloud's create before its delete, both records/modify): a
+    /// rule lets them through, and they are not the step's attempts.
+    before: u32,
+    /// And after it, when the call goes on past the step.
+    later: u32,
 }
 
 struct Row {
@@ -134,7 +197,7 @@ const fn remote(
     path: &'static str,
     (requests, at_once): (u32, u32),
 ) -> Row {
-    Row { flow, step, label, target: Some(Target { service, method, path, exact: false, requests, at_once }) }
+    Row { flow, step, label, target: Some(Target { service, method, path, exact: false, requests, at_once, before: 0, later: 0 }) }
 }
 
 /// `row`, aimed at requests whose path is all of its `path`: the Worker's
@@ -146,12 +209,23 @@ const fn exact(mut row: Row) -> Row {
     row
 }
 
+/// `row`, whose requests come after `before` others of the flow to the same
+/// method and path, and before `later` others.
+const fn among(before: u32, later: u32, mut row: Row) -> Row {
+    if let Some(target) = &mut row.target {
+        target.before = before;
+        target.later = later;
+    }
+    row
+}
+
 use Flow::*;
 use Service::*;
 
-/// Every step of the four flows (src/flow.rs), in the order they run, then
-/// every request of a check: the recovery's beside the Worker's two lists,
-/// all in the first round trip.
+/// Every step of the flows (src/flow.rs), in the order they run; every
+/// request of a check: the recovery's beside the Worker's two lists, all in
+/// the first round trip; then iCloud's (one CloudKit request at a time, all
+/// `POST .../private/records/{modify,query}`) and the key changes'.
 const ROWS: &[Row] = &[
     local(DriveBackup, "encrypt"),
     remote(DriveBackup, "storeKey", "storeKey", Drive, "POST", "/upload/drive/v3/files", (1, 1)),
@@ -181,6 +255,51 @@ const ROWS: &[Row] = &[
     remote(PasswordCheck, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/PASSWORD", (1, 1)),
     exact(remote(PasswordCheck, "listBackups", "Worker GET list", Worker, "GET", "/v1/client-backups", (1, 1))),
     remote(PasswordCheck, "listCustodianBackups", "Worker GET custodian list", Worker, "GET", "/v1/custodian-backups", (1, 1)),
+    local(ICloudBackup, "encrypt"),
+    among(0, 1, remote(ICloudBackup, "storeKey", "storeKey: modify create", ICloud, "POST", "/records/modify", (1, 1))),
+    remote(ICloudBackup, "storeShare", "storeShare", Worker, "PUT", "/v1/client-backups/ICLOUD", (1, 1)),
+    // The query lists the records with their keys: the read-back and the listing.
+    remote(ICloudBackup, "checkStorage", "checkStorage: query", ICloud, "POST", "/records/query", (1, 1)),
+    remote(ICloudBackup, "notifyPortal", "notifyPortal: Portal PATCH", Portal, "PATCH", "/backup-share-pairs", (1, 1)),
+    remote(ICloudBackup, "notifyPortal", "notifyPortal: Worker /notify", Worker, "POST", "/notify", (1, 1)),
+    remote(ICloudBackup, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
+    // The one record of the first backup, after the create.
+    among(1, 0, remote(ICloudBackup, "removeOldKeys", "removeOldKeys: modify forceDelete", ICloud, "POST", "/records/modify", (1, 1))),
+    remote(ICloudRecovery, "fetchKey", "fetchKey: query", ICloud, "POST", "/records/query", (1, 1)),
+    remote(ICloudRecovery, "fetchShare", "fetchShare", Worker, "GET", "/v1/client-backups/ICLOUD", (1, 1)),
+    local(ICloudRecovery, "decrypt"),
+    remote(ICloudCheck, "fetchKey", "fetchKey: query", ICloud, "POST", "/records/query", (1, 1)),
+    remote(ICloudCheck, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/ICLOUD", (1, 1)),
+    exact(remote(ICloudCheck, "listBackups", "Worker GET list", Worker, "GET", "/v1/client-backups", (1, 1))),
+    remote(ICloudCheck, "listCustodianBackups", "Worker GET custodian list", Worker, "GET", "/v1/custodian-backups", (1, 1)),
+    // changeBackupKey with Drive: list ‖ GET versions ‖ create the new key
+    // file; PUT ‖ read it back and list; confirm; delete the old file.
+    among(0, 2, remote(DriveChange, "fetchKey", "fetchKey: Drive list", Drive, "GET", "/drive/v3/files", (1, 1))),
+    remote(DriveChange, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/GDRIVE", (1, 1)),
+    remote(DriveChange, "storeKey", "storeKey", Drive, "POST", "/upload/drive/v3/files", (1, 1)),
+    local(DriveChange, "decrypt"),
+    local(DriveChange, "encrypt"),
+    remote(DriveChange, "storeShare", "storeShare: Worker PUT", Worker, "PUT", "/v1/client-backups/GDRIVE", (1, 1)),
+    // Read the new key back ‖ list the key files, after fetchKey's list.
+    among(1, 0, remote(DriveChange, "checkStorage", "checkStorage: Drive read ‖ list", Drive, "GET", "/drive/v3/files", (2, 2))),
+    remote(DriveChange, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
+    remote(DriveChange, "removeOldKeys", "removeOldKeys", Drive, "DELETE", "/drive/v3/files/", (1, 1)),
+    // With iCloud: query ‖ GET versions; create ‖ PUT; query; confirm; delete.
+    among(0, 1, remote(ICloudChange, "fetchKey", "fetchKey: query", ICloud, "POST", "/records/query", (1, 1))),
+    remote(ICloudChange, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/ICLOUD", (1, 1)),
+    local(ICloudChange, "decrypt"),
+    local(ICloudChange, "encrypt"),
+    among(0, 1, remote(ICloudChange, "storeKey", "storeKey: modify create", ICloud, "POST", "/records/modify", (1, 1))),
+    remote(ICloudChange, "storeShare", "storeShare: Worker PUT", Worker, "PUT", "/v1/client-backups/ICLOUD", (1, 1)),
+    among(1, 0, remote(ICloudChange, "checkStorage", "checkStorage: query", ICloud, "POST", "/records/query", (1, 1))),
+    remote(ICloudChange, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
+    among(1, 0, remote(ICloudChange, "removeOldKeys", "removeOldKeys: modify forceDelete", ICloud, "POST", "/records/modify", (1, 1))),
+    // With a password: GET versions; PUT; confirm.
+    remote(PasswordChange, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/PASSWORD", (1, 1)),
+    local(PasswordChange, "decrypt"),
+    local(PasswordChange, "encrypt"),
+    remote(PasswordChange, "storeShare", "storeShare: Worker PUT", Worker, "PUT", "/v1/client-backups/PASSWORD", (1, 1)),
+    remote(PasswordChange, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -229,7 +348,8 @@ enum Outcome {
     /// Resolves; the step's failure shows only as an `onProgress` error
     /// (notifyPortal: `portalNotified: false`; removeOldKeys: a key file left).
     Absorbed,
-    /// Resolves after the one token refresh a Drive 401 gets.
+    /// Resolves after the one new token a Drive 401 gets (a refresh) or a
+    /// CloudKit AUTHENTICATION_REQUIRED (a sign-in).
     Refreshed,
     /// A check resolves, not recoverable, with the code as its one problem.
     Reported,
@@ -240,11 +360,12 @@ enum Outcome {
 enum Confirmed {
     /// The backup made before the fault.
     Before,
-    /// The one the faulty call made.
+    /// The one the faulty call made (a key change: the new key's version).
     New,
 }
 
-/// A `/__control/` call: service, route, JSON body.
+/// A `/__control/` call: service, route, JSON body. iCloud's `quota` gets
+/// the cell's iCloud user when it is sent.
 struct Injection(&'static str, &'static str, Vec<(&'static str, JsValue)>);
 
 struct Case {
@@ -257,6 +378,8 @@ struct Case {
     /// Requests the module sends to the target during the call.
     attempts: u32,
     confirmed: Confirmed,
+    /// The call takes at least this long (ms): the waits a service asked for.
+    at_least_ms: f64,
 }
 
 enum Cell {
@@ -266,23 +389,37 @@ enum Cell {
 
 /// The cell of `row` × `fault`: the injection, and what the documented retry
 /// policy says happens. Retried (docs/BROWSER.md): no answer, 5xx, 429, Drive
-/// 403 rate limits, up to `retry.maxAttempts`; Drive 401: one new token.
-/// Everything else fails at once.
+/// 403 rate limits, CloudKit THROTTLED and TRY_AGAIN_LATER (waiting its
+/// `retryAfter`), up to `retry.maxAttempts`; Drive 401: one new token;
+/// CloudKit AUTHENTICATION_REQUIRED: one more `getWebAuthToken()`, where the
+/// page signs in again. Everything else fails at once.
 fn plan(row: &Row, fault: Fault) -> Cell {
     use Fault::*;
     let Some(target) = row.target else {
         return Cell::NotApplicable("a local step (WebCrypto, Argon2id): no request to fail");
     };
-    // A rule on the requests of this step, at the service the browser calls.
-    let rule = |route: &'static str, count: u32, extra: &[(&'static str, JsValue)]| {
+    // A rule on the requests of this step, at the service the browser calls,
+    // letting `skip` of the flow's earlier ones to the same path through.
+    let rule_skipping = |route: &'static str, count: u32, skip: u32, extra: &[(&'static str, JsValue)]| {
         let mut body = vec![
             ("count", count.into()),
             ("method", target.method.into()),
             ("path", target.path.into()),
             ("exact", target.exact.into()),
         ];
+        if skip > 0 {
+            body.push(("skip", skip.into()));
+        }
         body.extend(extra.iter().cloned());
         Injection(target.service.control(), route, body)
+    };
+    let rule = |route: &'static str, count: u32, extra: &[(&'static str, JsValue)]| rule_skipping(route, count, target.before, extra);
+    // CloudKit's error answer (tests/standins/icloud.mjs's own `fail`): its
+    // serverErrorCode, with the status Apple's reference gives it.
+    let cloudkit = |code: &'static str, count: u32, extra: &[(&'static str, JsValue)]| {
+        let mut body = vec![("serverErrorCode", code.into())];
+        body.extend(extra.iter().cloned());
+        rule("fail", count, &body)
     };
     let fail = |status: u16, reason: Option<&'static str>| {
         let mut extra = vec![("status", status.into())];
@@ -294,28 +431,70 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     // The first Worker request of a flow makes the Worker ask Portal who the
     // token belongs to; later ones use its 60 s memory of the answer. A
     // check sends its three at once: each is a first, so a refused token or
-    // Portal down fails all three, and each row counts its own attempts.
-    let first_worker_call = matches!(row.step, "storeShare" | "fetchShare") || row.flow.is_check();
+    // Portal down fails all three, and each row counts its own attempts. A
+    // key change's first is its GET of the versions.
+    let first_worker_call = match row.step {
+        "fetchShare" => true,
+        "storeShare" => !row.flow.is_change(),
+        _ => row.flow.is_check(),
+    };
     let confirm_needs_no_portal = "confirm does not reach Portal: the Worker verified the token at storeShare \
                           moments before and keeps it 60 s (docs/SERVER-API.md)";
+    let change_needs_no_portal = "a key change's PUT and confirm do not reach Portal: the Worker verified the token \
+                          at fetchShare moments before and keeps it 60 s (docs/SERVER-API.md)";
     let with_fresh_token = |injection: Injection| (vec![injection], true);
+    let mut at_least_ms = 0.0;
 
     let ((injections, fresh_token), code, status, attempts) = match (target.service, fault) {
-        (_, QuotaFull) if !(target.service == Drive && row.step == "storeKey") => {
-            return Cell::NotApplicable(if target.service == Drive {
-                "Drive reports a full quota on writes only; this step reads or deletes"
-            } else {
-                "only Drive has a storage quota"
+        (_, QuotaFull) if !(matches!(target.service, Drive | ICloud) && row.step == "storeKey") => {
+            return Cell::NotApplicable(match target.service {
+                Drive => "Drive reports a full quota on writes only; this step reads or deletes",
+                ICloud => "CloudKit reports a full iCloud on a record it writes only; this step reads or deletes",
+                _ => "only Drive and iCloud have a storage quota",
             });
         }
         (Drive, PortalDown) => return Cell::NotApplicable("a Drive step does not reach Portal"),
+        (ICloud, PortalDown) => return Cell::NotApplicable("a CloudKit step does not reach Portal"),
         (Worker, Forbidden) => {
             return Cell::NotApplicable(
                 "the Worker answers 403 only to a CORS preflight from an origin it does not allow: \
                  a deployment error, the same at every step",
             );
         }
+        (Worker, Unauthorized | PortalDown) if row.flow.is_change() && !first_worker_call => {
+            return Cell::NotApplicable(change_needs_no_portal);
+        }
         (Worker, Unauthorized | PortalDown) if row.step == "confirm" => return Cell::NotApplicable(confirm_needs_no_portal),
+
+        // CloudKit, one request at a time, each with the web auth token the
+        // last answer gave. The first attempt takes effect and spends the
+        // token, but its answer comes after the timeout; the retry brings the
+        // spent token and is refused (AUTHENTICATION_REQUIRED); the page signs
+        // in again and the third attempt goes through.
+        (ICloud, Timeout) => {
+            let late = rule("delay", 1, &[("ms", ICLOUD_LATE_MS.into())]);
+            // The late one's rule let the earlier requests through already.
+            let refused = rule_skipping("delay", 1, 0, &[("ms", ICLOUD_REFUSED_MS.into())]);
+            ((vec![late, refused], false), "", None, target.requests + 2)
+        }
+        // The token is refused at this step (spent, expired, or the user
+        // signed out): one sign-in and it goes on.
+        (ICloud, Unauthorized) => ((vec![cloudkit("AUTHENTICATION_REQUIRED", 1, &[])], false), "", None, target.requests + 1),
+        // No retryAfter: the policy's own backoff, so cells wait milliseconds.
+        (ICloud, ServerError) => {
+            let busy = cloudkit("TRY_AGAIN_LATER", PERSISTENT, &[("retryAfter", JsValue::NULL)]);
+            ((vec![busy], false), "ICLOUD_UNAVAILABLE", Some(503), retried)
+        }
+        (ICloud, Forbidden) => ((vec![cloudkit("ACCESS_DENIED", PERSISTENT, &[])], false), "ICLOUD_ERROR", Some(403), once),
+        (ICloud, RateLimited) => {
+            at_least_ms = f64::from(MAX_ATTEMPTS - 1) * ICLOUD_RETRY_AFTER_S * 1000.0;
+            let throttled = cloudkit("THROTTLED", PERSISTENT, &[("retryAfter", ICLOUD_RETRY_AFTER_S.into())]);
+            ((vec![throttled], false), "ICLOUD_RATE_LIMITED", Some(429), retried)
+        }
+        // The user's iCloud is full: the create's record fails inside a 200.
+        (ICloud, QuotaFull) => {
+            ((vec![Injection("icloud", "quota", vec![("bytes", 0.into())])], false), "ICLOUD_QUOTA_EXCEEDED", None, once)
+        }
 
         (_, Dropped) => ((vec![rule("drop", PERSISTENT, &[])], false), "NETWORK", None, retried),
         (_, Timeout) => ((vec![rule("delay", PERSISTENT, &[("ms", DELAY_MS.into())])], false), "NETWORK", None, retried),
@@ -373,7 +552,7 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     };
 
     let outcome = match (target.service, fault) {
-        (Drive, Unauthorized) => Outcome::Refreshed,
+        (Drive, Unauthorized) | (ICloud, Unauthorized | Timeout) => Outcome::Refreshed,
         _ if row.flow.is_check() => Outcome::Reported,
         _ if matches!(row.step, "notifyPortal" | "removeOldKeys") => Outcome::Absorbed,
         _ => Outcome::Fails,
@@ -381,12 +560,20 @@ fn plan(row: &Row, fault: Fault) -> Cell {
     // A timed-out request still takes effect (the server got all of it): at
     // confirm, that effect is the new backup confirmed.
     let confirmed = match outcome {
-        _ if !row.flow.is_backup() => Confirmed::Before,
+        _ if !row.flow.writes() => Confirmed::Before,
         Outcome::Absorbed | Outcome::Refreshed => Confirmed::New,
         Outcome::Fails if row.step == "confirm" && fault == Timeout => Confirmed::New,
         Outcome::Fails | Outcome::Reported => Confirmed::Before,
     };
-    Cell::Applicable(Case { injections, fresh_token, outcome, code, status, attempts, confirmed })
+    Cell::Applicable(Case { injections, fresh_token, outcome, code, status, attempts, confirmed, at_least_ms })
+}
+
+macro_rules! hold {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
 }
 
 fn matrix_options(user: &JsValue, method: &str, portal_token: Option<JsValue>) -> JsValue {
@@ -399,7 +586,68 @@ fn matrix_options(user: &JsValue, method: &str, portal_token: Option<JsValue>) -
     ]);
     let mut extra = vec![("retry", retry), ("timeoutMs", TIMEOUT_MS.into())];
     extra.extend(portal_token.map(|token| ("portalToken", token)));
-    opts_with(user, method, &extra)
+    let options = opts_with(user, method, &extra);
+    // One call's asks: a second one signs in again.
+    if method == ICLOUD { sign_in_when_asked_again(user, options) } else { options }
+}
+
+/// The page's token functions, counted: Drive's `getDriveToken` calls,
+/// iCloud's `getWebAuthToken` calls and sign-ins.
+struct Tokens {
+    drive: f64,
+    icloud: f64,
+    sign_ins: f64,
+}
+
+impl Tokens {
+    fn of(user: &JsValue) -> Tokens {
+        Tokens { drive: number(user, "tokenCalls"), icloud: number(user, "icloudTokenCalls"), sign_ins: number(user, "icloudSignIns") }
+    }
+
+    /// Exactly one new token since `self`, beyond the asks `flow` makes when
+    /// nothing fails: Drive's one refresh, or iCloud's one more ask, where
+    /// the user signed in again once.
+    fn one_more(&self, user: &JsValue, flow: Flow) -> Result<(), String> {
+        let now = Tokens::of(user);
+        if flow.method() == ICLOUD {
+            let asks = now.icloud - self.icloud - flow.token_asks();
+            let sign_ins = now.sign_ins - self.sign_ins;
+            hold!(asks == 1.0 && sign_ins == 1.0, "{asks} more getWebAuthToken calls and {sign_ins} sign-ins, expected 1 and 1");
+        } else {
+            let refreshes = now.drive - self.drive - flow.token_asks();
+            hold!(refreshes == 1.0, "{refreshes} token refreshes, expected 1");
+        }
+        Ok(())
+    }
+}
+
+/// Sends a case's injections; iCloud's `quota` is the cell's user's.
+async fn inject(user: &JsValue, injections: &[Injection]) {
+    for Injection(service, route, body) in injections {
+        let body = obj(body);
+        if *route == "quota" {
+            js_sys::Reflect::set(&body, &"user".into(), &get(user, "icloudUser")).unwrap();
+        }
+        control(service, route, body).await;
+    }
+}
+
+/// Every fault gone and every delayed request handled; a full iCloud has
+/// room again.
+async fn heal(user: &JsValue, injections: &[Injection]) {
+    heal_all().await;
+    if injections.iter().any(|Injection(_, route, _)| *route == "quota") {
+        control("icloud", "quota", obj(&[("user", get(user, "icloudUser")), ("bytes", JsValue::NULL)])).await;
+    }
+}
+
+/// The ids of the user's key files (Drive) or key records (iCloud).
+async fn stored_keys(user: &JsValue, method: &str) -> Vec<String> {
+    if method == ICLOUD {
+        js_sys::Array::from(&icloud_records(user).await).iter().map(|r| string(&r, "recordName")).collect()
+    } else {
+        key_files(user).await.iter().map(|f| string(f, "id")).collect()
+    }
 }
 
 fn status_of(error: &JsValue) -> Option<u16> {
@@ -410,47 +658,35 @@ fn string(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
 }
 
-macro_rules! hold {
-    ($cond:expr, $($why:tt)+) => {
-        if !$cond {
-            return Err(format!($($why)+));
-        }
-    };
-}
 
-/// Runs one cell; `Err` says what did not hold.
+/// Runs one cell of a backup or recovery flow; `Err` says what did not hold.
 async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
     let target = row.target.as_ref().expect("an applicable cell has a target");
     let method = row.flow.method();
     let user = new_user(&format!("matrix-{}-{}", row.step, fault.name().replace(' ', ""))).await;
     // Every cell starts from a confirmed backup: the one a fault must never cost.
-    let before = client_backup(&user, "before");
+    let before = row.flow.plaintext(&user, "before");
     backup_with(&user, matrix_options(&user, method, None), &before)
         .await
         .map_err(|e| format!("the first backup failed: {}", json(&e)))?;
     let token = if case.fresh_token { Some(add_portal_token(&user).await) } else { None };
-    let options = matrix_options(&user, method, token);
+    let options = matrix_options(&user, method, token.clone());
 
     clear_sent();
-    for Injection(service, route, body) in &case.injections {
-        control(service, route, obj(body)).await;
-    }
+    inject(&user, &case.injections).await;
     let events_before = js_sys::Array::from(&get(&user, "events")).length();
-    let tokens_before = number(&user, "tokenCalls");
-    let attempt = client_backup(&user, "attempt");
+    let tokens_before = Tokens::of(&user);
+    let attempt = row.flow.plaintext(&user, "attempt");
+    let started = js_sys::Date::now();
     let answer = if row.flow.is_backup() {
-        backup_with(&user, options.clone(), &attempt).await
+        backup_with(&user, options, &attempt).await
     } else {
-        recover(options.clone()).await
+        recover(options).await
     };
-    heal_all().await;
+    let took_ms = js_sys::Date::now() - started;
+    heal(&user, &case.injections).await;
 
-    let step_errors: Vec<JsValue> = js_sys::Array::from(&get(&user, "events"))
-        .iter()
-        .skip(events_before as usize)
-        .filter(|e| string(e, "phase") == "error" && string(e, "step") == row.step)
-        .map(|e| get(&e, "error"))
-        .collect();
+    let step_errors = step_errors(&user, events_before, row.step);
     match (case.outcome, &answer) {
         (Outcome::Fails, Err(error)) => {
             let seen = (string(error, "step"), string(error, "code"), status_of(error));
@@ -484,13 +720,14 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
         }
         (Outcome::Refreshed, Ok(_)) => {
             hold!(step_errors.is_empty(), "onProgress errors at {}: {}", row.step, step_errors.iter().map(json).collect::<Vec<_>>().join(", "));
-            let refreshes = number(&user, "tokenCalls") - tokens_before - 1.0;
-            hold!(refreshes == 1.0, "{refreshes} token refreshes, expected 1");
+            tokens_before.one_more(&user, row.flow)?;
         }
         (_, Ok(_)) => return Err("resolved, expected to fail".into()),
         (_, Err(error)) => return Err(format!("failed: {}", json(error))),
     }
     attempts_held(target, case)?;
+    let waited = took_ms >= case.at_least_ms;
+    hold!(waited, "the call took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
 
     let expected = match case.confirmed {
         Confirmed::Before => &before,
@@ -508,23 +745,36 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
     );
 
     if row.flow.is_backup() {
-        let retried = backup_with(&user, options, &client_backup(&user, "retry"))
+        let retried = backup_with(&user, matrix_options(&user, method, token), &row.flow.plaintext(&user, "retry"))
             .await
             .map_err(|e| format!("the retried backup failed: {}", json(&e)))?;
         hold!(flag(&retried, "portalNotified"), "the retried backup did not tell Portal");
-        if method == GDRIVE {
-            let files = key_files(&user).await;
-            let ids: Vec<String> = files.iter().map(|f| string(f, "id")).collect();
-            hold!(ids == [string(&retried, "keyFileId")], "Drive holds {} key files after the retry", ids.len());
+        if method == GDRIVE || method == ICLOUD {
+            let ids = stored_keys(&user, method).await;
+            hold!(ids == [string(&retried, "keyFileId")], "{} holds {} keys after the retry", method, ids.len());
         }
     }
     Ok(())
 }
 
-/// The requests the module sent to the target since `clear_sent`, against
-/// the attempts the policy allows.
+/// The `onProgress` errors at `step` since the first `skip` events.
+fn step_errors(user: &JsValue, skip: u32, step: &str) -> Vec<JsValue> {
+    js_sys::Array::from(&get(user, "events"))
+        .iter()
+        .skip(skip as usize)
+        .filter(|e| string(e, "phase") == "error" && string(e, "step") == step)
+        .map(|e| get(&e, "error"))
+        .collect()
+}
+
+/// The requests the module sent to the target since `clear_sent` (less the
+/// flow's others to the same path), against the attempts the policy allows.
 fn attempts_held(target: &Target, case: &Case) -> Result<(), String> {
-    let answers = sent_to(target.service.control(), target.method, target.path, target.exact);
+    let all = sent_to(target.service.control(), target.method, target.path, target.exact);
+    // Only a call that went on past the step sent the later ones.
+    let later = if case.outcome == Outcome::Refreshed { target.later as usize } else { 0 };
+    let from = (target.before as usize).min(all.len());
+    let answers = &all[from..all.len().saturating_sub(later).max(from)];
     hold!(
         answers.len() as u32 == case.attempts,
         "{} requests to {} {} (answers {answers:?}), expected {}",
@@ -533,6 +783,161 @@ fn attempts_held(target: &Target, case: &Case) -> Result<(), String> {
         target.path,
         case.attempts
     );
+    Ok(())
+}
+
+/// `changeBackupKey` options: for PASSWORD, from `password` to `new_password`.
+fn change_options(user: &JsValue, method: &str, token: Option<JsValue>, password: &str, new_password: &str) -> JsValue {
+    let options = matrix_options(user, method, token);
+    if method == PASSWORD {
+        js_sys::Reflect::set(&options, &"password".into(), &password.into()).unwrap();
+        js_sys::Reflect::set(&options, &"newPassword".into(), &new_password.into()).unwrap();
+    }
+    options
+}
+
+/// Recovery options; for PASSWORD with `password`.
+fn recovery_options(user: &JsValue, method: &str, password: &str) -> JsValue {
+    let options = matrix_options(user, method, None);
+    if method == PASSWORD {
+        js_sys::Reflect::set(&options, &"password".into(), &password.into()).unwrap();
+    }
+    options
+}
+
+/// Portal's record of calls about this client (PATCHes of its pairs, the
+/// Worker's included, and custodian deliveries), once every delivery it
+/// started is answered.
+async fn portal_heard(user: &JsValue) -> u32 {
+    portal_deliveries(&text(user, "clientId")).await;
+    js_sys::Array::from(&portal_calls(user).await).length()
+}
+
+/// The page asked Portal nothing, and neither did the Worker for it: no
+/// PATCH of the pairs, no `/notify`, nothing new in Portal's record.
+async fn portal_not_called(user: &JsValue, heard_before: u32, what: &str) -> Result<(), String> {
+    let patched = sent_to(Portal.control(), "PATCH", "/backup-share-pairs", false);
+    let notified = sent_to(Worker.control(), "POST", "/notify", false);
+    hold!(patched.is_empty() && notified.is_empty(), "{what} called Portal: {} PATCH, {} /notify", patched.len(), notified.len());
+    let heard = portal_heard(user).await;
+    hold!(heard == heard_before, "{what}: Portal heard {} calls about the client", heard - heard_before);
+    Ok(())
+}
+
+/// Runs one cell of a key change: from a confirmed backup, inject, change,
+/// heal; then the change fails at the step (or resolves where the flow
+/// absorbs the fault or a new token cures it), Portal was never called, the
+/// wallet recovers right after with the old key (password) if the change
+/// did not confirm, with the new one if it did, and a retried change
+/// succeeds and leaves one key file or record.
+async fn run_change_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
+    let target = row.target.as_ref().expect("an applicable cell has a target");
+    let (flow, method) = (row.flow, row.flow.method());
+    let user = new_user(&format!("matrix-change-{}-{}", row.step, fault.name().replace(' ', ""))).await;
+    let plaintext = flow.plaintext(&user, "before");
+    let first = backup_with(&user, matrix_options(&user, method, None), &plaintext)
+        .await
+        .map_err(|e| format!("the first backup failed: {}", json(&e)))?;
+    let (first_id, old_key) = (string(&first, "backupId"), string(&first, "keyFileId"));
+    let heard = portal_heard(&user).await;
+    let token = if case.fresh_token { Some(add_portal_token(&user).await) } else { None };
+    let options = change_options(&user, method, token.clone(), OLD_PASSWORD, NEW_PASSWORD);
+
+    clear_sent();
+    inject(&user, &case.injections).await;
+    let events_before = js_sys::Array::from(&get(&user, "events")).length();
+    let tokens_before = Tokens::of(&user);
+    let started = js_sys::Date::now();
+    let answer = change_key(options).await;
+    let took_ms = js_sys::Date::now() - started;
+    heal(&user, &case.injections).await;
+
+    portal_not_called(&user, heard, "the change").await?;
+    let step_errors = step_errors(&user, events_before, row.step);
+    match (case.outcome, &answer) {
+        (Outcome::Fails, Err(error)) => {
+            let seen = (string(error, "step"), string(error, "code"), status_of(error));
+            hold!(
+                seen == (row.step.to_string(), case.code.to_string(), case.status),
+                "failed with {seen:?}, expected ({}, {}, {:?})",
+                row.step,
+                case.code,
+                case.status
+            );
+        }
+        (Outcome::Absorbed, Ok(result)) => {
+            let seen: Vec<_> = step_errors.iter().map(|e| (string(e, "code"), status_of(e))).collect();
+            hold!(
+                seen.iter().any(|s| *s == (case.code.to_string(), case.status)),
+                "onProgress errors at {}: {seen:?}, expected ({}, {:?})",
+                row.step,
+                case.code,
+                case.status
+            );
+            hold!(number(result, "removedKeyFiles") == 0.0, "removedKeyFiles is {}", number(result, "removedKeyFiles"));
+        }
+        (Outcome::Refreshed, Ok(result)) => {
+            hold!(step_errors.is_empty(), "onProgress errors at {}: {}", row.step, step_errors.iter().map(json).collect::<Vec<_>>().join(", "));
+            tokens_before.one_more(&user, flow)?;
+            hold!(number(result, "removedKeyFiles") == 1.0, "removedKeyFiles is {}, expected the old key's 1", number(result, "removedKeyFiles"));
+        }
+        (_, Ok(_)) => return Err("resolved, expected to fail".into()),
+        (_, Err(error)) => return Err(format!("failed: {}", json(error))),
+    }
+    attempts_held(target, case)?;
+    let waited = took_ms >= case.at_least_ms;
+    hold!(waited, "the call took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
+
+    // Right after: the old key (password) opens the backup it opened before,
+    // unless the change confirmed; then the new one opens the new version.
+    let (password, new_password) = match case.confirmed {
+        Confirmed::Before => (OLD_PASSWORD, NEW_PASSWORD),
+        Confirmed::New => (NEW_PASSWORD, THIRD_PASSWORD),
+    };
+    let recovered = recover(recovery_options(&user, method, password))
+        .await
+        .map_err(|e| format!("the recovery right after failed: {}", json(&e)))?;
+    let bytes = js_sys::Uint8Array::new(&get(&recovered, "clientBackupBytes")).to_vec();
+    hold!(bytes == plaintext.as_bytes(), "the recovery right after returned other bytes than the backup");
+    let recovered_id = string(&recovered, "backupId");
+    match case.confirmed {
+        Confirmed::Before => {
+            // Only the old key opens the version from before.
+            hold!(recovered_id == first_id, "the recovery right after opened version {recovered_id}, not the confirmed one from before");
+            if method != PASSWORD {
+                let keys = stored_keys(&user, method).await;
+                hold!(keys.contains(&old_key), "the old key is gone, though the change did not confirm");
+            }
+        }
+        Confirmed::New => {
+            hold!(recovered_id != first_id, "the recovery right after opened the version from before, though the change confirmed");
+            if let Ok(result) = &answer {
+                hold!(recovered_id == string(result, "backupId"), "the recovery right after opened {recovered_id}, not the changed version");
+            }
+            if method == PASSWORD {
+                let old = recover(recovery_options(&user, method, OLD_PASSWORD)).await;
+                let code = old.as_ref().err().map(|e| string(e, "code"));
+                hold!(code.as_deref() == Some("WRONG_PASSWORD"), "after the change, the old password: {}", old.map_or_else(|e| json(&e), |_| "opened a backup".into()));
+            }
+        }
+    }
+
+    // Trying again (from the password that now opens it) finishes the job.
+    clear_sent();
+    let heard = portal_heard(&user).await;
+    let retried = change_key(change_options(&user, method, token, password, new_password))
+        .await
+        .map_err(|e| format!("the retried change failed: {}", json(&e)))?;
+    portal_not_called(&user, heard, "the retried change").await?;
+    if method == PASSWORD {
+        let recovered = recover(recovery_options(&user, method, new_password))
+            .await
+            .map_err(|e| format!("the recovery after the retried change failed: {}", json(&e)))?;
+        hold!(string(&recovered, "backupId") == string(&retried, "backupId"), "the new password does not open the retried change's version");
+    } else {
+        let keys = stored_keys(&user, method).await;
+        hold!(keys == [string(&retried, "keyFileId")], "{} holds {} keys after the retried change", method, keys.len());
+    }
     Ok(())
 }
 
@@ -585,12 +990,12 @@ async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> 
     let options = wallet.check_options(method, token);
 
     clear_sent();
-    for Injection(service, route, body) in &case.injections {
-        control(service, route, obj(body)).await;
-    }
-    let tokens_before = number(&wallet.user, "tokenCalls");
+    inject(&wallet.user, &case.injections).await;
+    let tokens_before = Tokens::of(&wallet.user);
+    let started = js_sys::Date::now();
     let answer = check(options).await;
-    heal_all().await;
+    let took_ms = js_sys::Date::now() - started;
+    heal(&wallet.user, &case.injections).await;
     let report = answer?;
 
     let problems = strings(&get(&report, "problems"));
@@ -610,12 +1015,13 @@ async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> 
         }
         Outcome::Refreshed => {
             hold!(problems.is_empty() && flag(&report, "recoverable"), "not green after a token refresh: {}", json(&report));
-            let refreshes = number(&wallet.user, "tokenCalls") - tokens_before - 1.0;
-            hold!(refreshes == 1.0, "{refreshes} token refreshes, expected 1");
+            tokens_before.one_more(&wallet.user, row.flow)?;
         }
         Outcome::Fails | Outcome::Absorbed => unreachable!("plan gives a check Reported or Refreshed"),
     }
     attempts_held(target, case)?;
+    let waited = took_ms >= case.at_least_ms;
+    hold!(waited, "the check took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
 
     // The fault changed nothing stored.
     let after = check(wallet.check_options(method, None)).await?;
@@ -636,6 +1042,7 @@ async fn matrix(flow: Flow) {
     let mut not_applicable: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let (mut held, mut na) = (0, 0);
     let mut wallet = None;
+    let started = js_sys::Date::now();
     for row in &rows {
         let mut line = Vec::new();
         for fault in FAULTS {
@@ -648,6 +1055,8 @@ async fn matrix(flow: Flow) {
                 Cell::Applicable(case) => {
                     let result = if flow.is_check() {
                         run_check_cell(row, &case, &mut wallet).await
+                    } else if flow.is_change() {
+                        run_change_cell(row, fault, &case).await
                     } else {
                         run_cell(row, fault, &case).await
                     };
@@ -670,7 +1079,8 @@ async fn matrix(flow: Flow) {
         marks.push((row.label, line));
     }
 
-    let mut out = format!("\n{}: {held} held, {} failed, {na} n/a\n\n", flow.title(), failed.len());
+    let seconds = (js_sys::Date::now() - started) / 1000.0;
+    let mut out = format!("\n{}: {held} held, {} failed, {na} n/a, in {seconds:.1} s\n\n", flow.title(), failed.len());
     out += &format!("| {} | {} |\n", flow.title(), FAULTS.map(Fault::name).join(" | "));
     out += &format!("|---|{}\n", "---|".repeat(FAULTS.len()));
     for (label, line) in &marks {
@@ -716,6 +1126,36 @@ async fn fault_matrix_password_check() {
     matrix(Flow::PasswordCheck).await;
 }
 
+#[wasm_bindgen_test]
+async fn fault_matrix_icloud_backup() {
+    matrix(Flow::ICloudBackup).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_icloud_recovery() {
+    matrix(Flow::ICloudRecovery).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_icloud_check() {
+    matrix(Flow::ICloudCheck).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_drive_change_key() {
+    matrix(Flow::DriveChange).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_icloud_change_key() {
+    matrix(Flow::ICloudChange).await;
+}
+
+#[wasm_bindgen_test]
+async fn fault_matrix_password_change_key() {
+    matrix(Flow::PasswordChange).await;
+}
+
 /// A check's rows are the requests of the recovery it runs (its local
 /// steps have none) and its two lists.
 #[wasm_bindgen_test]
@@ -728,6 +1168,12 @@ fn every_step_of_every_flow_is_a_row() {
         (PasswordRecovery, flow::PASSWORD_RECOVERY),
         (DriveCheck, flow::GDRIVE_RECOVERY),
         (PasswordCheck, flow::PASSWORD_RECOVERY),
+        (ICloudBackup, flow::ICLOUD_BACKUP),
+        (ICloudRecovery, flow::ICLOUD_RECOVERY),
+        (ICloudCheck, flow::ICLOUD_RECOVERY),
+        (DriveChange, flow::GDRIVE_CHANGE_KEY),
+        (ICloudChange, flow::ICLOUD_CHANGE_KEY),
+        (PasswordChange, flow::PASSWORD_CHANGE_KEY),
     ];
     for (flow, plan) in plans {
         let steps = plan.iter().flat_map(|round| round.iter()).filter(|s| !flow.is_check() || s.is_remote());
@@ -737,5 +1183,17 @@ fn every_step_of_every_flow_is_a_row() {
         for list in ["listBackups", "listCustodianBackups"].into_iter().filter(|_| flow.is_check()) {
             assert!(ROWS.iter().any(|row| row.flow == flow && row.step == list), "{} has no row for {list}", flow.title());
         }
+        // And no row for a step the flow does not take.
+        for row in ROWS.iter().filter(|row| row.flow == flow) {
+            let listed = flow.is_check() && matches!(row.step, "listBackups" | "listCustodianBackups");
+            assert!(
+                listed || plan.iter().flat_map(|round| round.iter()).any(|s| s.name() == row.step),
+                "{}'s row {} is no step of its plan",
+                flow.title(),
+                row.label
+            );
+        }
     }
+    // Every flow has its plan above.
+    assert!(ROWS.iter().all(|row| plans.iter().any(|(flow, _)| *flow == row.flow)), "a flow of ROWS has no plan here");
 }

@@ -254,6 +254,29 @@ export async function healAll() {
   await Promise.all(Object.values(SERVICES).map((base) => call(base, '/__control/heal', 'POST', {})));
 }
 
+/**
+ * `options` with an iCloud token function that does what docs/BROWSER.md
+ * asks of an app: asked once in a call it gives the newest token; asked
+ * again in the same call (CloudKit answered AUTHENTICATION_REQUIRED), the
+ * user signs in again. `options`' own function cannot tell a second ask in
+ * one call from the first ask of the next call when the package took the
+ * token it gives back from an answer (`onWebAuthToken`) and spent it. Its
+ * count is per options object: build one per call.
+ */
+export function signInWhenAskedAgain(user, options) {
+  let asked = 0;
+  options.icloud = Object.assign({}, options.icloud, {
+    getWebAuthToken: async () => {
+      user.icloudTokenCalls += 1;
+      asked += 1;
+      if (asked > 1) await signInToICloud(user);
+      user.icloudTokenGiven = true;
+      return user.icloudToken;
+    },
+  });
+  return options;
+}
+
 export function steps(user, phase) {
   return user.events.filter((e) => e.phase === phase).map((e) => e.step);
 }
@@ -292,6 +315,8 @@ extern "C" {
     pub async fn portal_calls(user: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = tamperStoredCiphertext)]
     pub async fn tamper_stored_ciphertext(user: &JsValue, method: &str);
+    #[wasm_bindgen(js_name = signInWhenAskedAgain)]
+    pub fn sign_in_when_asked_again(user: &JsValue, options: JsValue) -> JsValue;
     pub fn steps(user: &JsValue, phase: &str) -> JsValue;
     pub async fn control(service: &str, path: &str, body: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = serviceLog)]
