@@ -128,7 +128,9 @@ function standInICloud(config) {
       environment: config.icloudEnvironment,
       apiToken: config.icloudApiToken,
       apiUrl,
-      getWebAuthToken() {
+      getWebAuthToken(request) {
+        // The package says when CloudKit refused the last token.
+        if (request?.signInAgain) handedOut = true;
         if (token && !handedOut) {
           handedOut = true;
           return token;

@@ -116,22 +116,40 @@ impl Verdict {
 struct PageToken<'a> {
     get: Option<&'a Function>,
     held: Cell<Option<String>>,
+    /// The page's answer while it is awaited: requests that need the token
+    /// at the same moment share one call to the page (one consent popup).
+    pending: Cell<Option<Promise>>,
     missing: Error,
     refused: ErrorCode,
 }
 
 impl PageToken<'_> {
-    async fn token(&self) -> Result<String, Error> {
+    /// The token to send. `again`: the service refused the last one, so the
+    /// page is asked with `{signInAgain: true}` (it may have no newer token
+    /// than the refused one: then the user must sign in again).
+    async fn token(&self, again: bool) -> Result<String, Error> {
         if let Some(token) = self.held.take() {
             self.held.set(Some(token.clone()));
             return Ok(token);
         }
         let refused = || Error::remote(self.refused, "the page's token function gave no token", None);
-        let get = self.get.ok_or_else(|| self.missing.clone())?;
-        let value = get.call0(&JsValue::UNDEFINED).map_err(|_| refused())?;
-        // A token or a promise of one.
-        let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|_| refused())?;
-        let token = value.as_string().filter(|token| !token.is_empty()).ok_or_else(refused)?;
+        let promise = match self.pending.take() {
+            Some(promise) => promise,
+            None => {
+                let get = self.get.ok_or_else(|| self.missing.clone())?;
+                let value = if again {
+                    get.call1(&JsValue::UNDEFINED, &js::object(&[("signInAgain", true.into())]))
+                } else {
+                    get.call0(&JsValue::UNDEFINED)
+                };
+                // A token or a promise of one.
+                Promise::resolve(&value.map_err(|_| refused())?)
+            }
+        };
+        self.pending.set(Some(promise.clone()));
+        let value = JsFuture::from(promise).await;
+        self.pending.set(None);
+        let token = value.ok().and_then(|value| value.as_string()).filter(|token| !token.is_empty()).ok_or_else(refused)?;
         self.held.set(Some(token.clone()));
         Ok(token)
     }
@@ -155,12 +173,14 @@ impl<'a> Http<'a> {
             drive: PageToken {
                 get: options.get_drive_token.as_ref(),
                 held: Cell::new(None),
+                pending: Cell::new(None),
                 missing: Error::InvalidInput("GDRIVE needs a getDriveToken function"),
                 refused: ErrorCode::DriveTokenUnavailable,
             },
             icloud: PageToken {
                 get: options.icloud.as_ref().map(|icloud| &icloud.get_web_auth_token),
                 held: Cell::new(None),
+                pending: Cell::new(None),
                 missing: Error::InvalidInput("ICLOUD needs icloud.getWebAuthToken"),
                 refused: ErrorCode::IcloudTokenUnavailable,
             },
@@ -183,8 +203,8 @@ impl<'a> Http<'a> {
         let (mut failed, mut refreshed) = (0, false);
         loop {
             let token = match request.auth {
-                Auth::Drive => self.drive.token().await?,
-                Auth::ICloud => self.icloud.token().await?,
+                Auth::Drive => self.drive.token(refreshed).await?,
+                Auth::ICloud => self.icloud.token(refreshed).await?,
                 Auth::Portal => self.portal_token.into(),
             };
             let verdict = match self.fetch(request, &token).await {

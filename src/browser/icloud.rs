@@ -54,7 +54,14 @@ impl<'a> ICloud<'a> {
         ]);
         let operation = js::object(&[("operationType", "create".into()), ("record", record)]);
         let records = self.records("modify", &operations(&[operation])).await?;
-        record_error(&records.get(0))?;
+        let created = records.get(0);
+        // The name is fresh (128 random bits): "already exists" can only be
+        // this create, landed by an attempt whose answer was lost before a
+        // retry. The storage check reads the key back either way.
+        if matches!(js::string(&created, "serverErrorCode").as_deref(), Some("CONFLICT" | "EXISTS")) {
+            return Ok(record_name);
+        }
+        record_error(&created)?;
         Ok(record_name)
     }
 

@@ -36,11 +36,12 @@ export interface ICloudOptions {
   /** The container's API token (CloudKit Dashboard), for this page's origin. */
   apiToken: string;
   /**
-   * The user's web auth token. Called once per flow, and once more if
-   * CloudKit says the user must sign in again. A token is good for one
-   * request: give the newest one `onWebAuthToken` reported.
+   * The user's web auth token. Called once per flow with no argument: give
+   * the newest one `onWebAuthToken` reported (a token is good for one
+   * request). Called once more with `{ signInAgain: true }` when CloudKit
+   * refused the last one (AUTHENTICATION_REQUIRED): sign the user in again.
    */
-  getWebAuthToken: () => Promise<string> | string;
+  getWebAuthToken: (request?: { signInAgain: true }) => Promise<string> | string;
   /** Told each new web auth token CloudKit hands back; keep the last one. */
   onWebAuthToken?: (token: string) => void;
   /** Default "https://api.apple-cloudkit.com". */
@@ -92,10 +93,11 @@ export interface MethodOptions extends ServerOptions {
   driveApiUrl?: string;
   /**
    * GDRIVE: an OAuth access token with the drive.appdata scope (Google
-   * Identity Services token model). Called once per flow, and once more if
-   * Drive says the token expired.
+   * Identity Services token model). Called once per flow, and once more,
+   * with `{ signInAgain: true }`, if Drive says the token expired. Requests
+   * that need it at the same moment share one call.
    */
-  getDriveToken?: () => Promise<string> | string;
+  getDriveToken?: (request?: { signInAgain: true }) => Promise<string> | string;
   /** ICLOUD: the CloudKit container and the user's web auth token. */
   icloud?: ICloudOptions;
   /** PASSWORD: the user's backup password. */

@@ -141,12 +141,11 @@ export function options(user, method, extra) {
       container: ICLOUD_CONTAINER,
       environment: ICLOUD_ENVIRONMENT,
       apiToken: ICLOUD_API_TOKEN,
-      // As an app would: the newest token it was told of; asked again for
-      // one it already handed over, CloudKit refused that one, so the user
-      // signs in again.
-      getWebAuthToken: async () => {
+      // As an app would: the newest token it was told of; asked to sign in
+      // again (CloudKit refused the last token), the user signs in again.
+      getWebAuthToken: async (request) => {
         user.icloudTokenCalls += 1;
-        if (user.icloudTokenGiven) await signInToICloud(user);
+        if (request?.signInAgain) await signInToICloud(user);
         user.icloudTokenGiven = true;
         return user.icloudToken;
       },
