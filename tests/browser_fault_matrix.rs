@@ -125,10 +125,11 @@ impl Flow {
             _ => method_backup(user, label, self.method()),
         }
     }
-    /// The page's token functions a flow calls when nothing fails: Drive's
-    /// change asks for a Drive token for its list and its create at once.
+    /// The page's token functions a flow calls when nothing fails: once,
+    /// also where two requests need the token at once (Drive's key change
+    /// sends its list and its create together: they share the one call).
     fn token_asks(self) -> f64 {
-        if self == Flow::DriveChange { 2.0 } else { 1.0 }
+        1.0
     }
 }
 
