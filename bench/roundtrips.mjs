@@ -329,7 +329,7 @@ if (ic) {
   const pre = Object.entries(ic).map(([flow, x]) => `${LABEL[flow]} ${x.example.icloud_preflights}`).join(', ');
   result.icloud_preflights = Object.fromEntries(Object.entries(ic).map(([flow, x]) => [flow, x.example.icloud_preflights]));
   result.icloud_content_types = types;
-  lines.push(`CloudKit preflights in a warm run: ${pre}. The package's CloudKit POSTs carry Content-Type ${types.map((t) => `\`${t}\``).join(', ')}${types.every((t) => /^text\/plain\b/i.test(t)) ? '' : '; as `text/plain` (what Apple\'s own examples send; the token rides in the query string, no other header) each would be a CORS simple request, with no preflight'}.`);
+  lines.push(`CloudKit preflights in a warm run: ${pre}. The package's CloudKit POSTs carry Content-Type ${types.map((t) => `\`${t}\``).join(', ')}${types.every((t) => /^text\/plain\b/i.test(t)) ? '' : '; as `text/plain` (the token rides in the query string and no other header is set; whether CloudKit accepts a `text/plain` body the reference does not say, so the package keeps JSON) each would be a CORS simple request, with no preflight'}.`);
 }
 if (ic) lines.push(`iCloud: ${signIns === 0 ? 'no flow needed a sign-in' : `${signIns} sign-in(s) asked for`} (the page kept the newest web auth token each answer carried, as docs/BROWSER.md asks of an app).`);
 result.lines = lines;
