@@ -45,12 +45,14 @@ const size = load('size');
 const sizeLines = [];
 if (size) {
   const maxGz = Math.max(...size.packages.map((pkg) => pkg.total.gzip));
-  goal('1. npm package (wasm + JS glue), gzip -9', '≤ 64 KiB', size.packages.map((pkg) => `${pkg.target} ${kib(pkg.total.gzip)}`).join(', '), maxGz <= 64 * 1024);
-  if (maxGz > 64 * 1024) {
+  // Issue 16: with iCloud and changeBackupKey, at most 72 KiB up front (what
+  // a page loads before its first call; the Argon2id module loads later).
+  goal('1. npm package (wasm + JS glue a page loads up front), gzip -9', '≤ 72 KiB', size.packages.map((pkg) => `${pkg.target} ${kib(pkg.total.gzip)}`).join(', '), maxGz <= 72 * 1024);
+  if (maxGz > 72 * 1024) {
     const b = size.breakdown;
     const top = b.crates.slice(0, 6).map((c) => `${c.crate} ${kib(c.bytes)}`).join(', ');
-    miss('Package size (1)', `the wasm holds the whole client: Drive and server HTTP clients, retries, option parsing, the flows, Argon2id. Code ${kib(b.codeBytes)}, largest parts: ${top}. "(async fn bodies, inlined)" is the exported async functions' flow code, which the compiler inlines into the closure wasm-bindgen drives each Promise with; \`core\` is many small generic helpers (stable sort, substring search, UTF-8 checks, formatting), each instantiated for our types.`,
-      'shrink the flow code first (it is over half the wasm): one shared HTTP request path instead of per-call futures, `sort_unstable` where order of equals does not matter, static error texts instead of `format!`; a smaller allocator than dlmalloc; then a size budget in CI. The per-function table below says where to start; check each change with `BENCH_PARTS=size ./scripts/bench`.');
+    miss('Package size (1)', `the wasm holds four methods' clients (Drive, iCloud's single-use tokens, the app's server, Portal), retries, option parsing, the typed answers and the flows, key change included; Argon2id already loads apart (its module is not counted). Code ${kib(b.codeBytes)}, largest parts: ${top}. "(async fn bodies, inlined)" is the exported async functions' flow code, which the compiler inlines into the closure wasm-bindgen drives each Promise with; \`core\` holds the panic formatting that bounds checks and unwraps keep (\`fmt\`, \`pad_integral\`, \`do_count_chars\`). Tried without gain: opt-level "s", wasm-opt --gufa and -O4, LLVM's inline threshold 0, boxing the flows several others await.`,
+      'a build without panic formatting (nightly build-std with panic_immediate_abort: the toolchain would have to move), one code path for the cloud backup and the cloud key change, a smaller `Options::parse`; check each change with `BENCH_PARTS=size ./scripts/bench`.');
   }
   sizeLines.push('| target | file | raw | gzip -9 |', '| --- | --- | ---: | ---: |');
   for (const pkg of size.packages) {
@@ -72,7 +74,7 @@ if (size) {
     `Argon2id (argon2, blake2) ${kib(argon)}; allocator (talc, dlmalloc) ${kib(group(['talc', 'dlmalloc']))}; core, alloc and std (formatting, panics, collections, allocator glue) ${kib(group(['core', 'alloc', 'std', '__rustc']))}.`);
   if (size.notes) sizeLines.push('', ...size.notes);
 } else {
-  goal('1. npm package, gzip -9', '≤ 64 KiB', `not measured: ${why('size')}`, null);
+  goal('1. npm package, gzip -9', '≤ 72 KiB', `not measured: ${why('size')}`, null);
 }
 
 // 2 + 3. crypto
