@@ -483,10 +483,10 @@ async fn change_derived_key(flow: &Flow<'_>, method: Method, context: &Context<'
     Ok(BackupOutcome { method, backup, portal_notified, key_file_id: None, removed_key_files: 0, credential_id })
 }
 
-/// GDRIVE and ICLOUD, five round trips: a fresh random key in a new key
-/// file or record, the old ones removed after the confirm.
-/// - Drive: list ‖ GET versions ‖ create the new key file; read the old
-///   keys; PUT ‖ read the new key back; confirm; remove the old files.
+/// GDRIVE (four round trips) and ICLOUD (five): a fresh random key in a new
+/// key file or record, the old ones removed after the confirm.
+/// - Drive: list (the keys in appProperties) ‖ GET versions ‖ create the new
+///   key file; PUT ‖ read the new key back; confirm; remove the old files.
 /// - iCloud (one CloudKit request at a time): query ‖ GET versions; create
 ///   the new record ‖ PUT; read it back; confirm; remove the old records.
 async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<BackupOutcome, Failure> {
