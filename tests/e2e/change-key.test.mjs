@@ -4,40 +4,15 @@
 // backups panel; and behind the page, that the server holds a new version
 // of the same backup share pairs and Portal was asked nothing.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { control, idle, launchChromium, resetWorld, screenshot, serverBackup, sharesIn, startTestStack } from './support.mjs';
+import { describe, test } from 'node:test';
+import { control, idle, screenshot, serverBackup, sharesIn, useDemo } from './support.mjs';
 
 const OLD_PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'tr0ub4dor & three more words';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startTestStack();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
-
-beforeEach(async () => {
-  await resetWorld(stack);
-});
-
-/** A new device: a fresh browser context with empty storage. */
-async function openWallet() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(`${stack.url}/`);
-  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
-  assert.deepEqual(problems, [], 'the page threw');
-  return page;
-}
+// A new device: `openWallet()`, a fresh browser context with empty storage.
+const demo = useDemo();
+const openWallet = () => demo.openWallet();
 
 const methodRadio = (name) => ({ GDRIVE: /Google Drive/, PASSWORD: /Password/ })[name];
 
@@ -86,7 +61,7 @@ async function checkWith(page, password) {
 }
 
 /** Portal's record of PATCH backup-share-pairs calls for the demo client. */
-const portalCalls = () => control(stack.portalUrl, 'calls');
+const portalCalls = () => control(demo.stack.portalUrl, 'calls');
 
 describe('changing the backup key', () => {
   test('a new password: a wrong current one changes nothing; then the new one recovers, the old one is refused, Check is green', async () => {
@@ -95,7 +70,7 @@ describe('changing the backup key', () => {
     await backUp(page, 'PASSWORD', OLD_PASSWORD);
     await page.locator('#custodian-list li[data-method="PASSWORD-ED25519"]').waitFor({ timeout: 15_000 });
     await page.locator('#custodian-list li[data-method="PASSWORD-SECP256K1"]').waitFor({ timeout: 15_000 });
-    const before = await serverBackup(stack, 'PASSWORD');
+    const before = await serverBackup(demo.stack, 'PASSWORD');
     const callsBefore = await portalCalls();
 
     // The row in the list leads to the form, set to the password backup.
@@ -113,7 +88,7 @@ describe('changing the backup key', () => {
     assert.match(await wrong.textContent(), /Password not changed/);
     assert.match(await wrong.textContent(), /The current password you typed does not open this backup, so nothing was changed/);
     assert.equal(await page.locator('#change-steps li.failed').textContent(), 'Open the backup with the current password');
-    assert.deepEqual(await serverBackup(stack, 'PASSWORD'), before, 'the server holds what it held');
+    assert.deepEqual(await serverBackup(demo.stack, 'PASSWORD'), before, 'the server holds what it held');
     await screenshot(page, 'change-1-wrong-current-password');
 
     // The right one: a new version, the old password no longer opens it, Portal not asked.
@@ -135,7 +110,7 @@ describe('changing the backup key', () => {
     assert.match(await checked.textContent(), /Checked right after the key change/);
     await screenshot(page, 'change-2-password-changed');
 
-    const after = await serverBackup(stack, 'PASSWORD');
+    const after = await serverBackup(demo.stack, 'PASSWORD');
     assert.notEqual(after.body.current.backupId, before.body.current.backupId, 'a new version');
     assert.deepEqual(after.body.current.backupSharePairIds, before.body.current.backupSharePairIds, 'the same backup share pairs');
     assert.equal(after.body.current.confirmed, true);
@@ -167,9 +142,9 @@ describe('changing the backup key', () => {
     await backUp(page, 'GDRIVE');
     await page.locator('#custodian-list li[data-method="GDRIVE-ED25519"]').waitFor({ timeout: 15_000 });
     await page.locator('#custodian-list li[data-method="GDRIVE-SECP256K1"]').waitFor({ timeout: 15_000 });
-    const keyFiles = async () => (await control(stack.driveUrl, 'files?user=alice')).filter((f) => f.parents?.includes('appDataFolder'));
+    const keyFiles = async () => (await control(demo.stack.driveUrl, 'files?user=alice')).filter((f) => f.parents?.includes('appDataFolder'));
     const [oldFile] = await keyFiles();
-    const before = await serverBackup(stack, 'GDRIVE');
+    const before = await serverBackup(demo.stack, 'GDRIVE');
     const callsBefore = await portalCalls();
 
     await page.locator('#backup-list tr[data-method="GDRIVE"]').getByRole('button', { name: 'Change key' }).click();
@@ -193,7 +168,7 @@ describe('changing the backup key', () => {
     assert.equal(files.length, 1, 'one key file in Drive');
     assert.notEqual(files[0].id, oldFile.id, 'a new key file');
     assert.notEqual(files[0].content, oldFile.content, 'with another key');
-    const after = await serverBackup(stack, 'GDRIVE');
+    const after = await serverBackup(demo.stack, 'GDRIVE');
     assert.notEqual(after.body.current.backupId, before.body.current.backupId);
     assert.deepEqual(after.body.current.backupSharePairIds, before.body.current.backupSharePairIds);
     assert.deepEqual(await portalCalls(), callsBefore, 'Portal was asked nothing');
@@ -214,8 +189,8 @@ describe('changing the backup key', () => {
   test('Drive down during a key change: the page says the current key still opens the backup, and it does', async () => {
     const page = await openWallet();
     await backUp(page, 'GDRIVE');
-    const before = await serverBackup(stack, 'GDRIVE');
-    await control(stack.driveUrl, 'down', { down: true });
+    const before = await serverBackup(demo.stack, 'GDRIVE');
+    await control(demo.stack.driveUrl, 'down', { down: true });
     try {
       await page.locator('#change-form').getByRole('radio', { name: /Google Drive/ }).check();
       await page.locator('#change-form').getByRole('button', { name: 'New key' }).click();
@@ -225,9 +200,9 @@ describe('changing the backup key', () => {
       assert.match(await failed.textContent(), /Key not changed/);
       assert.match(await failed.textContent(), /Until the server confirms a new version, the current key keeps opening the backup/);
     } finally {
-      await control(stack.driveUrl, 'down', { down: false });
+      await control(demo.stack.driveUrl, 'down', { down: false });
     }
-    assert.equal((await serverBackup(stack, 'GDRIVE')).body.current.backupId, before.body.current.backupId, 'nothing new on the server');
+    assert.equal((await serverBackup(demo.stack, 'GDRIVE')).body.current.backupId, before.body.current.backupId, 'nothing new on the server');
     const recovered = await recover(page, 'GDRIVE');
     assert.match(await recovered.textContent(), /the recovered shares equal the backed-up ones/);
     await page.context().close();

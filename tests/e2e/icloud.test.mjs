@@ -5,42 +5,16 @@
 // sign-in step, what each flow says, the backups list and the Check backups
 // panel; behind the page, the key records in the user's iCloud.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEMO_ICLOUD } from '../../scripts/lib/stack.mjs';
-import { control, idle, launchChromium, resetWorld, screenshot, serverBackup, sharesIn, signInToICloud, startTestStack } from './support.mjs';
+import { control, idle, screenshot, serverBackup, sharesIn, signInToICloud, useDemo } from './support.mjs';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startTestStack();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
-
-beforeEach(async () => {
-  await resetWorld(stack);
-});
-
-/** A new device: a fresh browser context with empty storage (and no iCloud sign-in). */
-async function openWallet() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('dialog', (dialog) => dialog.accept());
-  await page.goto(`${stack.url}/`);
-  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
-  assert.deepEqual(problems, [], 'the page threw');
-  return page;
-}
+// A new device: `openWallet()`, a fresh browser context with empty storage.
+const demo = useDemo();
+const openWallet = () => demo.openWallet({ acceptDialogs: true });
 
 /** The key records in alice's iCloud. */
-const keyRecords = async () => (await control(stack.icloudUrl, 'records?user=alice')).filter((r) => r.recordType === 'PortalBackupKey');
+const keyRecords = async () => (await control(demo.stack.icloudUrl, 'records?user=alice')).filter((r) => r.recordType === 'PortalBackupKey');
 
 /**
  * Runs a form's action for iCloud: picks iCloud, clicks `button`, signs in
@@ -126,7 +100,7 @@ describe('ICLOUD backup', () => {
     await page.locator('#custodian-list li[data-method="ICLOUD-ED25519"]').waitFor({ timeout: 15_000 });
 
     // Apple revokes the session: the token the page holds is refused (AUTHENTICATION_REQUIRED).
-    await control(stack.icloudUrl, 'revoke', { user: 'alice' });
+    await control(demo.stack.icloudUrl, 'revoke', { user: 'alice' });
     await page.getByRole('button', { name: 'Check backups' }).click();
     const step = page.locator('#check-outcome [data-wait="icloud"]');
     await step.waitFor({ timeout: 30_000 });
@@ -140,7 +114,7 @@ describe('ICLOUD backup', () => {
     assert.equal(await step.count(), 0, 'the sign-in step is gone');
 
     // Revoked again, and this time the user cancels the sign-in.
-    await control(stack.icloudUrl, 'revoke', { user: 'alice' });
+    await control(demo.stack.icloudUrl, 'revoke', { user: 'alice' });
     await page.locator('#recover-form').getByRole('radio', { name: /iCloud/ }).check();
     await page.getByRole('button', { name: 'Recover wallet' }).click();
     const again = page.locator('#recover-outcome [data-wait="icloud"]');
@@ -159,34 +133,34 @@ describe('ICLOUD backup', () => {
     await backUp(page, { signIn: true });
 
     // iCloud failing (TRY_AGAIN_LATER on every request, through the retries).
-    await control(stack.icloudUrl, 'fail', { serverErrorCode: 'TRY_AGAIN_LATER', retryAfter: 0, count: 50 });
+    await control(demo.stack.icloudUrl, 'fail', { serverErrorCode: 'TRY_AGAIN_LATER', retryAfter: 0, count: 50 });
     try {
       const down = await recover(page);
       assert.match(await down.textContent(), /Recovery failed/);
       assert.match(await down.textContent(), /iCloud is not answering/);
       assert.match(await down.textContent(), /Failed at: Read the key from iCloud/);
     } finally {
-      await control(stack.icloudUrl, 'heal', {});
+      await control(demo.stack.icloudUrl, 'heal', {});
     }
 
     // A full iCloud: the backup fails at saving the key; the last complete one still recovers.
-    await control(stack.icloudUrl, 'quota', { user: 'alice', bytes: 0 });
+    await control(demo.stack.icloudUrl, 'quota', { user: 'alice', bytes: 0 });
     const full = await backUp(page);
     assert.match(await full.textContent(), /Backup failed/);
     assert.match(await full.textContent(), /Your iCloud storage is full/);
     assert.match(await full.textContent(), /Failed at: Save the key to iCloud/);
     await screenshot(page, 'icloud-5-quota-exceeded');
-    await control(stack.icloudUrl, 'quota', { user: 'alice', bytes: null });
+    await control(demo.stack.icloudUrl, 'quota', { user: 'alice', bytes: null });
     const recovered = await recover(page);
     assert.match(await recovered.textContent(), /the recovered shares equal the backed-up ones/);
 
     // Backed up again, then the key record removed from the user's iCloud, through CloudKit's own API.
     assert.match(await (await backUp(page)).textContent(), /Backed up with iCloud/);
     // The key record removed from the user's iCloud, through CloudKit's own API.
-    const { token } = await control(stack.icloudUrl, 'tokens', { user: 'alice' });
+    const { token } = await control(demo.stack.icloudUrl, 'tokens', { user: 'alice' });
     const [record] = await keyRecords();
     const query = new URLSearchParams({ ckAPIToken: DEMO_ICLOUD.apiToken, ckWebAuthToken: token });
-    const removed = await fetch(`${stack.icloudUrl}/database/1/${DEMO_ICLOUD.container}/${DEMO_ICLOUD.environment}/private/records/modify?${query}`, {
+    const removed = await fetch(`${demo.stack.icloudUrl}/database/1/${DEMO_ICLOUD.container}/${DEMO_ICLOUD.environment}/private/records/modify?${query}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ operations: [{ operationType: 'forceDelete', record: { recordName: record.recordName } }] }),
@@ -208,8 +182,8 @@ describe('ICLOUD backup', () => {
     await page.locator('#custodian-list li[data-method="ICLOUD-ED25519"]').waitFor({ timeout: 15_000 });
     await page.locator('#custodian-list li[data-method="ICLOUD-SECP256K1"]').waitFor({ timeout: 15_000 });
     const [oldRecord] = await keyRecords();
-    const before = await serverBackup(stack, 'ICLOUD');
-    const callsBefore = await control(stack.portalUrl, 'calls');
+    const before = await serverBackup(demo.stack, 'ICLOUD');
+    const callsBefore = await control(demo.stack.portalUrl, 'calls');
 
     await page.locator('#backup-list tr[data-method="ICLOUD"]').getByRole('button', { name: 'Change key' }).click();
     assert.equal(await page.locator('#change-form').getByRole('radio', { name: /iCloud/ }).isChecked(), true);
@@ -232,10 +206,10 @@ describe('ICLOUD backup', () => {
     const records = await keyRecords();
     assert.equal(records.length, 1, 'one key record');
     assert.notEqual(records[0].recordName, oldRecord.recordName, 'a new record');
-    const after = await serverBackup(stack, 'ICLOUD');
+    const after = await serverBackup(demo.stack, 'ICLOUD');
     assert.notEqual(after.body.current.backupId, before.body.current.backupId);
     assert.deepEqual(after.body.current.backupSharePairIds, before.body.current.backupSharePairIds);
-    assert.deepEqual(await control(stack.portalUrl, 'calls'), callsBefore, 'Portal was asked nothing');
+    assert.deepEqual(await control(demo.stack.portalUrl, 'calls'), callsBefore, 'Portal was asked nothing');
     await page.context().close();
 
     // Another device recovers with the new key, then deletes the backup.
@@ -247,7 +221,7 @@ describe('ICLOUD backup', () => {
     await other.locator('#backup-list tr[data-method="ICLOUD"]').waitFor({ state: 'detached', timeout: 30_000 });
     await idle(other);
     assert.equal((await keyRecords()).length, 0, 'the key record is gone from iCloud');
-    assert.equal((await serverBackup(stack, 'ICLOUD')).status, 404, 'and the server copy');
+    assert.equal((await serverBackup(demo.stack, 'ICLOUD')).status, 404, 'and the server copy');
     await other.context().close();
   });
 });

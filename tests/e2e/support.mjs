@@ -3,6 +3,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
 import { chromium } from 'playwright-core';
 import { DEMO_PORTAL_TOKEN, ROOT, freePort, newDemoSecrets, startStack } from '../../scripts/lib/stack.mjs';
 
@@ -53,6 +55,43 @@ export async function startTestStack({ rateLimits = {}, ...options } = {}) {
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One test file's demo stack and Chromium: started before its tests, reset
+ * to an empty world before each, stopped after. `demo.stack` and
+ * `demo.browser` are set once `before` ran; `demo.openWallet()` opens the
+ * page as a new device (a fresh browser context, empty storage) and fails
+ * if the page throws; `acceptDialogs` answers its confirm() prompts.
+ */
+export function useDemo(options) {
+  const demo = {
+    stack: null,
+    browser: null,
+    async openWallet({ acceptDialogs = false } = {}) {
+      const context = await demo.browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      const problems = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      if (acceptDialogs) page.on('dialog', (dialog) => dialog.accept());
+      await page.goto(`${demo.stack.url}/`);
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
+      assert.deepEqual(problems, [], 'the page threw');
+      return page;
+    },
+  };
+  before(async () => {
+    demo.stack = await startTestStack(options);
+    demo.browser = await launchChromium();
+  });
+  after(async () => {
+    await demo.browser?.close();
+    await demo.stack?.stop();
+  });
+  beforeEach(async () => {
+    await resetWorld(demo.stack);
+  });
+  return demo;
 }
 
 /** Back to an empty world between tests: stand-ins reset, no stored backups. */

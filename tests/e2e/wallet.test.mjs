@@ -2,40 +2,15 @@
 // wrangler dev --local, Drive and Portal stand-ins): back up, then recover
 // on a "new device" (a fresh browser context, nothing in local storage).
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEMO_DRIVE_TOKEN } from '../../scripts/lib/stack.mjs';
-import { control, idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+import { control, idle, screenshot, useDemo } from './support.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startTestStack();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
-
-beforeEach(async () => {
-  await resetWorld(stack);
-});
-
-/** A new device: a fresh browser context with empty storage. */
-async function openWallet() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(`${stack.url}/`);
-  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
-  assert.deepEqual(problems, [], 'the page threw');
-  return page;
-}
+// A new device: `openWallet()`, a fresh browser context with empty storage.
+const demo = useDemo();
+const openWallet = () => demo.openWallet();
 
 /** { curve: fingerprint } as a list of `li` with a curve and a fingerprint. */
 async function sharesIn(page, selector) {
@@ -142,7 +117,7 @@ describe('demo wallet', () => {
     const rotated = await sharesIn(page, '#device-shares');
     assert.notDeepEqual(rotated, original);
 
-    await control(stack.driveUrl, 'down', { down: true });
+    await control(demo.stack.driveUrl, 'down', { down: true });
     try {
       const failed = await backUp(page, 'GDRIVE');
       assert.match(await failed.textContent(), /Backup failed/);
@@ -150,7 +125,7 @@ describe('demo wallet', () => {
       assert.equal(await page.locator('#backup-steps li.failed').count(), 1);
       await screenshot(page, '5-drive-down-backup-failed');
     } finally {
-      await control(stack.driveUrl, 'down', { down: false });
+      await control(demo.stack.driveUrl, 'down', { down: false });
     }
     // This device now holds newer shares than any complete backup.
     const older = await recover(page, 'GDRIVE');
@@ -185,9 +160,9 @@ describe('demo wallet', () => {
 
     // The key file goes from the user's Drive, through Drive's own API.
     const auth = { Authorization: `Bearer ${DEMO_DRIVE_TOKEN}` };
-    const { files } = await (await fetch(`${stack.driveUrl}/drive/v3/files?spaces=appDataFolder`, { headers: auth })).json();
+    const { files } = await (await fetch(`${demo.stack.driveUrl}/drive/v3/files?spaces=appDataFolder`, { headers: auth })).json();
     assert.equal(files.length, 1);
-    const deleted = await fetch(`${stack.driveUrl}/drive/v3/files/${files[0].id}`, { method: 'DELETE', headers: auth });
+    const deleted = await fetch(`${demo.stack.driveUrl}/drive/v3/files/${files[0].id}`, { method: 'DELETE', headers: auth });
     assert.equal(deleted.status, 204);
 
     const red = await check();
