@@ -25,7 +25,7 @@ import { startDrive } from '../tests/standins/drive.mjs';
 import { DEFAULT_ICLOUD_API_TOKEN, DEFAULT_ICLOUD_CONTAINER, DEFAULT_ICLOUD_ENVIRONMENT, startICloud } from '../tests/standins/icloud.mjs';
 import { startWorker } from './lib/workers.mjs';
 import { startStatic } from './lib/static-server.mjs';
-import { launchChromium } from './lib/chromium.mjs';
+import { cloudKitOps, launchChromium } from './lib/chromium.mjs';
 import { median, round } from './lib/stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -91,19 +91,6 @@ function longestChain(nodes) {
   return [...best.values()].reduce((a, b) => (b.length > a.length ? b : a), []);
 }
 
-/**
- * A CloudKit request's operations, from its body as Chromium reports it
- * (records/modify names them: create, forceDelete, ...), so a chain says
- * which modify it waited on.
- */
-function cloudKitOps(postData) {
-  try {
-    const ops = JSON.parse(postData ?? '').operations;
-    return Array.isArray(ops) ? [...new Set(ops.map((o) => o?.operationType))].join('+') : '';
-  } catch {
-    return '';
-  }
-}
 // CloudKit paths name the container and environment: shortened to the database.
 const shortPath = (path) => path.replace(/\?.*/, '').replace(/^\/database\/1\/[^/]+\/[^/]+\//, '/…/');
 const describe = (e) => `${e.service} ${e.method} ${shortPath(e.path)}${e.ops ? ` (${e.ops})` : ''}${e.method === 'OPTIONS' ? ' (preflight)' : ''}`;

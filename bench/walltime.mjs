@@ -38,7 +38,7 @@ import { describeProfile, resolveProfile } from '../tests/standins/latency.mjs';
 import { pageWithAuthenticator } from '../tests/support/webauthn.mjs';
 import { startWorker } from './lib/workers.mjs';
 import { startStatic } from './lib/static-server.mjs';
-import { launchChromium } from './lib/chromium.mjs';
+import { cloudKitOps, launchChromium } from './lib/chromium.mjs';
 import { median, quantile, round } from './lib/stats.mjs';
 import { criticalPath, unionMs, waterfallSvg } from './lib/waterfall.mjs';
 
@@ -80,15 +80,6 @@ const CLIENTS = { pkg: { clientId: 'client-alice', driveToken: 'drive-token-alic
 // A request as the report names it: Drive file ids and CloudKit's container
 // and environment shortened; a CloudKit modify with its operation types.
 const callName = (r) => `${r.service} ${r.method} ${r.path.replace(/\/files\/[A-Za-z0-9_-]{20,}/, '/files/{id}').replace(/^\/database\/1\/[^/]+\/[^/]+\//, '/…/')}${r.ops ? ` (${r.ops})` : ''}`;
-/** A CloudKit request's operation types, from its body as Chromium reports it. */
-function cloudKitOps(postData) {
-  try {
-    const ops = JSON.parse(postData ?? '').operations;
-    return Array.isArray(ops) ? [...new Set(ops.map((o) => o?.operationType))].join('+') : '';
-  } catch {
-    return '';
-  }
-}
 const shares = { SECP256K1: randomBytes(2000).toString('hex'), ED25519: randomBytes(2000).toString('hex') };
 const clientBackupFor = (clientId, method) => JSON.stringify(Object.fromEntries(Object.entries(shares)
   .map(([curve, share]) => [curve, { id: backupSharePairId(clientId, curve, method), share }])));

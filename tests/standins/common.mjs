@@ -89,7 +89,7 @@ function faultRule(kind, body, extra) {
  * a delayed request then takes effect even if its client gave up meanwhile,
  * as on a slow server that received the whole request.
  */
-function replay(req, body) {
+export function replay(req, body) {
   return Object.assign(Readable.from(body.length ? [body] : []), {
     headers: req.headers,
     method: req.method,

@@ -42,8 +42,7 @@
 // to each origin on a session's first request), the hop from the Worker to
 // its Durable Object and KV on Cloudflare, Portal's webhook calls to the
 // Worker (Portal → Worker, not on the user's path; they go out at once).
-import { Readable } from 'node:stream';
-import { readBody, sendEmpty } from './common.mjs';
+import { readBody, replay, sendEmpty } from './common.mjs';
 
 // Jitter: the Drive figures are single numbers (Xray-core's measurements do
 // not give their spread). The one small-request series with a spread,
@@ -203,16 +202,6 @@ export function latencyModel(service, { latency, seed } = {}) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The request again, its body already read (as common.mjs's `delay` does). */
-function replay(req, body) {
-  return Object.assign(Readable.from(body.length ? [body] : []), {
-    headers: req.headers,
-    method: req.method,
-    url: req.url,
-    socket: req.socket,
-  });
-}
 
 /**
  * Wraps a stand-in's handler: reads the body, waits the drawn latency, then

@@ -32,7 +32,7 @@ export class ContractViolation extends Error {
   }
 }
 
-function isJsonObjectText(text) {
+export function isJsonObjectText(text) {
   try {
     const value = JSON.parse(text);
     return value !== null && typeof value === 'object' && !Array.isArray(value);

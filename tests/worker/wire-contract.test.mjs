@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { CONTRACT_PATH } from './contract.mjs';
+import { CONTRACT_PATH, isJsonObjectText } from './contract.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,15 +56,6 @@ function rust(examples) {
     });
     child.stdin.end(JSON.stringify(examples.map(({ schema, value }) => ({ schema, value }))));
   });
-}
-
-function isJsonObjectText(text) {
-  try {
-    const value = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 /** Ajv as contract.mjs sets it up, with a cache per schema object. */
