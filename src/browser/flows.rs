@@ -335,8 +335,9 @@ pub async fn recover(options: &Options) -> Result<Recovery, Failure> {
     }
 }
 
-/// Drive, two round trips: list key files ‖ fetch versions; read every
-/// key file. iCloud, one: its listing carries the keys.
+/// One round trip: list the keys (Drive: in each key file's appProperties;
+/// iCloud: in the records) ‖ fetch versions. A Drive key file from before
+/// appProperties held the key is downloaded: one more.
 async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<Recovery, Failure> {
     let (store, key_name) = flow.key_store(method).await?;
     Ok(open_cloud(flow, store, &key_name, method, context).await?.0)
