@@ -102,8 +102,8 @@ pub const ICLOUD_RECOVERY: Plan = GDRIVE_RECOVERY;
 
 /// `changeBackupKey`: the recovery, the new key's envelope, stored and
 /// confirmed; the cloud methods remove the old key only after the confirm.
-/// Drive creates the new key file beside the recovery's first round trip
-/// and reads it back beside the PUT.
+/// The new key file is created beside the recovery's first round trip and
+/// read back beside the PUT.
 pub const GDRIVE_CHANGE_KEY: Plan = &[
     &[Step::FetchKey, Step::FetchShare, Step::StoreKey],
     &[Step::Decrypt],
@@ -112,14 +112,16 @@ pub const GDRIVE_CHANGE_KEY: Plan = &[
     &[Step::Confirm],
     &[Step::RemoveOldKeys],
 ];
-/// iCloud sends one CloudKit request at a time (a web auth token is good
-/// for one): the record is created beside the PUT and read back after it.
+/// The same flow as Drive's, but iCloud sends one CloudKit request at a
+/// time (a web auth token is good for one), so the record's create waits
+/// for the query: one round trip more (the decrypt and encrypt run beside
+/// it).
 pub const ICLOUD_CHANGE_KEY: Plan = &[
     &[Step::FetchKey, Step::FetchShare],
+    &[Step::StoreKey],
     &[Step::Decrypt],
     &[Step::Encrypt],
-    &[Step::StoreKey, Step::StoreShare],
-    &[Step::CheckStorage],
+    &[Step::StoreShare, Step::CheckStorage],
     &[Step::Confirm],
     &[Step::RemoveOldKeys],
 ];

@@ -285,12 +285,13 @@ const ROWS: &[Row] = &[
     among(1, 0, remote(DriveChange, "checkStorage", "checkStorage: Drive read ‖ list", Drive, "GET", "/drive/v3/files", (2, 2))),
     remote(DriveChange, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),
     remote(DriveChange, "removeOldKeys", "removeOldKeys", Drive, "DELETE", "/drive/v3/files/", (1, 1)),
-    // With iCloud: query ‖ GET versions; create ‖ PUT; query; confirm; delete.
+    // With iCloud: query ‖ GET versions; create (after the query: one
+    // CloudKit request at a time); PUT ‖ query; confirm; delete.
     among(0, 1, remote(ICloudChange, "fetchKey", "fetchKey: query", ICloud, "POST", "/records/query", (1, 1))),
     remote(ICloudChange, "fetchShare", "fetchShare: Worker GET versions", Worker, "GET", "/v1/client-backups/ICLOUD", (1, 1)),
+    among(0, 1, remote(ICloudChange, "storeKey", "storeKey: modify create", ICloud, "POST", "/records/modify", (1, 1))),
     local(ICloudChange, "decrypt"),
     local(ICloudChange, "encrypt"),
-    among(0, 1, remote(ICloudChange, "storeKey", "storeKey: modify create", ICloud, "POST", "/records/modify", (1, 1))),
     remote(ICloudChange, "storeShare", "storeShare: Worker PUT", Worker, "PUT", "/v1/client-backups/ICLOUD", (1, 1)),
     among(1, 0, remote(ICloudChange, "checkStorage", "checkStorage: query", ICloud, "POST", "/records/query", (1, 1))),
     remote(ICloudChange, "confirm", "confirm", Worker, "POST", "/confirm", (1, 1)),

@@ -70,8 +70,9 @@ pub struct Flow<'a> {
     options: &'a Options,
     http: &'a Http<'a>,
     pub server: Server<'a>,
-    /// GDRIVE's and ICLOUD's key store; `None` for the derived methods.
-    store: Option<KeyStore<'a>>,
+    /// GDRIVE's and ICLOUD's key store, or why its options do not make
+    /// one; `None` for the derived methods.
+    store: Result<Option<KeyStore<'a>>, Error>,
     progress: Progress,
 }
 
@@ -81,7 +82,7 @@ impl<'a> Flow<'a> {
             options,
             http,
             server: Server::new(http, &options.server_url, &options.client_id),
-            store: options.method.and_then(|method| KeyStore::of(method, options, http).ok().flatten()),
+            store: options.method.map_or(Ok(None), |method| KeyStore::of(method, options, http)),
             progress: options.progress(),
         }
     }
@@ -113,12 +114,15 @@ impl<'a> Flow<'a> {
         failure
     }
 
-    /// The key store and the key's name in it (hashed from the custodian
-    /// and client ids); checks the method's options first.
-    async fn key_store(&self, method: Method) -> Result<(&KeyStore<'a>, String), Error> {
+    /// The cloud method's key store and the key's name in it (hashed from
+    /// the custodian and client ids); checks the method's options first.
+    async fn key_store(&self) -> Result<(&KeyStore<'a>, String), Error> {
         let custodian_id = self.options.custodian_id()?;
-        KeyStore::of(method, self.options, self.http)?;
-        let store = self.store.as_ref().ok_or(Error::InvalidInput("a cloud method needs its options"))?;
+        let store = match &self.store {
+            Ok(Some(store)) => store,
+            Ok(_) => return Err(Error::InvalidInput("a cloud method needs its options")),
+            Err(error) => return Err(error.clone()),
+        };
         Ok((store, webcrypto::key_file_name(custodian_id, &self.options.client_id).await?))
     }
 
@@ -139,8 +143,8 @@ impl<'a> Flow<'a> {
     /// Deletes key files in parallel; one already gone counts as deleted.
     async fn delete_keys(&self, ids: &[String]) -> Result<(), Error> {
         match &self.store {
-            Some(store) => store.delete(ids).await,
-            None => Ok(()),
+            Ok(Some(store)) => store.delete(ids).await,
+            _ => Ok(()),
         }
     }
 
@@ -227,7 +231,7 @@ async fn backup_cloud(
     plaintext: &Uint8Array,
     pair_ids: &[String],
 ) -> Result<BackupOutcome, Failure> {
-    let (store, key_name) = flow.key_store(method).await?;
+    let (store, key_name) = flow.key_store().await?;
 
     let key = BackupKey::generate()?;
     let cipher_text = flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, plaintext))).await?;
@@ -339,7 +343,7 @@ pub async fn recover(options: &Options) -> Result<Recovery, Failure> {
 /// iCloud: in the records) ‖ fetch versions. A Drive key file from before
 /// appProperties held the key is downloaded: one more.
 async fn recover_cloud(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<Recovery, Failure> {
-    let (store, key_name) = flow.key_store(method).await?;
+    let (store, key_name) = flow.key_store().await?;
     Ok(open_cloud(flow, store, &key_name, method, context).await?.0)
 }
 
@@ -485,28 +489,25 @@ async fn change_derived_key(flow: &Flow<'_>, method: Method, context: &Context<'
 }
 
 /// GDRIVE (four round trips) and ICLOUD (five): a fresh random key in a new
-/// key file or record, the old ones removed after the confirm.
-/// - Drive: list (the keys in appProperties) ‖ GET versions ‖ create the new
-///   key file; PUT ‖ read the new key back; confirm; remove the old files.
-/// - iCloud (one CloudKit request at a time): query ‖ GET versions; create
-///   the new record ‖ PUT; read it back; confirm; remove the old records.
+/// key file or record, the old ones removed after the confirm. The new key
+/// is created beside the recovery's first round trip (list ‖ GET versions)
+/// and read back beside the PUT; then confirm, then the old keys go. iCloud
+/// sends one CloudKit request at a time (a web auth token is good for one),
+/// so its record is created after the query: one round trip more.
 async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>) -> Result<BackupOutcome, Failure> {
-    let (store, key_name) = flow.key_store(method).await?;
+    let (store, key_name) = flow.key_store().await?;
     let key = BackupKey::generate()?;
     let key_text = base64::key_text(&key);
-    let create = || async { flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))).await };
-    let (opened, created_early) = match store {
-        KeyStore::Drive(_) => {
-            let (opened, created) = join(open_cloud(flow, store, &key_name, method, context), create()).await;
-            (opened, Some(created))
-        }
-        KeyStore::ICloud(_) => (open_cloud(flow, store, &key_name, method, context).await, None),
-    };
+    let (opened, created) = join(
+        open_cloud(flow, store, &key_name, method, context),
+        flow.run(Step::StoreKey, pin!(store.create(&key_name, &key_text))),
+    )
+    .await;
     let (opened, old_ids) = match opened {
         Ok(opened) => opened,
         Err(failure) => {
             // The new key is of no use without the backup it was for.
-            if let Some(Ok(id)) = created_early {
+            if let Ok(id) = created {
                 let _ = store.delete(&[id]).await;
             }
             return Err(failure);
@@ -515,40 +516,27 @@ async fn change_cloud_key(flow: &Flow<'_>, method: Method, context: &Context<'_>
     let sealed = flow.run(Step::Encrypt, pin!(webcrypto::seal_to_text(&key, KeyKind::Random, context, &opened.plaintext))).await;
     wipe(&opened.plaintext);
     drop(key);
-    let cipher_text = sealed?;
-    let pair_ids = &opened.backup.backup_share_pair_ids;
-    let store_share =
-        || async { flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, Some(&opened.backup.backup_id)))).await };
-
-    let (key_id, stored) = match created_early {
-        // Drive: the file was made in the first round trip; PUT beside its read-back.
-        Some(created) => {
-            let key_id = created?;
-            let check = async { flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))).await };
-            let (checked, stored) = join(check, store_share()).await;
-            match (checked, stored) {
-                (Ok(_), Ok(stored)) => (key_id, stored),
-                // A failed check removed the new key already.
-                (Err(failure), _) => return Err(failure),
-                (Ok(_), Err(failure)) => {
-                    let _ = store.delete(core::slice::from_ref(&key_id)).await;
-                    return Err(failure);
-                }
-            }
+    let (cipher_text, key_id) = match (sealed, created) {
+        (Ok(cipher_text), Ok(key_id)) => (cipher_text, key_id),
+        (Err(failure), Ok(key_id)) => {
+            let _ = store.delete(&[key_id]).await;
+            return Err(failure);
         }
-        // iCloud: the record beside the PUT, then its read-back.
-        None => {
-            let (created, stored) = join(create(), store_share()).await;
-            let (key_id, stored) = match (created, stored) {
-                (Ok(id), Ok(stored)) => (id, stored),
-                (Ok(id), Err(failure)) => {
-                    let _ = store.delete(&[id]).await;
-                    return Err(failure);
-                }
-                (Err(failure), _) => return Err(failure),
-            };
-            flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))).await?;
-            (key_id, stored)
+        (_, Err(failure)) => return Err(failure),
+    };
+    let pair_ids = &opened.backup.backup_share_pair_ids;
+    let (checked, stored) = join(
+        flow.run(Step::CheckStorage, pin!(store.check_and_list(&key_name, &key_id, &key_text))),
+        flow.run(Step::StoreShare, pin!(flow.server.store(method.name(), &cipher_text, pair_ids, Some(&opened.backup.backup_id)))),
+    )
+    .await;
+    let stored = match (checked, stored) {
+        (Ok(_), Ok(stored)) => stored,
+        // A failed check removed the new key already.
+        (Err(failure), _) => return Err(failure),
+        (Ok(_), Err(failure)) => {
+            let _ = store.delete(&[key_id]).await;
+            return Err(failure);
         }
     };
     let backup = flow.run(Step::Confirm, pin!(flow.server.confirm(method.name(), &stored.backup_id))).await?;
@@ -590,7 +578,7 @@ pub async fn delete_backup(options: &Options) -> Result<Deleted, Failure> {
             0
         }
         Method::Gdrive | Method::Icloud => {
-            let (store, key_name) = flow.key_store(method).await?;
+            let (store, key_name) = flow.key_store().await?;
             let (listed, deleted) = join(store.list(&key_name), flow.server.delete(method.name())).await;
             deleted?;
             let ids: Vec<String> = listed?.into_iter().map(|key| key.id).collect();

@@ -43,8 +43,8 @@ pub enum Auth {
     Portal,
     /// CloudKit's web auth token (`icloud.getWebAuthToken`), as the
     /// `ckWebAuthToken` query parameter. Good for one request: each answer
-    /// carries the next (`icloud::NEXT_TOKEN_HEADER`), so a flow sends its
-    /// CloudKit requests one at a time.
+    /// carries the next (`icloud::NEXT_TOKEN_HEADER`), so `Http` sends
+    /// CloudKit requests one at a time, in the order they were made.
     ICloud,
 }
 
@@ -162,6 +162,8 @@ pub struct Http<'a> {
     icloud: PageToken<'a>,
     /// `icloud.onWebAuthToken`: told each new token.
     icloud_keep: Option<&'a Function>,
+    /// Settles once every CloudKit request made so far is done (`turn`).
+    icloud_queue: Cell<Option<Promise>>,
     retry: RetryPolicy,
     timeout_ms: f64,
 }
@@ -185,6 +187,7 @@ impl<'a> Http<'a> {
                 refused: ErrorCode::IcloudTokenUnavailable,
             },
             icloud_keep: options.icloud.as_ref().and_then(|icloud| icloud.on_web_auth_token.as_ref()),
+            icloud_queue: Cell::new(None),
             retry: options.retry,
             timeout_ms: options.timeout_ms,
         }
@@ -199,6 +202,9 @@ impl<'a> Http<'a> {
     }
 
     async fn send_until_done(&self, request: &Request) -> Result<JsValue, Error> {
+        // CloudKit: the whole request, retries and a sign-in again included,
+        // holds the token until its answer hands on the next one.
+        let _turn = if request.auth == Auth::ICloud { Some(self.turn().await) } else { None };
         let started = js_sys::Date::now();
         let (mut failed, mut refreshed) = (0, false);
         loop {
@@ -240,6 +246,26 @@ impl<'a> Http<'a> {
         }
     }
 
+    /// Waits until the CloudKit requests made before this one are done;
+    /// this one is done when the answer is dropped (also if its future is).
+    async fn turn(&self) -> Done {
+        let mut done = None;
+        let ours = Promise::new(&mut |resolve, _reject| done = Some(resolve));
+        let before = self.icloud_queue.take();
+        // The next request waits for ours and for every one before it,
+        // even should ours be dropped while it waits.
+        let queue = match &before {
+            Some(before) => Promise::all(&js_sys::Array::of2(before, &ours)),
+            None => ours,
+        };
+        self.icloud_queue.set(Some(queue));
+        let done = Done(done);
+        if let Some(before) = before {
+            let _ = JsFuture::from(before).await;
+        }
+        done
+    }
+
     /// `fetch` once; `None` when no HTTP answer came (offline, refused,
     /// CORS, timed out). A request that hangs is aborted after the timeout:
     /// a user must not wait forever on a spinner.
@@ -272,6 +298,17 @@ impl<'a> Http<'a> {
             self.icloud.held.set(next);
         }
         Some(response)
+    }
+}
+
+/// Resolves a request's place in the CloudKit queue when dropped.
+struct Done(Option<Function>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Some(resolve) = &self.0 {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
     }
 }
 
