@@ -22,7 +22,8 @@ if (process.argv[2] === 'end') {
     loadavg_start: loadavg().map((x) => x.toFixed(2)),
     commit: sh('git rev-parse --short HEAD') + (sh('git status --porcelain --untracked-files=no') ? ' (with uncommitted changes)' : ''),
     versions: {
-      rustc: sh('rustc --version'), 'wasm-bindgen': sh('wasm-bindgen --version'), 'wasm-opt': sh('wasm-opt --version'),
+      rustc: sh('rustc --version'),
+      'rustc (npm package)': sh(`rustc +${process.env.PACKAGE_TOOLCHAIN} --version`), 'wasm-bindgen': sh('wasm-bindgen --version'), 'wasm-opt': sh('wasm-opt --version'),
       'worker-build': sh('worker-build --version'), node: process.version, chromium: sh('chromium --version'),
       wrangler: pkgVersion('wrangler'), miniflare: pkgVersion('miniflare'), workerd: pkgVersion('workerd'),
       'hash-wasm': pkgVersion('hash-wasm'), wrk: sh('wrk -v 2>&1 | head -1'),

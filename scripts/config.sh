@@ -9,13 +9,15 @@ out = {
     "PKG_TARGETS": " ".join(pkg["targets"]),
     "WASM_BINDGEN_VERSION": tools["wasm-bindgen-cli"], "WASM_PACK_VERSION": tools["wasm-pack"],
     "WORKER_BUILD_VERSION": tools["worker-build"], "WRANGLER_VERSION": tools["wrangler"],
-    "BINARYEN_VERSION": tools["binaryen"],
+    "BINARYEN_VERSION": tools["binaryen"], "PACKAGE_TOOLCHAIN": tools["package-toolchain"],
     "SIZE_BUDGET_GZIP": str(cfg["budget"]["package-gzip"]),
 }
 for k, v in out.items():
     print(f"{k}={shlex.quote(v)}")
 PY
 )"
+# The npm package's compiler, for scripts/build and the bench's versions table.
+export PACKAGE_TOOLCHAIN
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 # worker-build ignores PATH and would try GitHub without these.
 export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"

@@ -138,6 +138,10 @@ for (const file of files) {
     if (text.includes(key)) moduleKeys.add(module);
     text = text.split(key).join(`${JSON.stringify(short)}: import`);
   }
+  // wasm-bindgen writes a snippet's key once per function the wasm imports
+  // from it directly: the same key and module twice, which esbuild warns of.
+  const keys = new Set();
+  text = text.replace(/^\s*("m\d+"): import\d+,\n/gm, (line, key) => (keys.has(key) ? '' : (keys.add(key), line)));
   writeFileSync(path, text);
 }
 // A wasm-bindgen that writes its glue otherwise must fail here, not ship a
