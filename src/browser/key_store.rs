@@ -3,8 +3,8 @@
 //! their keys with the key itself (Drive in each key file's appProperties,
 //! CloudKit in the record), so a recovery reads them in one request; Drive
 //! key files from before appProperties held the key are downloaded. A
-//! CloudKit web auth token is good for one request, so iCloud's requests go
-//! one at a time.
+//! CloudKit web auth token is good for one request, so `Http` sends
+//! iCloud's requests one at a time, whatever the flows join.
 
 use alloc::string::String;
 use alloc::vec::Vec;
