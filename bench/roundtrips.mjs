@@ -191,9 +191,15 @@ try {
     if (flow === 'check' && !(answer.r.recoverable && answer.r.problems.length === 0)) throw new Error(`checkBackup found problems: ${JSON.stringify(answer.r)}`);
     if (flow === 'change' && !(answer.r.backupId && answer.r.method === method)) throw new Error(`changeBackupKey answered ${JSON.stringify(answer.r)}`);
     await control(portal, 'webhooks', 'GET'); // waits for Portal's webhook calls in flight
+    // CDP's events trail the page: the last request's answer (a DELETE's
+    // 204, say) may not be reported yet when the flow resolved. Wait for
+    // every request the page sent to be answered (2 s at most).
+    const unanswered = () => [...net.values()].some((r) => !r.url.startsWith(PAGE_ORIGIN) && r.end === null && r.headersAt === undefined);
+    for (const t0 = Date.now(); unanswered() && Date.now() - t0 < 2000; ) await new Promise((resolve) => setTimeout(resolve, 20));
     // The browser's requests (DevTools protocol: one monotonic clock, preflights included).
-    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(PAGE_ORIGIN) && r.end !== null && r.end >= r.start)
-      .map((r) => ({ service: serviceOf(r.url), method: r.method, path: new URL(r.url).pathname, start: r.start, end: Math.min(r.end, r.headersAt ?? r.end), preflight: r.method === 'OPTIONS',
+    const answeredAt = (r) => Math.min(r.end ?? Infinity, r.headersAt ?? Infinity);
+    const seen = [...globalThis.__net.values()].filter((r) => !r.url.startsWith(PAGE_ORIGIN) && answeredAt(r) !== Infinity && answeredAt(r) >= r.start)
+      .map((r) => ({ service: serviceOf(r.url), method: r.method, path: new URL(r.url).pathname, start: r.start, end: answeredAt(r), preflight: r.method === 'OPTIONS',
         ops: serviceOf(r.url) === 'icloud' && r.method === 'POST' ? cloudKitOps(r.postData) : '', contentType: r.contentType }));
     const requests = seen.filter((r) => !r.preflight);
     const preflights = seen.filter((r) => r.preflight);
