@@ -246,8 +246,9 @@ impl<'a> Http<'a> {
         }
     }
 
-    /// Waits until the CloudKit requests made before this one are done;
-    /// this one is done when the answer is dropped (also if its future is).
+    /// Waits until the CloudKit requests that took their turn before this
+    /// one are done. This one's turn ends when the `Done` it returns is
+    /// dropped, or when this future is, should it be dropped while waiting.
     async fn turn(&self) -> Done {
         let mut done = None;
         let ours = Promise::new(&mut |resolve, _reject| done = Some(resolve));
