@@ -26,8 +26,12 @@ use support::*;
 async fn icloud_backup_then_recovery_with_one_sign_in_and_rotating_tokens() {
     let user = new_user("icloud").await;
     let plaintext = client_backup(&user, "first");
+    clear_logs().await;
     let result = backup(&user, ICLOUD, &plaintext).await.expect("backup");
     assert!(flag(&result, "portalNotified"));
+    // CloudKit's requests go as text/plain with their tokens in the URL:
+    // simple requests, so no preflight round trip to Apple before each.
+    assert_eq!(icloud_preflights().await.as_f64(), Some(0.0), "no CORS preflight to CloudKit");
 
     // One key record in the user's private database, named without the ids,
     // holding the key; the record name is what the result calls keyFileId.

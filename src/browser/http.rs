@@ -85,6 +85,14 @@ impl Request {
         Ok(self)
     }
 
+    /// The body's type as `text/plain`: with no header but the content type
+    /// (CloudKit's tokens ride in the URL), the request is a CORS simple
+    /// request, which a browser sends with no preflight.
+    pub fn as_plain_text(mut self) -> Self {
+        self.content_type = Some("text/plain".into());
+        self
+    }
+
     pub fn bytes(mut self, content_type: String, body: &[u8]) -> Self {
         self.content_type = Some(content_type);
         self.body = Uint8Array::from(body).into();

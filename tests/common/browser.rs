@@ -105,6 +105,11 @@ export async function icloudRecords(user) {
   return call(ICLOUD, `/__control/records?user=${encodeURIComponent(user.icloudUser)}`);
 }
 
+/** The CORS preflights (OPTIONS) the iCloud stand-in has answered since its log was cleared. */
+export async function icloudPreflights() {
+  return (await call(ICLOUD, '/__control/log')).filter((entry) => entry.method === 'OPTIONS').length;
+}
+
 /** Another Portal token for the same client (the Worker caches resolved tokens). */
 export async function addPortalToken(user) {
   const token = `portal-token-${user.clientId}-${user.portalTokens.length}`;
@@ -298,6 +303,8 @@ extern "C" {
     pub async fn drive_files(user: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = icloudRecords)]
     pub async fn icloud_records(user: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = icloudPreflights)]
+    pub async fn icloud_preflights() -> JsValue;
     #[wasm_bindgen(js_name = signInToICloud)]
     pub async fn sign_in_to_icloud(user: &JsValue);
     #[wasm_bindgen(js_name = driveControl)]
