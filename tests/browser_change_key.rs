@@ -96,7 +96,16 @@ async fn a_new_icloud_record_replaces_the_old_one_after_the_confirm() {
     let before = backup(&user, ICLOUD, &plaintext).await.expect("backup");
     portal_deliveries(&text(&user, "clientId")).await;
 
+    clear_sent();
     let changed = change_key(opts(&user, ICLOUD)).await.expect("changeBackupKey");
+    // The query and the create are made at once; the package sends them one
+    // after the other, each with the token the answer before gave: no
+    // CloudKit request is refused (421) for a spent token.
+    assert_eq!(
+        sent_to("icloud", "POST", "/records/", false),
+        ["200"; 4],
+        "query, create, read back, delete: one at a time, none refused"
+    );
     assert_ne!(text(&changed, "keyFileId"), text(&before, "keyFileId"));
     assert_eq!(number(&changed, "removedKeyFiles"), 1.0);
     let records: Vec<JsValue> = js_sys::Array::from(&icloud_records(&user).await).iter().collect();
