@@ -27,6 +27,7 @@
 #![cfg(all(target_arch = "wasm32", feature = "browser"))]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use portal_backup::browser::{CheckOptions, check_backup};
 use wasm_bindgen::prelude::*;
@@ -643,15 +644,6 @@ async fn heal(user: &JsValue, injections: &[Injection]) {
     }
 }
 
-/// The ids of the user's key files (Drive) or key records (iCloud).
-async fn stored_keys(user: &JsValue, method: &str) -> Vec<String> {
-    if method == ICLOUD {
-        js_sys::Array::from(&icloud_records(user).await).iter().map(|r| string(&r, "recordName")).collect()
-    } else {
-        key_files(user).await.iter().map(|f| string(f, "id")).collect()
-    }
-}
-
 fn status_of(error: &JsValue) -> Option<u16> {
     get(error, "status").as_f64().map(|s| s as u16)
 }
@@ -660,6 +652,75 @@ fn string(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
 }
 
+
+/// A flow's call with a case's faults in place: injected before it, healed
+/// after it.
+struct Injected<T> {
+    answer: T,
+    took_ms: f64,
+    /// The `onProgress` errors at the row's step during the call.
+    step_errors: Vec<JsValue>,
+    /// The page's token asks before the call.
+    tokens_before: Tokens,
+}
+
+async fn injected<T>(user: &JsValue, row: &Row, case: &Case, call: impl Future<Output = T>) -> Injected<T> {
+    clear_sent();
+    inject(user, &case.injections).await;
+    let events_before = js_sys::Array::from(&get(user, "events")).length();
+    let tokens_before = Tokens::of(user);
+    let started = js_sys::Date::now();
+    let answer = call.await;
+    let took_ms = js_sys::Date::now() - started;
+    heal(user, &case.injections).await;
+    Injected { answer, took_ms, step_errors: step_errors(user, events_before, row.step), tokens_before }
+}
+
+/// The call failed at the row's step with the case's code and status.
+fn failed_as_planned(row: &Row, case: &Case, error: &JsValue) -> Result<(), String> {
+    let seen = (string(error, "step"), string(error, "code"), status_of(error));
+    hold!(
+        seen == (row.step.to_string(), case.code.to_string(), case.status),
+        "failed with {seen:?}, expected ({}, {}, {:?})",
+        row.step,
+        case.code,
+        case.status
+    );
+    Ok(())
+}
+
+impl<T> Injected<T> {
+    /// The call went on past the fault, which `onProgress` reported at the
+    /// row's step with the case's code and status.
+    fn absorbed_as_planned(&self, row: &Row, case: &Case) -> Result<(), String> {
+        let seen: Vec<_> = self.step_errors.iter().map(|e| (string(e, "code"), status_of(e))).collect();
+        hold!(
+            seen.iter().any(|s| *s == (case.code.to_string(), case.status)),
+            "onProgress errors at {}: {seen:?}, expected ({}, {:?})",
+            row.step,
+            case.code,
+            case.status
+        );
+        Ok(())
+    }
+
+    /// A new token cured the fault: no `onProgress` error at the step, and
+    /// exactly one more token from the page.
+    fn refreshed_as_planned(&self, row: &Row, user: &JsValue) -> Result<(), String> {
+        let errors = &self.step_errors;
+        hold!(errors.is_empty(), "onProgress errors at {}: {}", row.step, errors.iter().map(json).collect::<Vec<_>>().join(", "));
+        self.tokens_before.one_more(user, row.flow)
+    }
+
+    /// The step's requests as many as the policy allows, and the call no
+    /// shorter than the wait the service asked for.
+    fn attempts_and_wait_held(&self, target: &Target, case: &Case) -> Result<(), String> {
+        attempts_held(target, case)?;
+        let took_ms = self.took_ms;
+        hold!(took_ms >= case.at_least_ms, "the call took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
+        Ok(())
+    }
+}
 
 /// Runs one cell of a backup or recovery flow; `Err` says what did not hold.
 async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
@@ -674,31 +735,15 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
     let token = if case.fresh_token { Some(add_portal_token(&user).await) } else { None };
     let options = matrix_options(&user, method, token.clone());
 
-    clear_sent();
-    inject(&user, &case.injections).await;
-    let events_before = js_sys::Array::from(&get(&user, "events")).length();
-    let tokens_before = Tokens::of(&user);
     let attempt = row.flow.plaintext(&user, "attempt");
-    let started = js_sys::Date::now();
-    let answer = if row.flow.is_backup() {
-        backup_with(&user, options, &attempt).await
-    } else {
-        recover(options).await
+    let call = async {
+        if row.flow.is_backup() { backup_with(&user, options, &attempt).await } else { recover(options).await }
     };
-    let took_ms = js_sys::Date::now() - started;
-    heal(&user, &case.injections).await;
+    let injected = injected(&user, row, case, call).await;
 
-    let step_errors = step_errors(&user, events_before, row.step);
-    match (case.outcome, &answer) {
+    match (case.outcome, &injected.answer) {
         (Outcome::Fails, Err(error)) => {
-            let seen = (string(error, "step"), string(error, "code"), status_of(error));
-            hold!(
-                seen == (row.step.to_string(), case.code.to_string(), case.status),
-                "failed with {seen:?}, expected ({}, {}, {:?})",
-                row.step,
-                case.code,
-                case.status
-            );
+            failed_as_planned(row, case, error)?;
             // Portal hears SHARE (the Worker's /notify) only after confirm
             // succeeded: a backup that failed, at confirm or before, never
             // had Portal told its share is stored.
@@ -706,30 +751,18 @@ async fn run_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), String> {
             hold!(share_told.is_empty(), "failed at {}, yet asked the Worker to tell Portal SHARE ({} /notify)", row.step, share_told.len());
         }
         (Outcome::Absorbed, Ok(result)) => {
-            let seen: Vec<_> = step_errors.iter().map(|e| (string(e, "code"), status_of(e))).collect();
-            hold!(
-                seen.iter().any(|s| *s == (case.code.to_string(), case.status)),
-                "onProgress errors at {}: {seen:?}, expected ({}, {:?})",
-                row.step,
-                case.code,
-                case.status
-            );
+            injected.absorbed_as_planned(row, case)?;
             if row.step == "notifyPortal" {
                 hold!(!flag(result, "portalNotified"), "portalNotified is true");
             } else {
                 hold!(number(result, "removedKeyFiles") == 0.0, "removedKeyFiles is {}", number(result, "removedKeyFiles"));
             }
         }
-        (Outcome::Refreshed, Ok(_)) => {
-            hold!(step_errors.is_empty(), "onProgress errors at {}: {}", row.step, step_errors.iter().map(json).collect::<Vec<_>>().join(", "));
-            tokens_before.one_more(&user, row.flow)?;
-        }
+        (Outcome::Refreshed, Ok(_)) => injected.refreshed_as_planned(row, &user)?,
         (_, Ok(_)) => return Err("resolved, expected to fail".into()),
         (_, Err(error)) => return Err(format!("failed: {}", json(error))),
     }
-    attempts_held(target, case)?;
-    let waited = took_ms >= case.at_least_ms;
-    hold!(waited, "the call took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
+    injected.attempts_and_wait_held(target, case)?;
 
     let expected = match case.confirmed {
         Confirmed::Before => &before,
@@ -845,50 +878,24 @@ async fn run_change_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), Str
     let token = if case.fresh_token { Some(add_portal_token(&user).await) } else { None };
     let options = change_options(&user, method, token.clone(), OLD_PASSWORD, NEW_PASSWORD);
 
-    clear_sent();
-    inject(&user, &case.injections).await;
-    let events_before = js_sys::Array::from(&get(&user, "events")).length();
-    let tokens_before = Tokens::of(&user);
-    let started = js_sys::Date::now();
-    let answer = change_key(options).await;
-    let took_ms = js_sys::Date::now() - started;
-    heal(&user, &case.injections).await;
+    let injected = injected(&user, row, case, change_key(options)).await;
+    let answer = &injected.answer;
 
     portal_not_called(&user, heard, "the change").await?;
-    let step_errors = step_errors(&user, events_before, row.step);
-    match (case.outcome, &answer) {
-        (Outcome::Fails, Err(error)) => {
-            let seen = (string(error, "step"), string(error, "code"), status_of(error));
-            hold!(
-                seen == (row.step.to_string(), case.code.to_string(), case.status),
-                "failed with {seen:?}, expected ({}, {}, {:?})",
-                row.step,
-                case.code,
-                case.status
-            );
-        }
+    match (case.outcome, answer) {
+        (Outcome::Fails, Err(error)) => failed_as_planned(row, case, error)?,
         (Outcome::Absorbed, Ok(result)) => {
-            let seen: Vec<_> = step_errors.iter().map(|e| (string(e, "code"), status_of(e))).collect();
-            hold!(
-                seen.iter().any(|s| *s == (case.code.to_string(), case.status)),
-                "onProgress errors at {}: {seen:?}, expected ({}, {:?})",
-                row.step,
-                case.code,
-                case.status
-            );
+            injected.absorbed_as_planned(row, case)?;
             hold!(number(result, "removedKeyFiles") == 0.0, "removedKeyFiles is {}", number(result, "removedKeyFiles"));
         }
         (Outcome::Refreshed, Ok(result)) => {
-            hold!(step_errors.is_empty(), "onProgress errors at {}: {}", row.step, step_errors.iter().map(json).collect::<Vec<_>>().join(", "));
-            tokens_before.one_more(&user, flow)?;
+            injected.refreshed_as_planned(row, &user)?;
             hold!(number(result, "removedKeyFiles") == 1.0, "removedKeyFiles is {}, expected the old key's 1", number(result, "removedKeyFiles"));
         }
         (_, Ok(_)) => return Err("resolved, expected to fail".into()),
         (_, Err(error)) => return Err(format!("failed: {}", json(error))),
     }
-    attempts_held(target, case)?;
-    let waited = took_ms >= case.at_least_ms;
-    hold!(waited, "the call took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
+    injected.attempts_and_wait_held(target, case)?;
 
     // Right after: the old key (password) opens the backup it opened before,
     // unless the change confirmed; then the new one opens the new version.
@@ -913,7 +920,7 @@ async fn run_change_cell(row: &Row, fault: Fault, case: &Case) -> Result<(), Str
         }
         Confirmed::New => {
             hold!(recovered_id != first_id, "the recovery right after opened the version from before, though the change confirmed");
-            if let Ok(result) = &answer {
+            if let Ok(result) = answer {
                 hold!(recovered_id == string(result, "backupId"), "the recovery right after opened {recovered_id}, not the changed version");
             }
             if method == PASSWORD {
@@ -991,14 +998,8 @@ async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> 
     let token = if case.fresh_token { Some(add_portal_token(&wallet.user).await) } else { None };
     let options = wallet.check_options(method, token);
 
-    clear_sent();
-    inject(&wallet.user, &case.injections).await;
-    let tokens_before = Tokens::of(&wallet.user);
-    let started = js_sys::Date::now();
-    let answer = check(options).await;
-    let took_ms = js_sys::Date::now() - started;
-    heal(&wallet.user, &case.injections).await;
-    let report = answer?;
+    let injected = injected(&wallet.user, row, case, check(options)).await;
+    let report = injected.answer.clone()?;
 
     let problems = strings(&get(&report, "problems"));
     match case.outcome {
@@ -1017,13 +1018,11 @@ async fn run_check_cell(row: &Row, case: &Case, wallet: &mut Option<Wallet>) -> 
         }
         Outcome::Refreshed => {
             hold!(problems.is_empty() && flag(&report, "recoverable"), "not green after a token refresh: {}", json(&report));
-            tokens_before.one_more(&wallet.user, row.flow)?;
+            injected.tokens_before.one_more(&wallet.user, row.flow)?;
         }
         Outcome::Fails | Outcome::Absorbed => unreachable!("plan gives a check Reported or Refreshed"),
     }
-    attempts_held(target, case)?;
-    let waited = took_ms >= case.at_least_ms;
-    hold!(waited, "the check took {took_ms} ms, less than the {} ms the service asked to wait", case.at_least_ms);
+    injected.attempts_and_wait_held(target, case)?;
 
     // The fault changed nothing stored.
     let after = check(wallet.check_options(method, None)).await?;
