@@ -67,37 +67,43 @@ async fn a_new_password_opens_the_same_backup_and_the_old_one_nothing() {
     assert_eq!(failure(&empty).0, "INVALID_INPUT");
 }
 
+/// A confirmed `method` backup whose custodian half Portal delivered, then
+/// its key changed (the requests sent from the change on): the plaintext,
+/// the backup's result and the change's.
+async fn change_a_cloud_key(user: &JsValue, method: &str) -> (String, JsValue, JsValue) {
+    let plaintext = method_backup(user, "before", method);
+    let before = backup(user, method, &plaintext).await.expect("backup");
+    portal_deliveries(&text(user, "clientId")).await;
+    clear_sent();
+    let changed = change_key(opts(user, method)).await.expect("changeBackupKey");
+    (plaintext, before, changed)
+}
+
+/// After a cloud key change: a new key file or record, the only one left,
+/// Portal asked nothing, and it opens the changed version; the check is green.
+async fn only_the_new_key_is_left(user: &JsValue, method: &str, plaintext: &str, before: &JsValue, changed: &JsValue) {
+    assert_ne!(text(changed, "keyFileId"), text(before, "keyFileId"));
+    assert_eq!(number(changed, "removedKeyFiles"), 1.0);
+    assert!(flag(changed, "portalNotified"));
+    assert!(sent_to("portal", "PATCH", "/backup-share-pairs", false).is_empty(), "Portal is asked nothing");
+    assert_eq!(stored_keys(user, method).await, [text(changed, "keyFileId")], "only the new key file or record");
+    let recovered = recover(opts(user, method)).await.expect("recovery");
+    assert_eq!(text(&recovered, "clientBackup"), plaintext);
+    assert_eq!(text(&recovered, "backupId"), text(changed, "backupId"));
+    assert!(green(user, method, plaintext, &[]).await);
+}
+
 #[wasm_bindgen_test]
 async fn a_new_drive_key_file_replaces_the_old_one_after_the_confirm() {
     let user = new_user("change-drive").await;
-    let plaintext = method_backup(&user, "before", GDRIVE);
-    let before = backup(&user, GDRIVE, &plaintext).await.expect("backup");
-    portal_deliveries(&text(&user, "clientId")).await;
-
-    clear_sent();
-    let changed = change_key(opts(&user, GDRIVE)).await.expect("changeBackupKey");
-    assert_ne!(text(&changed, "keyFileId"), text(&before, "keyFileId"));
-    assert_eq!(number(&changed, "removedKeyFiles"), 1.0);
-    assert!(flag(&changed, "portalNotified"));
-    assert!(sent_to("portal", "PATCH", "/backup-share-pairs", false).is_empty(), "Portal is asked nothing");
-    let files = key_files(&user).await;
-    assert_eq!(files.len(), 1, "only the new key file");
-    assert_eq!(text(&files[0], "id"), text(&changed, "keyFileId"));
-    let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
-    assert_eq!(text(&recovered, "clientBackup"), plaintext);
-    assert_eq!(text(&recovered, "backupId"), text(&changed, "backupId"));
-    assert!(green(&user, GDRIVE, &plaintext, &[]).await);
+    let (plaintext, before, changed) = change_a_cloud_key(&user, GDRIVE).await;
+    only_the_new_key_is_left(&user, GDRIVE, &plaintext, &before, &changed).await;
 }
 
 #[wasm_bindgen_test]
 async fn a_new_icloud_record_replaces_the_old_one_after_the_confirm() {
     let user = new_user("change-icloud").await;
-    let plaintext = method_backup(&user, "before", ICLOUD);
-    let before = backup(&user, ICLOUD, &plaintext).await.expect("backup");
-    portal_deliveries(&text(&user, "clientId")).await;
-
-    clear_sent();
-    let changed = change_key(opts(&user, ICLOUD)).await.expect("changeBackupKey");
+    let (plaintext, before, changed) = change_a_cloud_key(&user, ICLOUD).await;
     // The query and the create are made at once; the package sends them one
     // after the other, each with the token the answer before gave: no
     // CloudKit request is refused (421) for a spent token.
@@ -106,14 +112,7 @@ async fn a_new_icloud_record_replaces_the_old_one_after_the_confirm() {
         ["200"; 4],
         "query, create, read back, delete: one at a time, none refused"
     );
-    assert_ne!(text(&changed, "keyFileId"), text(&before, "keyFileId"));
-    assert_eq!(number(&changed, "removedKeyFiles"), 1.0);
-    let records: Vec<JsValue> = js_sys::Array::from(&icloud_records(&user).await).iter().collect();
-    assert_eq!(records.len(), 1, "only the new key record");
-    assert_eq!(text(&records[0], "recordName"), text(&changed, "keyFileId"));
-    let recovered = recover(opts(&user, ICLOUD)).await.expect("recovery");
-    assert_eq!(text(&recovered, "clientBackup"), plaintext);
-    assert!(green(&user, ICLOUD, &plaintext, &[]).await);
+    only_the_new_key_is_left(&user, ICLOUD, &plaintext, &before, &changed).await;
     assert_eq!(number(&user, "icloudSignIns"), 1.0, "the token chain held across four flows");
 }
 

@@ -22,6 +22,21 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod support;
 use support::*;
 
+/// What a Drive or iCloud backup shows once it resolved: Portal heard both
+/// halves, the key first, as from its own SDK; every step ended, in the
+/// plan's order (storeKey and storeShare run side by side: either may end
+/// first).
+async fn finished_as_a_cloud_backup(user: &JsValue) {
+    assert_eq!(
+        strings(&portal_calls(user).await),
+        ["STORED_CLIENT_BACKUP_SHARE_KEY", "STORED_CLIENT_BACKUP_SHARE"],
+        "Portal hears the key first, as from its own SDK"
+    );
+    let mut ended = strings(&steps(user, "end"));
+    ended[1..3].sort();
+    assert_eq!(ended, ["encrypt", "storeKey", "storeShare", "checkStorage", "confirm", "notifyPortal"]);
+}
+
 #[wasm_bindgen_test]
 async fn icloud_backup_then_recovery_with_one_sign_in_and_rotating_tokens() {
     let user = new_user("icloud").await;
@@ -44,14 +59,7 @@ async fn icloud_backup_then_recovery_with_one_sign_in_and_rotating_tokens() {
     assert!(!text(record, "recordName").contains(&client_id));
     let key = get(&get(&get(record, "fields"), "key"), "value").as_string().unwrap();
     assert_eq!(key.len(), 43, "the key as base64url");
-    assert_eq!(
-        strings(&portal_calls(&user).await),
-        ["STORED_CLIENT_BACKUP_SHARE_KEY", "STORED_CLIENT_BACKUP_SHARE"],
-        "Portal hears the key first, as from its own SDK"
-    );
-    let mut ended = strings(&steps(&user, "end"));
-    ended[1..3].sort();
-    assert_eq!(ended, ["encrypt", "storeKey", "storeShare", "checkStorage", "confirm", "notifyPortal"]);
+    finished_as_a_cloud_backup(&user).await;
 
     // A second backup: a new record, the old one removed after confirm.
     let second = client_backup(&user, "second");
@@ -158,16 +166,7 @@ async fn gdrive_backup_then_recovery_gives_back_the_same_bytes() {
     assert!(name.ends_with(".txt") && !name.contains(&client_id) && !name.contains("custodian"));
     assert_eq!(text(file, "content").len(), 43, "the key as base64url");
 
-    // Portal heard both halves.
-    assert_eq!(
-        strings(&portal_calls(&user).await),
-        ["STORED_CLIENT_BACKUP_SHARE_KEY", "STORED_CLIENT_BACKUP_SHARE"],
-        "Portal hears the key first, as from its own SDK"
-    );
-    let mut ended = strings(&steps(&user, "end"));
-    // storeKey and storeShare run side by side: either may end first.
-    ended[1..3].sort();
-    assert_eq!(ended, ["encrypt", "storeKey", "storeShare", "checkStorage", "confirm", "notifyPortal"]);
+    finished_as_a_cloud_backup(&user).await;
 
     let recovered = recover(opts(&user, GDRIVE)).await.expect("recovery");
     assert_eq!(text(&recovered, "clientBackup"), plaintext);

@@ -397,3 +397,12 @@ pub fn failure(error: &JsValue) -> (String, String) {
 pub async fn key_files(user: &JsValue) -> Vec<JsValue> {
     js_sys::Array::from(&drive_files(user).await).iter().collect()
 }
+
+/// The ids of the user's key files (Drive) or key records (iCloud).
+pub async fn stored_keys(user: &JsValue, method: &str) -> Vec<String> {
+    if method == ICLOUD {
+        js_sys::Array::from(&icloud_records(user).await).iter().map(|r| text(&r, "recordName")).collect()
+    } else {
+        key_files(user).await.iter().map(|f| text(f, "id")).collect()
+    }
+}
