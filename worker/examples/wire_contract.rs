@@ -223,25 +223,7 @@ fn samples() -> BTreeMap<&'static str, Value> {
         r#"{"backupSharePairId":"bsp-1","share":"8f3a","ssid":"s-1"}"#,
         r#" {"a":[1,2.5e3,null,true],"b":{"c":"\u00e9\"\\"}} "#,
     ];
-    let errors = [
-        Error::invalid(ErrorCode::InvalidCiphertext, "cipherText is not base64url"),
-        Error::Unauthenticated,
-        Error::BadWebhookSecret,
-        Error::OriginNotAllowed,
-        Error::NotFound,
-        Error::RouteNotFound,
-        Error::MethodNotAllowed { allow: "POST" },
-        Error::NotCurrent,
-        Error::TooManyBackupMethods,
-        Error::RateLimited { retry_after: 60 },
-        Error::PayloadTooLarge { limit: 65_536 },
-        Error::UnsupportedMediaType,
-        Error::Misconfigured("WEBHOOK_SECRET is not set"),
-        Error::StoredRecordUnreadable,
-        Error::PortalUnavailable,
-        Error::StorageUnavailable,
-        Error::Internal("response encoding"),
-    ];
+    let errors = Error::ONE_OF_EACH;
 
     let mut samples = BTreeMap::new();
     samples.insert(

@@ -149,6 +149,31 @@ impl Error {
         Error::InvalidRequest { code, message }
     }
 
+    /// One error of each kind, with values a request could meet: what the
+    /// tests and the wire-contract example (its OpenAPI samples) go
+    /// through. A test fails to compile when a kind is added and not named
+    /// there, and fails when it is missing here.
+    #[doc(hidden)]
+    pub const ONE_OF_EACH: [Error; 17] = [
+        Error::invalid(ErrorCode::InvalidCiphertext, "cipherText is not base64url"),
+        Error::Unauthenticated,
+        Error::BadWebhookSecret,
+        Error::OriginNotAllowed,
+        Error::NotFound,
+        Error::RouteNotFound,
+        Error::MethodNotAllowed { allow: "POST" },
+        Error::NotCurrent,
+        Error::TooManyBackupMethods,
+        Error::RateLimited { retry_after: 60 },
+        Error::PayloadTooLarge { limit: 65_536 },
+        Error::UnsupportedMediaType,
+        Error::Misconfigured("WEBHOOK_SECRET is not set"),
+        Error::StoredRecordUnreadable,
+        Error::PortalUnavailable,
+        Error::StorageUnavailable,
+        Error::Internal("response encoding"),
+    ];
+
     pub fn status(&self) -> u16 {
         match self {
             Error::InvalidRequest { .. } => 400,
@@ -263,27 +288,37 @@ mod tests {
 
     #[test]
     fn every_error_answers_a_code_in_the_list() {
-        for error in [
-            Error::invalid(ErrorCode::InvalidJson, "m"),
-            Error::Unauthenticated,
-            Error::BadWebhookSecret,
-            Error::OriginNotAllowed,
-            Error::NotFound,
-            Error::RouteNotFound,
-            Error::MethodNotAllowed { allow: "GET" },
-            Error::NotCurrent,
-            Error::TooManyBackupMethods,
-            Error::RateLimited { retry_after: 60 },
-            Error::PayloadTooLarge { limit: 1 },
-            Error::UnsupportedMediaType,
-            Error::Misconfigured("x"),
-            Error::StoredRecordUnreadable,
-            Error::PortalUnavailable,
-            Error::StorageUnavailable,
-            Error::Internal("x"),
-        ] {
+        for error in Error::ONE_OF_EACH {
             assert!(ErrorCode::ALL.contains(&error.code()), "{error:?}");
             assert_eq!(error.body().error.code, error.code().as_str());
         }
+    }
+
+    /// `ONE_OF_EACH` names every kind: the match is exhaustive, so a new
+    /// kind does not compile until it has an arm, and its index must then be
+    /// among `ONE_OF_EACH`'s.
+    #[test]
+    fn one_of_each_names_every_kind() {
+        let kind = |error: &Error| match error {
+            Error::InvalidRequest { .. } => 0,
+            Error::Unauthenticated => 1,
+            Error::BadWebhookSecret => 2,
+            Error::OriginNotAllowed => 3,
+            Error::NotFound => 4,
+            Error::RouteNotFound => 5,
+            Error::MethodNotAllowed { .. } => 6,
+            Error::NotCurrent => 7,
+            Error::TooManyBackupMethods => 8,
+            Error::RateLimited { .. } => 9,
+            Error::PayloadTooLarge { .. } => 10,
+            Error::UnsupportedMediaType => 11,
+            Error::Misconfigured(_) => 12,
+            Error::StoredRecordUnreadable => 13,
+            Error::PortalUnavailable => 14,
+            Error::StorageUnavailable => 15,
+            Error::Internal(_) => 16,
+        };
+        let kinds: Vec<usize> = Error::ONE_OF_EACH.iter().map(kind).collect();
+        assert_eq!(kinds, (0..Error::ONE_OF_EACH.len()).collect::<Vec<_>>());
     }
 }
