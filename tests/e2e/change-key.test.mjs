@@ -5,7 +5,7 @@
 // of the same backup share pairs and Portal was asked nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { control, idle, screenshot, serverBackup, sharesIn, useDemo } from './support.mjs';
+import { assertRecoverable, control, idle, screenshot, serverBackup, sharesIn, useDemo } from './support.mjs';
 
 const OLD_PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'tr0ub4dor & three more words';
@@ -105,8 +105,7 @@ describe('changing the backup key', () => {
     // Check backups, at once, for that method: green.
     const checked = page.locator('#check-list li[data-method="PASSWORD"]');
     await checked.locator('.badge').waitFor();
-    assert.match(await checked.textContent(), /Recoverable/);
-    assert.equal(await checked.getAttribute('data-problems'), '');
+    await assertRecoverable(checked);
     assert.match(await checked.textContent(), /Checked right after the key change/);
     await screenshot(page, 'change-2-password-changed');
 
@@ -131,8 +130,7 @@ describe('changing the backup key', () => {
     assert.match(await recovered.textContent(), /the recovered shares equal the backed-up ones/);
     assert.deepEqual(await sharesIn(other, '#recover-outcome'), backedUp);
     const green = await checkWith(other, NEW_PASSWORD);
-    assert.match(await green.textContent(), /Recoverable/);
-    assert.equal(await green.getAttribute('data-problems'), '');
+    await assertRecoverable(green);
     await other.context().close();
   });
 
@@ -160,8 +158,7 @@ describe('changing the backup key', () => {
     assert.equal(await page.locator('#change-steps li.done').count(), 9, 'every step of the change done');
     const checked = page.locator('#check-list li[data-method="GDRIVE"]');
     await checked.locator('.badge').waitFor();
-    assert.match(await checked.textContent(), /Recoverable/);
-    assert.equal(await checked.getAttribute('data-problems'), '');
+    await assertRecoverable(checked);
     await screenshot(page, 'change-3-drive-new-key');
 
     const files = await keyFiles();

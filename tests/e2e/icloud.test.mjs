@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEMO_ICLOUD } from '../../scripts/lib/stack.mjs';
-import { control, idle, screenshot, serverBackup, sharesIn, signInToICloud, useDemo } from './support.mjs';
+import { assertRecoverable, control, idle, screenshot, serverBackup, sharesIn, signInToICloud, useDemo } from './support.mjs';
 
 // A new device: `openWallet()`, a fresh browser context with empty storage.
 const demo = useDemo();
@@ -87,8 +87,7 @@ describe('ICLOUD backup', () => {
     const popups = [];
     second.on('popup', (popup) => popups.push(popup));
     const row = await check(second);
-    assert.match(await row.textContent(), /iCloud.*Recoverable/);
-    assert.equal(await row.getAttribute('data-problems'), '');
+    await assertRecoverable(row, /iCloud.*Recoverable/);
     assert.equal(popups.length, 0, 'no sign-in window for the check');
     await screenshot(second, 'icloud-3-recovered-check-green');
     await second.context().close();
@@ -109,8 +108,7 @@ describe('ICLOUD backup', () => {
     await signInToICloud(page, () => step.getByRole('button', { name: 'Sign in with Apple (iCloud stand-in)' }).click());
     await idle(page);
     const row = page.locator('#check-list li[data-method="ICLOUD"]');
-    assert.match(await row.textContent(), /Recoverable/);
-    assert.equal(await row.getAttribute('data-problems'), '');
+    await assertRecoverable(row);
     assert.equal(await step.count(), 0, 'the sign-in step is gone');
 
     // Revoked again, and this time the user cancels the sign-in.
@@ -199,8 +197,7 @@ describe('ICLOUD backup', () => {
     assert.equal(await page.locator('#change-steps li.done').count(), 9);
     const checked = page.locator('#check-list li[data-method="ICLOUD"]');
     await checked.locator('.badge').waitFor();
-    assert.match(await checked.textContent(), /Recoverable/);
-    assert.equal(await checked.getAttribute('data-problems'), '');
+    await assertRecoverable(checked);
     await screenshot(page, 'icloud-7-new-key');
 
     const records = await keyRecords();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { DEMO_PORTAL_TOKEN } from '../../scripts/lib/stack.mjs';
-import { idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
+import { assertRecoverable, idle, launchChromium, resetWorld, screenshot, startTestStack } from './support.mjs';
 import { pageWithAuthenticator } from '../support/webauthn.mjs';
 
 let stack;
@@ -184,8 +184,7 @@ describe('PASSKEY backup', () => {
     await page.getByRole('button', { name: 'Check backups' }).click();
     await idle(page);
     const row = page.locator('#check-list li[data-method="PASSKEY"]');
-    assert.match(await row.textContent(), /Recoverable/);
-    assert.equal(await row.getAttribute('data-problems'), '');
+    await assertRecoverable(row);
 
     // A new device with the same authenticator: recovery asks the new passkey only.
     const counts = Object.fromEntries((await passkeys()).map((p) => [p.credentialId, p.signCount]));

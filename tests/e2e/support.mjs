@@ -132,6 +132,12 @@ export async function idle(page) {
 }
 
 /** What the Worker holds for the demo client: `GET /v1/client-backups/{method}` as { status, body }. */
+/** A row of the Check backups panel that says the backup recovers now, with no problem. */
+export async function assertRecoverable(row, says = /Recoverable/) {
+  assert.match(await row.textContent(), says);
+  assert.equal(await row.getAttribute('data-problems'), '');
+}
+
 export async function serverBackup(stack, method) {
   const response = await fetch(`${stack.url}/v1/client-backups/${method}`, { headers: { Authorization: `Bearer ${DEMO_PORTAL_TOKEN}` } });
   return { status: response.status, body: await response.json() };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEMO_DRIVE_TOKEN } from '../../scripts/lib/stack.mjs';
-import { control, idle, screenshot, useDemo } from './support.mjs';
+import { assertRecoverable, control, idle, screenshot, useDemo } from './support.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -154,8 +154,7 @@ describe('demo wallet', () => {
       return page.locator('#check-list li[data-method="GDRIVE"]');
     };
     const green = await check();
-    assert.match(await green.textContent(), /Recoverable/);
-    assert.equal(await green.getAttribute('data-problems'), '');
+    await assertRecoverable(green);
     await screenshot(page, '7-check-green');
 
     // The key file goes from the user's Drive, through Drive's own API.
